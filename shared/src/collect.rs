@@ -1,0 +1,238 @@
+//! Live inventory: one cluster-wide paginated list per kind (never one per namespace), all
+//! kinds concurrently, after a SelfSubjectAccessReview preflight so that refused kinds are
+//! reported as `skipped` instead of silently passing.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::future::join_all;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use k8s_openapi::api::authorization::v1::{
+    ResourceAttributes, SelfSubjectAccessReview, SelfSubjectAccessReviewSpec,
+};
+use k8s_openapi::{List, ListableResource};
+use kube::api::{ListParams, PostParams};
+use serde::de::DeserializeOwned;
+
+use crate::cluster::Cluster;
+use crate::error::{Error, Result};
+use crate::finding::{ReportSource, Skipped};
+use crate::inventory::{Inventory, ResourceKind};
+
+/// The page size of every list request.
+pub const PAGE_SIZE: u32 = 500;
+
+/// Lists kinds for the collector; shared by the concurrent per-kind tasks.
+pub struct Lister {
+    client: kube::Client,
+    progress: ProgressBar,
+}
+
+impl Lister {
+    fn collection_path(kind: ResourceKind) -> String {
+        match kind.group() {
+            "" => format!("/api/{}/{}", kind.api_version(), kind.plural()),
+            _ => format!("/apis/{}/{}", kind.api_version(), kind.plural()),
+        }
+    }
+
+    /// All pages of one cluster-wide list. An expired continue token (410) restarts the list
+    /// once from a fresh snapshot rather than mixing two snapshots.
+    pub(crate) async fn list_all<K: DeserializeOwned + ListableResource>(
+        &self,
+        kind: ResourceKind,
+    ) -> std::result::Result<Vec<K>, kube::Error> {
+        let request = kube::core::Request::new(Self::collection_path(kind));
+        let mut restarts = 0;
+        'restart: loop {
+            let mut items: Vec<K> = Vec::new();
+            let mut continue_token: Option<String> = None;
+            loop {
+                let mut params = ListParams::default().limit(PAGE_SIZE);
+                if let Some(token) = &continue_token {
+                    params = params.continue_token(token);
+                }
+                let http_request = request.list(&params).map_err(kube::Error::BuildRequest)?;
+                let page: std::result::Result<List<K>, kube::Error> =
+                    self.client.request(http_request).await;
+                let page = match page {
+                    Err(kube::Error::Api(status)) if status.code == 410 && restarts < 2 => {
+                        restarts += 1;
+                        self.progress.println(format!(
+                            "warning: the {} list changed while paging (410 Expired); listing again",
+                            kind.plural()
+                        ));
+                        continue 'restart;
+                    }
+                    other => other?,
+                };
+                items.extend(page.items);
+                self.progress.inc_length(0);
+                continue_token = page.metadata.continue_.filter(|t| !t.is_empty());
+                if continue_token.is_none() {
+                    return Ok(items);
+                }
+            }
+        }
+    }
+}
+
+/// Whether we may list this kind cluster-wide. `None` when the review itself failed (then the
+/// list call decides).
+async fn may_list(client: &kube::Client, kind: ResourceKind) -> Option<bool> {
+    let review = SelfSubjectAccessReview {
+        spec: SelfSubjectAccessReviewSpec {
+            resource_attributes: Some(ResourceAttributes {
+                verb: Some("list".into()),
+                group: Some(kind.group().into()),
+                resource: Some(kind.plural().into()),
+                ..Default::default()
+            }),
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let api: kube::Api<SelfSubjectAccessReview> = kube::Api::all(client.clone());
+    let answer = api.create(&PostParams::default(), &review).await.ok()?;
+    answer.status.map(|s| s.allowed)
+}
+
+/// Collects the kinds asked for. Forbidden or unserved kinds become `skipped`; unreachable or
+/// unauthenticated clusters are errors.
+pub async fn collect(
+    cluster: &Cluster,
+    kinds: &[ResourceKind],
+    show_progress: bool,
+) -> Result<Inventory> {
+    let progress = if show_progress {
+        let bar =
+            ProgressBar::with_draw_target(Some(kinds.len() as u64), ProgressDrawTarget::stderr());
+        bar.set_style(
+            ProgressStyle::with_template("{spinner} listing {msg} [{pos}/{len} kinds] {elapsed}")
+                .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+        );
+        bar.enable_steady_tick(Duration::from_millis(120));
+        bar
+    } else {
+        ProgressBar::hidden()
+    };
+    let lister = Arc::new(Lister {
+        client: cluster.client.clone(),
+        progress: progress.clone(),
+    });
+
+    let tasks = kinds.iter().map(|&kind| {
+        let lister = Arc::clone(&lister);
+        async move {
+            if may_list(&lister.client, kind).await == Some(false) {
+                lister.progress.inc(1);
+                return (kind, Outcome::Skipped("forbidden"));
+            }
+            lister.progress.set_message(kind.plural());
+            let result = kind.fetch_all(&lister).await;
+            lister.progress.inc(1);
+            let outcome = match result {
+                Ok(batch) => Outcome::Listed(batch),
+                Err(kube::Error::Api(status)) if status.code == 403 => {
+                    Outcome::Skipped("forbidden")
+                }
+                Err(kube::Error::Api(status)) if status.code == 404 => {
+                    Outcome::Skipped("not served by this cluster")
+                }
+                Err(e) => Outcome::Failed(e),
+            };
+            (kind, outcome)
+        }
+    });
+    let results = join_all(tasks).await;
+    progress.finish_and_clear();
+
+    let mut inventory = Inventory {
+        source: ReportSource {
+            context: cluster.context.clone(),
+            files: Vec::new(),
+        },
+        ..Default::default()
+    };
+    for (kind, outcome) in results {
+        match outcome {
+            Outcome::Listed(batch) => inventory.put_batch(kind, batch),
+            Outcome::Skipped(reason) => inventory.skipped.push(Skipped {
+                resource: kind.plural().to_string(),
+                namespace: None,
+                reason: reason.to_string(),
+            }),
+            Outcome::Failed(e) => return Err(cluster.error(&e)),
+        }
+    }
+    Ok(inventory)
+}
+
+/// What happened to one kind.
+enum Outcome {
+    Listed(Box<dyn std::any::Any + Send>),
+    Skipped(&'static str),
+    Failed(kube::Error),
+}
+
+/// Surfaces skipped kinds on stderr and enforces `--require-complete`.
+pub fn report_skipped(inventory: &Inventory, require_complete: bool) -> Result<()> {
+    if inventory.skipped.is_empty() {
+        return Ok(());
+    }
+    let what: Vec<String> = inventory
+        .skipped
+        .iter()
+        .map(|s| format!("{} ({})", s.resource, s.reason))
+        .collect();
+    if require_complete {
+        return Err(Error::Incomplete(format!(
+            "could not list {}",
+            what.join(", ")
+        )));
+    }
+    crate::run::warn(&format!(
+        "could not list {}; findings that depend on them were not evaluated",
+        what.join(", ")
+    ));
+    Ok(())
+}
+
+/// Where the inventory came from and the namespace scope the command reports on.
+pub struct Acquired {
+    pub inventory: Inventory,
+    pub scope: crate::cluster::NamespaceScope,
+    /// Live mode only.
+    pub cluster: Option<Cluster>,
+}
+
+/// The first step of every plugin: an inventory of `kinds`, from `-f` files when given
+/// (no cluster contacted), else from the cluster the kubeconfig names.
+pub async fn acquire(
+    input: &crate::cli::InputArgs,
+    cluster_args: &crate::cli::ClusterArgs,
+    scope: &crate::cli::ScopeArgs,
+    kinds: &[ResourceKind],
+    require_complete: bool,
+) -> Result<Acquired> {
+    use std::io::IsTerminal;
+    if input.is_offline() {
+        let set = crate::manifest::load(&input.filenames, input.recursive)?;
+        let inventory = Inventory::from_manifests(set, kinds)?;
+        let scope = crate::cluster::NamespaceScope::resolve(scope, None);
+        return Ok(Acquired {
+            inventory,
+            scope,
+            cluster: None,
+        });
+    }
+    let cluster = crate::cluster::connect(cluster_args).await?;
+    let inventory = collect(&cluster, kinds, std::io::stderr().is_terminal()).await?;
+    report_skipped(&inventory, require_complete)?;
+    let scope = crate::cluster::NamespaceScope::resolve(scope, Some(&cluster.default_namespace));
+    Ok(Acquired {
+        inventory,
+        scope,
+        cluster: Some(cluster),
+    })
+}

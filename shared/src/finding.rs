@@ -1,0 +1,323 @@
+//! The finding model every plugin reports: rule, severity, object, message, remediation,
+//! evidence and a stable fingerprint, gathered into the versioned `guardrails/v1` Report.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Info,
+    Low,
+    Medium,
+    High,
+    Critical,
+}
+
+impl Severity {
+    pub const ALL_DESCENDING: [Severity; 5] = [
+        Severity::Critical,
+        Severity::High,
+        Severity::Medium,
+        Severity::Low,
+        Severity::Info,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Info => "info",
+            Severity::Low => "low",
+            Severity::Medium => "medium",
+            Severity::High => "high",
+            Severity::Critical => "critical",
+        }
+    }
+}
+
+impl fmt::Display for Severity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Severity {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        Severity::ALL_DESCENDING
+            .into_iter()
+            .find(|sev| sev.as_str().eq_ignore_ascii_case(s))
+            .ok_or_else(|| {
+                format!("unknown severity {s:?} (critical, high, medium, low, info, never)")
+            })
+    }
+}
+
+/// The Kubernetes object a finding is about.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ObjectRef {
+    pub api_version: String,
+    pub kind: String,
+    pub namespace: Option<String>,
+    pub name: String,
+}
+
+impl ObjectRef {
+    pub fn new(api_version: &str, kind: &str, namespace: Option<&str>, name: &str) -> Self {
+        ObjectRef {
+            api_version: api_version.to_string(),
+            kind: kind.to_string(),
+            namespace: namespace.map(str::to_string),
+            name: name.to_string(),
+        }
+    }
+
+    /// `Kind/name` or `Kind/namespace/name`, as shown in tables.
+    pub fn display_path(&self) -> String {
+        match &self.namespace {
+            Some(ns) => format!("{}/{}/{}", self.kind, ns, self.name),
+            None => format!("{}/{}", self.kind, self.name),
+        }
+    }
+}
+
+/// Where an object came from in offline mode (for SARIF locations).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SourceLocation {
+    pub file: String,
+    /// 1-based line where the object's document starts.
+    pub line: usize,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Finding {
+    /// Stable fingerprint of rule + object + distinguishing evidence.
+    pub id: String,
+    pub rule: String,
+    pub severity: Severity,
+    pub object: ObjectRef,
+    pub message: String,
+    pub remediation: String,
+    pub evidence: Value,
+    /// Offline only; kept out of the JSON so live and offline reports compare equal.
+    #[serde(skip)]
+    pub location: Option<SourceLocation>,
+}
+
+impl Finding {
+    /// `distinguishing` is what separates two findings of one rule on one object (e.g. the
+    /// subject of a binding); it goes into the fingerprint, nothing run-specific does.
+    pub fn new(
+        rule: &RuleInfo,
+        object: ObjectRef,
+        distinguishing: &str,
+        message: String,
+        evidence: Value,
+    ) -> Finding {
+        Finding {
+            id: fingerprint(rule.id, &object, distinguishing),
+            rule: rule.id.to_string(),
+            severity: rule.severity,
+            object,
+            message,
+            remediation: rule.remediation.to_string(),
+            evidence,
+            location: None,
+        }
+    }
+
+    pub fn with_severity(mut self, severity: Severity) -> Finding {
+        self.severity = severity;
+        self
+    }
+
+    pub fn with_remediation(mut self, remediation: String) -> Finding {
+        self.remediation = remediation;
+        self
+    }
+}
+
+pub fn fingerprint(rule: &str, object: &ObjectRef, distinguishing: &str) -> String {
+    let mut hasher = Sha256::new();
+    for part in [
+        rule,
+        &object.api_version,
+        &object.kind,
+        object.namespace.as_deref().unwrap_or(""),
+        &object.name,
+        distinguishing,
+    ] {
+        hasher.update(part.as_bytes());
+        hasher.update([0u8]);
+    }
+    let digest = hasher.finalize();
+    digest.iter().take(8).map(|b| format!("{b:02x}")).collect()
+}
+
+/// A rule's catalogue entry, listed by `--list-rules` and used by SARIF.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct RuleInfo {
+    pub id: &'static str,
+    pub severity: Severity,
+    pub category: &'static str,
+    pub title: &'static str,
+    pub rationale: &'static str,
+    pub remediation: &'static str,
+}
+
+/// Something the scan could not look at, so its absence from the findings means nothing.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Skipped {
+    pub resource: String,
+    pub namespace: Option<String>,
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Summary {
+    pub critical: usize,
+    pub high: usize,
+    pub medium: usize,
+    pub low: usize,
+    pub info: usize,
+    /// 100 = nothing found; each finding multiplies the score down by its severity's weight.
+    pub score: u8,
+}
+
+impl Summary {
+    pub fn of(findings: &[Finding]) -> Summary {
+        let mut s = Summary::default();
+        let mut score = 100.0_f64;
+        for f in findings {
+            let (count, factor) = match f.severity {
+                Severity::Critical => (&mut s.critical, 0.80),
+                Severity::High => (&mut s.high, 0.90),
+                Severity::Medium => (&mut s.medium, 0.97),
+                Severity::Low => (&mut s.low, 0.99),
+                Severity::Info => (&mut s.info, 1.0),
+            };
+            *count += 1;
+            score *= factor;
+        }
+        s.score = score.round().clamp(0.0, 100.0) as u8;
+        s
+    }
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct ReportSource {
+    pub context: Option<String>,
+    pub files: Vec<String>,
+}
+
+/// The stable, versioned report every scan-like command prints with `-o json|yaml`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Report {
+    pub api_version: String,
+    pub kind: String,
+    pub plugin: String,
+    pub source: ReportSource,
+    pub findings: Vec<Finding>,
+    pub skipped: Vec<Skipped>,
+    pub summary: Summary,
+    /// Findings not shown because an exception or the baseline covers them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub suppressed: Vec<Suppressed>,
+    /// Exceptions whose expiry date has passed (they no longer suppress anything).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub expired_exceptions: Vec<Value>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Suppressed {
+    pub id: String,
+    pub rule: String,
+    pub object: ObjectRef,
+    pub by: String,
+}
+
+impl Report {
+    /// Findings are sorted (severity desc, rule, object, id) so output is deterministic.
+    pub fn new(
+        plugin: &str,
+        source: ReportSource,
+        mut findings: Vec<Finding>,
+        mut skipped: Vec<Skipped>,
+    ) -> Report {
+        sort_findings(&mut findings);
+        skipped.sort();
+        skipped.dedup();
+        let summary = Summary::of(&findings);
+        Report {
+            api_version: "guardrails/v1".into(),
+            kind: "Report".into(),
+            plugin: plugin.into(),
+            source,
+            findings,
+            skipped,
+            summary,
+            suppressed: Vec::new(),
+            expired_exceptions: Vec::new(),
+        }
+    }
+
+    pub fn recompute_summary(&mut self) {
+        self.summary = Summary::of(&self.findings);
+    }
+}
+
+pub fn sort_findings(findings: &mut [Finding]) {
+    findings.sort_by(|a, b| {
+        b.severity
+            .cmp(&a.severity)
+            .then_with(|| a.rule.cmp(&b.rule))
+            .then_with(|| a.object.cmp(&b.object))
+            .then_with(|| a.id.cmp(&b.id))
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const RULE: RuleInfo = RuleInfo {
+        id: "demo",
+        severity: Severity::High,
+        category: "test",
+        title: "t",
+        rationale: "r",
+        remediation: "fix",
+    };
+
+    #[test]
+    fn fingerprint_is_stable_and_distinguishes() {
+        let obj = ObjectRef::new("v1", "ServiceAccount", Some("shop"), "default");
+        let a = Finding::new(&RULE, obj.clone(), "x", "m".into(), Value::Null);
+        let b = Finding::new(&RULE, obj.clone(), "x", "other message".into(), Value::Null);
+        let c = Finding::new(&RULE, obj, "y", "m".into(), Value::Null);
+        assert_eq!(a.id, b.id);
+        assert_ne!(a.id, c.id);
+        assert_eq!(a.id.len(), 16);
+    }
+
+    #[test]
+    fn summary_counts_and_scores() {
+        let obj = ObjectRef::new("v1", "Pod", None, "p");
+        let f = Finding::new(&RULE, obj, "", "m".into(), Value::Null);
+        let s = Summary::of(&[f.clone(), f.clone().with_severity(Severity::Critical)]);
+        assert_eq!((s.high, s.critical), (1, 1));
+        assert_eq!(s.score, 72);
+        assert_eq!(Summary::of(&[]).score, 100);
+    }
+
+    #[test]
+    fn severity_order_and_parse() {
+        assert!(Severity::Critical > Severity::High);
+        assert_eq!("HIGH".parse::<Severity>(), Ok(Severity::High));
+    }
+}

@@ -1,0 +1,278 @@
+//! The inventory a plugin analyses: typed objects of the kinds it asked for, collected either
+//! from a live cluster (see `collect`) or from manifests. Analysis code only ever sees this.
+
+use std::collections::{BTreeMap, HashMap};
+
+use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, ReplicaSet, StatefulSet};
+use k8s_openapi::api::batch::v1::{CronJob, Job};
+use k8s_openapi::api::core::v1::{Namespace, Pod, ReplicationController, ServiceAccount};
+use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, Role, RoleBinding};
+use k8s_openapi::{Metadata, Resource};
+use serde_json::Value;
+
+use crate::error::{Error, Result};
+use crate::finding::{ObjectRef, ReportSource, Skipped, SourceLocation};
+use crate::manifest::ManifestSet;
+
+/// Declares the kinds the suite understands once: the enum, the typed storage and the
+/// per-kind dispatch all come from this list.
+macro_rules! inventory_kinds {
+    ($($variant:ident => $field:ident : $ty:ty, $plural:literal;)*) => {
+        /// A kind the inventory can hold.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub enum ResourceKind { $($variant,)* }
+
+        impl ResourceKind {
+            pub const ALL: &'static [ResourceKind] = &[$(ResourceKind::$variant,)*];
+
+            pub fn api_version(self) -> &'static str {
+                match self { $(ResourceKind::$variant => <$ty as Resource>::API_VERSION,)* }
+            }
+            pub fn kind(self) -> &'static str {
+                match self { $(ResourceKind::$variant => <$ty as Resource>::KIND,)* }
+            }
+            pub fn group(self) -> &'static str {
+                match self { $(ResourceKind::$variant => <$ty as Resource>::GROUP,)* }
+            }
+            /// The plural resource name used in URLs, RBAC rules and `skipped` entries.
+            pub fn plural(self) -> &'static str {
+                match self { $(ResourceKind::$variant => $plural,)* }
+            }
+            pub fn from_type(api_version: &str, kind: &str) -> Option<ResourceKind> {
+                ResourceKind::ALL.iter().copied().find(|k| k.api_version() == api_version && k.kind() == kind)
+            }
+        }
+
+        /// Typed objects, one vector per kind, plus what the collection could not see.
+        #[derive(Debug, Default)]
+        pub struct Inventory {
+            $(pub $field: Vec<$ty>,)*
+            /// Offline only: where each object was read from.
+            pub locations: HashMap<ObjectRef, SourceLocation>,
+            /// Kinds present in the input that this plugin does not examine, with counts.
+            pub ignored_kinds: BTreeMap<String, usize>,
+            /// Lists that could not be read (forbidden, not served).
+            pub skipped: Vec<Skipped>,
+            pub source: ReportSource,
+        }
+
+        impl Inventory {
+            pub fn count(&self, kind: ResourceKind) -> usize {
+                match kind { $(ResourceKind::$variant => self.$field.len(),)* }
+            }
+
+            fn insert_value(&mut self, kind: ResourceKind, value: Value) -> std::result::Result<ObjectRef, serde_json::Error> {
+                match kind {
+                    $(ResourceKind::$variant => {
+                        let obj: $ty = serde_json::from_value(value)?;
+                        let reference = object_ref(&obj);
+                        self.$field.push(obj);
+                        Ok(reference)
+                    })*
+                }
+            }
+
+            /// Stores a typed batch fetched by `collect` (a `Vec` of the kind's type).
+            pub(crate) fn put_batch(&mut self, kind: ResourceKind, batch: Box<dyn std::any::Any + Send>) {
+                match kind {
+                    $(ResourceKind::$variant => {
+                        if let Ok(items) = batch.downcast::<Vec<$ty>>() {
+                            self.$field.extend(*items);
+                        }
+                    })*
+                }
+            }
+
+            /// Appends a page of a live list (already typed).
+            pub fn extend_values(&mut self, kind: ResourceKind, items: Vec<Value>) -> std::result::Result<(), serde_json::Error> {
+                for item in items {
+                    self.insert_value(kind, item)?;
+                }
+                Ok(())
+            }
+        }
+    };
+}
+
+inventory_kinds! {
+    Namespace => namespaces: Namespace, "namespaces";
+    ServiceAccount => service_accounts: ServiceAccount, "serviceaccounts";
+    ClusterRole => cluster_roles: ClusterRole, "clusterroles";
+    ClusterRoleBinding => cluster_role_bindings: ClusterRoleBinding, "clusterrolebindings";
+    Role => roles: Role, "roles";
+    RoleBinding => role_bindings: RoleBinding, "rolebindings";
+    Pod => pods: Pod, "pods";
+    Deployment => deployments: Deployment, "deployments";
+    ReplicaSet => replica_sets: ReplicaSet, "replicasets";
+    StatefulSet => stateful_sets: StatefulSet, "statefulsets";
+    DaemonSet => daemon_sets: DaemonSet, "daemonsets";
+    Job => jobs: Job, "jobs";
+    CronJob => cron_jobs: CronJob, "cronjobs";
+    ReplicationController => replication_controllers: ReplicationController, "replicationcontrollers";
+}
+
+impl ResourceKind {
+    /// Lists every object of this kind through `fetch`, typed.
+    pub(crate) async fn fetch_all(
+        self,
+        lister: &crate::collect::Lister,
+    ) -> std::result::Result<Box<dyn std::any::Any + Send>, kube::Error> {
+        macro_rules! typed {
+            ($($variant:ident => $ty:ty),*) => {
+                match self {
+                    $(ResourceKind::$variant => lister.list_all::<$ty>(self).await.map(|v| Box::new(v) as Box<dyn std::any::Any + Send>),)*
+                }
+            };
+        }
+        typed!(Namespace => Namespace, ServiceAccount => ServiceAccount, ClusterRole => ClusterRole,
+            ClusterRoleBinding => ClusterRoleBinding, Role => Role, RoleBinding => RoleBinding, Pod => Pod,
+            Deployment => Deployment, ReplicaSet => ReplicaSet, StatefulSet => StatefulSet, DaemonSet => DaemonSet,
+            Job => Job, CronJob => CronJob, ReplicationController => ReplicationController)
+    }
+
+    pub fn namespaced(self) -> bool {
+        !matches!(
+            self,
+            ResourceKind::Namespace | ResourceKind::ClusterRole | ResourceKind::ClusterRoleBinding
+        )
+    }
+}
+
+/// The reference of any typed object (apiVersion/kind from its type).
+pub fn object_ref<
+    K: Resource + Metadata<Ty = k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta>,
+>(
+    obj: &K,
+) -> ObjectRef {
+    let meta = obj.metadata();
+    ObjectRef {
+        api_version: K::API_VERSION.to_string(),
+        kind: K::KIND.to_string(),
+        namespace: meta.namespace.clone(),
+        name: meta.name.clone().unwrap_or_default(),
+    }
+}
+
+impl Inventory {
+    /// Builds an inventory from loaded manifests, keeping the kinds asked for. Objects of other
+    /// kinds are counted in `ignored_kinds`; a known kind that does not decode is an input error.
+    pub fn from_manifests(set: ManifestSet, wanted: &[ResourceKind]) -> Result<Inventory> {
+        let mut inv = Inventory {
+            source: ReportSource {
+                context: None,
+                files: set.files,
+            },
+            ..Default::default()
+        };
+        for doc in set.documents {
+            let api_version = doc
+                .value
+                .get("apiVersion")
+                .and_then(Value::as_str)
+                .unwrap_or_default();
+            let kind_name = doc
+                .value
+                .get("kind")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string();
+            let Some(kind) =
+                ResourceKind::from_type(api_version, &kind_name).filter(|k| wanted.contains(k))
+            else {
+                *inv.ignored_kinds
+                    .entry(format!("{api_version}/{kind_name}"))
+                    .or_default() += 1;
+                continue;
+            };
+            let name = doc
+                .value
+                .pointer("/metadata/name")
+                .and_then(Value::as_str)
+                .unwrap_or("<unnamed>")
+                .to_string();
+            let location = doc.location;
+            let reference = inv.insert_value(kind, doc.value).map_err(|e| {
+                Error::input(
+                    format!("{}:{}", location.file, location.line),
+                    format!("invalid {kind_name} {name:?}: {e}"),
+                )
+            })?;
+            inv.locations.insert(reference, location);
+        }
+        Ok(inv)
+    }
+
+    pub fn location_of(&self, object: &ObjectRef) -> Option<&SourceLocation> {
+        self.locations.get(object)
+    }
+
+    pub fn namespace(&self, name: &str) -> Option<&Namespace> {
+        self.namespaces
+            .iter()
+            .find(|n| n.metadata.name.as_deref() == Some(name))
+    }
+
+    pub fn service_account(&self, namespace: &str, name: &str) -> Option<&ServiceAccount> {
+        self.service_accounts.iter().find(|sa| {
+            sa.metadata.namespace.as_deref() == Some(namespace)
+                && sa.metadata.name.as_deref() == Some(name)
+        })
+    }
+
+    /// Whether a list of this kind was refused (then absence proves nothing).
+    pub fn was_skipped(&self, kind: ResourceKind) -> bool {
+        self.skipped.iter().any(|s| s.resource == kind.plural())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::manifest::parse_text;
+
+    #[test]
+    fn manifests_become_typed_objects_and_unknown_kinds_are_counted() {
+        let mut docs = Vec::new();
+        parse_text(
+            "m.yaml",
+            "apiVersion: v1\nkind: ServiceAccount\nmetadata: {name: a, namespace: x}\n---\napiVersion: example.com/v1\nkind: Widget\nmetadata: {name: w}\n",
+            &mut docs,
+        )
+        .expect("parse");
+        let inv = Inventory::from_manifests(
+            ManifestSet {
+                documents: docs,
+                files: vec!["m.yaml".into()],
+            },
+            ResourceKind::ALL,
+        )
+        .expect("inventory");
+        assert_eq!(inv.service_accounts.len(), 1);
+        assert_eq!(inv.ignored_kinds.get("example.com/v1/Widget"), Some(&1));
+        let sa = ObjectRef::new("v1", "ServiceAccount", Some("x"), "a");
+        assert_eq!(inv.location_of(&sa).map(|l| l.line), Some(1));
+    }
+
+    #[test]
+    fn invalid_known_kind_is_an_input_error() {
+        let mut docs = Vec::new();
+        parse_text(
+            "m.yaml",
+            "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec: {containers: 5}\n",
+            &mut docs,
+        )
+        .expect("parse");
+        let err = Inventory::from_manifests(
+            ManifestSet {
+                documents: docs,
+                files: vec![],
+            },
+            ResourceKind::ALL,
+        )
+        .expect_err("bad pod");
+        assert!(
+            err.to_string().starts_with("m.yaml:1: invalid Pod \"p\""),
+            "{err}"
+        );
+    }
+}

@@ -1,0 +1,16 @@
+//! The common library of the kubectl-guardrails plugins. Every plugin follows one path —
+//! collect an inventory (live or from files) → analyse with named rules → report findings —
+//! and this crate owns each step that is not specific to one plugin.
+
+pub mod cli;
+pub mod cluster;
+pub mod collect;
+pub mod error;
+pub mod exit_code;
+pub mod finding;
+pub mod gate;
+pub mod inventory;
+pub mod manifest;
+pub mod render;
+pub mod run;
+pub mod workload;

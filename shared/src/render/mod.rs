@@ -1,0 +1,219 @@
+//! Rendering: kubectl-like tables (colour only where wanted), JSON, YAML and SARIF.
+
+mod sarif;
+mod table;
+
+use std::io::{IsTerminal, Write};
+
+use owo_colors::{OwoColorize, Style};
+use serde::Serialize;
+
+use crate::cli::{ColorChoice, OutputFormat};
+use crate::error::Result;
+use crate::finding::{Report, RuleInfo, Severity};
+
+pub use sarif::to_sarif;
+pub use table::Table;
+
+/// Colour decided once per run and passed down (never queried ad hoc).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Styles {
+    pub color: bool,
+}
+
+impl Styles {
+    /// `auto`: colour only on a terminal, never with NO_COLOR set or TERM=dumb.
+    pub fn detect(choice: ColorChoice, is_tty: bool) -> Styles {
+        let color = match choice {
+            ColorChoice::Never => false,
+            ColorChoice::Always => true,
+            ColorChoice::Auto => {
+                is_tty
+                    && std::env::var_os("NO_COLOR").is_none()
+                    && std::env::var("TERM").map(|t| t != "dumb").unwrap_or(true)
+            }
+        };
+        Styles { color }
+    }
+
+    pub fn for_stdout(choice: ColorChoice) -> Styles {
+        Styles::detect(choice, std::io::stdout().is_terminal())
+    }
+
+    pub fn for_stderr(choice: ColorChoice) -> Styles {
+        Styles::detect(choice, std::io::stderr().is_terminal())
+    }
+
+    pub fn paint(&self, text: &str, style: Style) -> String {
+        if self.color {
+            text.style(style).to_string()
+        } else {
+            text.to_string()
+        }
+    }
+
+    pub fn severity(&self, severity: Severity) -> String {
+        let style = match severity {
+            Severity::Critical => Style::new().bright_red().bold(),
+            Severity::High => Style::new().red(),
+            Severity::Medium => Style::new().yellow(),
+            Severity::Low => Style::new().cyan(),
+            Severity::Info => Style::new().dimmed(),
+        };
+        self.paint(&severity.as_str().to_uppercase(), style)
+    }
+
+    pub fn bold(&self, text: &str) -> String {
+        self.paint(text, Style::new().bold())
+    }
+
+    pub fn dim(&self, text: &str) -> String {
+        self.paint(text, Style::new().dimmed())
+    }
+}
+
+pub fn write_json<T: Serialize>(out: &mut dyn Write, value: &T) -> Result<()> {
+    serde_json::to_writer_pretty(&mut *out, value).map_err(std::io::Error::from)?;
+    writeln!(out)?;
+    Ok(())
+}
+
+pub fn write_yaml<T: Serialize>(out: &mut dyn Write, value: &T) -> Result<()> {
+    let text = serde_yaml_ng::to_string(value).map_err(std::io::Error::other)?;
+    out.write_all(text.as_bytes())?;
+    Ok(())
+}
+
+/// Prints a scan report in the chosen format. `rules` is the plugin's catalogue (for SARIF).
+pub fn write_report(
+    out: &mut dyn Write,
+    report: &Report,
+    format: OutputFormat,
+    styles: Styles,
+    rules: &[RuleInfo],
+) -> Result<()> {
+    match format {
+        OutputFormat::Json => write_json(out, report),
+        OutputFormat::Yaml => write_yaml(out, report),
+        OutputFormat::Sarif => write_json(out, &to_sarif(report, rules)),
+        OutputFormat::Table | OutputFormat::Wide => {
+            write_report_table(out, report, format == OutputFormat::Wide, styles)
+        }
+    }
+}
+
+fn write_report_table(
+    out: &mut dyn Write,
+    report: &Report,
+    wide: bool,
+    styles: Styles,
+) -> Result<()> {
+    if report.findings.is_empty() {
+        writeln!(out, "No findings.")?;
+    } else {
+        let mut headers = vec!["SEVERITY", "RULE", "OBJECT", "MESSAGE"];
+        if wide {
+            headers.extend(["REMEDIATION", "ID"]);
+        }
+        let mut table = Table::new(&headers);
+        for f in &report.findings {
+            let mut row = vec![
+                styles.severity(f.severity),
+                f.rule.clone(),
+                f.object.display_path(),
+                f.message.clone(),
+            ];
+            if wide {
+                row.extend([f.remediation.clone(), f.id.clone()]);
+            }
+            table.row(row);
+        }
+        table.write(out, styles)?;
+    }
+    let s = &report.summary;
+    let mut line = format!(
+        "\n{} findings: {} critical, {} high, {} medium, {} low, {} info; score {}/100",
+        report.findings.len(),
+        s.critical,
+        s.high,
+        s.medium,
+        s.low,
+        s.info,
+        s.score
+    );
+    if !report.suppressed.is_empty() {
+        line.push_str(&format!(
+            "; {} suppressed (baseline/exceptions)",
+            report.suppressed.len()
+        ));
+    }
+    writeln!(out, "{}", styles.bold(&line))?;
+    if !report.skipped.is_empty() {
+        let what: Vec<String> = report
+            .skipped
+            .iter()
+            .map(|s| match &s.namespace {
+                Some(ns) => format!("{} in {ns} ({})", s.resource, s.reason),
+                None => format!("{} ({})", s.resource, s.reason),
+            })
+            .collect();
+        writeln!(
+            out,
+            "{}",
+            styles.dim(&format!("Not evaluated: {}", what.join(", ")))
+        )?;
+    }
+    Ok(())
+}
+
+/// `--list-rules`: the catalogue as a table, or JSON/YAML for scripts.
+pub fn write_rules(
+    out: &mut dyn Write,
+    rules: &[RuleInfo],
+    format: OutputFormat,
+    styles: Styles,
+) -> Result<()> {
+    match format {
+        OutputFormat::Json | OutputFormat::Sarif => write_json(out, &rules),
+        OutputFormat::Yaml => write_yaml(out, &rules),
+        OutputFormat::Table | OutputFormat::Wide => {
+            let mut headers = vec!["RULE", "SEVERITY", "CATEGORY", "TITLE"];
+            if format == OutputFormat::Wide {
+                headers.push("RATIONALE");
+            }
+            let mut table = Table::new(&headers);
+            for r in rules {
+                let mut row = vec![
+                    r.id.to_string(),
+                    styles.severity(r.severity),
+                    r.category.to_string(),
+                    r.title.to_string(),
+                ];
+                if format == OutputFormat::Wide {
+                    row.push(r.rationale.to_string());
+                }
+                table.row(row);
+            }
+            table.write(out, styles)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn never_and_no_tty_mean_no_colour() {
+        assert!(!Styles::detect(ColorChoice::Never, true).color);
+        assert!(!Styles::detect(ColorChoice::Auto, false).color);
+        assert!(Styles::detect(ColorChoice::Always, false).color);
+        let plain = Styles { color: false }.severity(Severity::High);
+        assert_eq!(plain, "HIGH");
+        assert!(
+            Styles { color: true }
+                .severity(Severity::High)
+                .contains('\u{1b}')
+        );
+    }
+}

@@ -1,0 +1,73 @@
+//! The driver every plugin's `main` calls: parse flags, run on a tokio runtime, turn the
+//! outcome into the documented exit code, print errors as one line, handle Ctrl-C and pipes.
+
+use std::future::Future;
+use std::io::{IsTerminal, Write};
+use std::process::ExitCode;
+
+use owo_colors::OwoColorize;
+
+use crate::error::{Error, Result};
+use crate::exit_code;
+
+pub fn main<C, F, Fut>(run: F) -> ExitCode
+where
+    C: clap::Parser,
+    F: FnOnce(C) -> Fut,
+    Fut: Future<Output = Result<i32>>,
+{
+    let cli = C::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => return report_error(&Error::Output(e)),
+    };
+    let outcome = runtime.block_on(async {
+        tokio::select! {
+            result = run(cli) => Some(result),
+            _ = tokio::signal::ctrl_c() => None,
+        }
+    });
+    match outcome {
+        None => {
+            eprintln!("interrupted");
+            ExitCode::from(exit_code::INTERRUPTED as u8)
+        }
+        Some(Ok(code)) => ExitCode::from(code as u8),
+        // `| head` closing the pipe is not an error (ripgrep's convention).
+        Some(Err(Error::Output(e))) if e.kind() == std::io::ErrorKind::BrokenPipe => {
+            ExitCode::SUCCESS
+        }
+        Some(Err(e)) => report_error(&e),
+    }
+}
+
+fn report_error(e: &Error) -> ExitCode {
+    let color = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+    let label = if color {
+        "error:".red().bold().to_string()
+    } else {
+        "error:".to_string()
+    };
+    let _ = writeln!(std::io::stderr(), "{label} {e}");
+    ExitCode::from(e.exit_code() as u8)
+}
+
+/// Buffered stdout for reports; flushed by the caller (errors surface as `Error::Output`).
+pub fn stdout() -> std::io::BufWriter<std::io::StdoutLock<'static>> {
+    std::io::BufWriter::new(std::io::stdout().lock())
+}
+
+/// A warning line on stderr (progress bars are cleared before this is called).
+pub fn warn(message: &str) {
+    let color = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+    let label = if color {
+        "warning:".yellow().bold().to_string()
+    } else {
+        "warning:".to_string()
+    };
+    let _ = writeln!(std::io::stderr(), "{label} {message}");
+}

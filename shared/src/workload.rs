@@ -1,0 +1,417 @@
+//! Uniform pod-spec access across every workload kind, and controller ownership, so a finding
+//! about what a Pod runs lands once on the controller that created it.
+
+use std::collections::{BTreeMap, HashMap};
+
+use k8s_openapi::api::core::v1::{Pod, PodSpec};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+
+use crate::finding::ObjectRef;
+use crate::inventory::{Inventory, object_ref};
+
+/// A pod-creating object: a controller, or a Pod that no known controller owns.
+#[derive(Debug, Clone)]
+pub struct Workload<'a> {
+    pub object: ObjectRef,
+    pub metadata: &'a ObjectMeta,
+    /// Labels of the pods it creates (the template's; a Pod's own).
+    pub pod_labels: Option<&'a BTreeMap<String, String>>,
+    pub pod_spec: &'a PodSpec,
+    /// Live pods that belong to this workload (through ReplicaSets and Jobs).
+    pub pods: Vec<&'a Pod>,
+}
+
+impl Workload<'_> {
+    pub fn namespace(&self) -> &str {
+        self.object.namespace.as_deref().unwrap_or("default")
+    }
+
+    /// The ServiceAccount its pods run as (`default` when unset).
+    pub fn service_account_name(&self) -> &str {
+        self.pod_spec
+            .service_account_name
+            .as_deref()
+            .filter(|s| !s.is_empty())
+            .unwrap_or("default")
+    }
+
+    /// Nodes its pods run on (live mode; empty offline or while Pending).
+    pub fn node_names(&self) -> Vec<&str> {
+        let mut nodes: Vec<&str> = self
+            .pods
+            .iter()
+            .filter_map(|p| p.spec.as_ref()?.node_name.as_deref())
+            .collect();
+        nodes.sort_unstable();
+        nodes.dedup();
+        nodes
+    }
+}
+
+fn controller_of(meta: &ObjectMeta) -> Option<(&str, &str)> {
+    meta.owner_references
+        .as_ref()?
+        .iter()
+        .find(|o| o.controller == Some(true))
+        .map(|o| (o.kind.as_str(), o.name.as_str()))
+}
+
+impl Inventory {
+    /// Every top-level workload with its pod spec. An object owned by a controller that is in
+    /// the inventory is folded into that controller; its pods are attached to it.
+    pub fn workloads(&self) -> Vec<Workload<'_>> {
+        // (namespace, kind, name) of every object that can own pods or pod owners.
+        let mut present: HashMap<(&str, &str, &str), ObjectRef> = HashMap::new();
+        fn add<'m>(
+            present: &mut HashMap<(&'m str, &'m str, &'m str), ObjectRef>,
+            meta: &'m ObjectMeta,
+            r: ObjectRef,
+            kind: &'m str,
+        ) {
+            if let (Some(ns), Some(name)) = (meta.namespace.as_deref(), meta.name.as_deref()) {
+                present.insert((ns, kind, name), r);
+            }
+        }
+        for o in &self.deployments {
+            add(&mut present, &o.metadata, object_ref(o), "Deployment");
+        }
+        for o in &self.replica_sets {
+            add(&mut present, &o.metadata, object_ref(o), "ReplicaSet");
+        }
+        for o in &self.stateful_sets {
+            add(&mut present, &o.metadata, object_ref(o), "StatefulSet");
+        }
+        for o in &self.daemon_sets {
+            add(&mut present, &o.metadata, object_ref(o), "DaemonSet");
+        }
+        for o in &self.jobs {
+            add(&mut present, &o.metadata, object_ref(o), "Job");
+        }
+        for o in &self.cron_jobs {
+            add(&mut present, &o.metadata, object_ref(o), "CronJob");
+        }
+        for o in &self.replication_controllers {
+            add(
+                &mut present,
+                &o.metadata,
+                object_ref(o),
+                "ReplicationController",
+            );
+        }
+
+        let top_owner = |meta: &ObjectMeta| -> Option<ObjectRef> {
+            let ns = meta.namespace.as_deref()?;
+            let mut current = controller_of(meta)?;
+            let mut found = None;
+            for _ in 0..4 {
+                let Some(owner) = present.get(&(ns, current.0, current.1)) else {
+                    break;
+                };
+                found = Some(owner.clone());
+                let owner_meta = self.owner_metadata(owner)?;
+                match controller_of(owner_meta) {
+                    Some(next) => current = next,
+                    None => break,
+                }
+            }
+            found
+        };
+
+        let mut workloads: Vec<Workload<'_>> = Vec::new();
+        macro_rules! templated {
+            ($list:expr, |$o:ident| $spec:expr) => {
+                for $o in &$list {
+                    if top_owner(&$o.metadata).is_some() {
+                        continue;
+                    }
+                    let Some(template) = $spec else { continue };
+                    let Some(pod_spec) = template.spec.as_ref() else {
+                        continue;
+                    };
+                    let pod_labels = template.metadata.as_ref().and_then(|m| m.labels.as_ref());
+                    workloads.push(Workload {
+                        object: object_ref($o),
+                        metadata: &$o.metadata,
+                        pod_labels,
+                        pod_spec,
+                        pods: Vec::new(),
+                    });
+                }
+            };
+        }
+        templated!(self.deployments, |o| o.spec.as_ref().map(|s| &s.template));
+        templated!(self.stateful_sets, |o| o.spec.as_ref().map(|s| &s.template));
+        templated!(self.daemon_sets, |o| o.spec.as_ref().map(|s| &s.template));
+        templated!(self.replica_sets, |o| o
+            .spec
+            .as_ref()
+            .and_then(|s| s.template.as_ref()));
+        templated!(self.replication_controllers, |o| o
+            .spec
+            .as_ref()
+            .and_then(|s| s.template.as_ref()));
+        templated!(self.jobs, |o| o.spec.as_ref().map(|s| &s.template));
+        templated!(self.cron_jobs, |o| o
+            .spec
+            .as_ref()
+            .and_then(|s| s.job_template.spec.as_ref())
+            .map(|s| &s.template));
+
+        let index: HashMap<ObjectRef, usize> = workloads
+            .iter()
+            .enumerate()
+            .map(|(i, w)| (w.object.clone(), i))
+            .collect();
+        for pod in &self.pods {
+            match top_owner(&pod.metadata) {
+                Some(owner) => {
+                    if let Some(&i) = index.get(&owner) {
+                        workloads[i].pods.push(pod);
+                    }
+                }
+                None => {
+                    let Some(pod_spec) = pod.spec.as_ref() else {
+                        continue;
+                    };
+                    let w = Workload {
+                        object: object_ref(pod),
+                        metadata: &pod.metadata,
+                        pod_labels: pod.metadata.labels.as_ref(),
+                        pod_spec,
+                        pods: vec![pod],
+                    };
+                    workloads.push(w);
+                }
+            }
+        }
+        workloads
+    }
+
+    fn owner_metadata(&self, owner: &ObjectRef) -> Option<&ObjectMeta> {
+        let same = |m: &ObjectMeta| {
+            m.namespace == owner.namespace && m.name.as_deref() == Some(owner.name.as_str())
+        };
+        match owner.kind.as_str() {
+            "Deployment" => self
+                .deployments
+                .iter()
+                .map(|o| &o.metadata)
+                .find(|m| same(m)),
+            "ReplicaSet" => self
+                .replica_sets
+                .iter()
+                .map(|o| &o.metadata)
+                .find(|m| same(m)),
+            "StatefulSet" => self
+                .stateful_sets
+                .iter()
+                .map(|o| &o.metadata)
+                .find(|m| same(m)),
+            "DaemonSet" => self
+                .daemon_sets
+                .iter()
+                .map(|o| &o.metadata)
+                .find(|m| same(m)),
+            "Job" => self.jobs.iter().map(|o| &o.metadata).find(|m| same(m)),
+            "CronJob" => self.cron_jobs.iter().map(|o| &o.metadata).find(|m| same(m)),
+            "ReplicationController" => self
+                .replication_controllers
+                .iter()
+                .map(|o| &o.metadata)
+                .find(|m| same(m)),
+            _ => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::inventory::ResourceKind;
+    use crate::manifest::{ManifestSet, parse_text};
+
+    fn inventory(yaml: &str) -> Inventory {
+        let mut docs = Vec::new();
+        parse_text("w.yaml", yaml, &mut docs).expect("parse");
+        Inventory::from_manifests(
+            ManifestSet {
+                documents: docs,
+                files: vec![],
+            },
+            ResourceKind::ALL,
+        )
+        .expect("inventory")
+    }
+
+    const CHAIN: &str = r#"
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web, namespace: shop}
+spec:
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec: {serviceAccountName: web, containers: [{name: c, image: nginx}]}
+---
+apiVersion: apps/v1
+kind: ReplicaSet
+metadata:
+  name: web-123
+  namespace: shop
+  ownerReferences: [{apiVersion: apps/v1, kind: Deployment, name: web, uid: u1, controller: true}]
+spec:
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec: {containers: [{name: c, image: nginx}]}
+---
+apiVersion: v1
+kind: Pod
+metadata:
+  name: web-123-abc
+  namespace: shop
+  ownerReferences: [{apiVersion: apps/v1, kind: ReplicaSet, name: web-123, uid: u2, controller: true}]
+spec: {nodeName: node-1, containers: [{name: c, image: nginx}]}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: lonely, namespace: shop}
+spec: {containers: [{name: c, image: busybox}]}
+---
+apiVersion: batch/v1
+kind: CronJob
+metadata: {name: nightly, namespace: shop}
+spec:
+  schedule: "0 0 * * *"
+  jobTemplate:
+    spec:
+      template:
+        spec: {restartPolicy: Never, containers: [{name: c, image: busybox}]}
+"#;
+
+    #[test]
+    fn pods_fold_into_their_top_controller() {
+        let inv = inventory(CHAIN);
+        let workloads = inv.workloads();
+        let names: Vec<String> = workloads.iter().map(|w| w.object.display_path()).collect();
+        assert_eq!(
+            names,
+            [
+                "Deployment/shop/web",
+                "CronJob/shop/nightly",
+                "Pod/shop/lonely"
+            ]
+        );
+        assert_eq!(workloads[0].pods.len(), 1);
+        assert_eq!(workloads[0].node_names(), ["node-1"]);
+        assert_eq!(workloads[0].service_account_name(), "web");
+        assert_eq!(workloads[2].service_account_name(), "default");
+    }
+}
+
+/// Whether a workload's pods get a ServiceAccount token, and why.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum TokenMount {
+    /// Automounted: the pod's setting, else the ServiceAccount's, else the default (true).
+    Automounted {
+        decided_by: TokenDecision,
+    },
+    /// Automount is off but a projected volume requests a token anyway.
+    ProjectedVolume,
+    NotMounted {
+        decided_by: TokenDecision,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum TokenDecision {
+    Pod,
+    ServiceAccount,
+    Default,
+}
+
+impl TokenMount {
+    pub fn is_mounted(self) -> bool {
+        !matches!(self, TokenMount::NotMounted { .. })
+    }
+}
+
+/// Resolves token mounting as the ServiceAccount admission plugin does: the pod spec's
+/// `automountServiceAccountToken` wins over the ServiceAccount's; unset means true. A
+/// projected `serviceAccountToken` volume mounts a token regardless.
+pub fn token_mount(
+    pod_spec: &PodSpec,
+    service_account: Option<&k8s_openapi::api::core::v1::ServiceAccount>,
+) -> TokenMount {
+    let (automount, decided_by) = match (
+        pod_spec.automount_service_account_token,
+        service_account.and_then(|sa| sa.automount_service_account_token),
+    ) {
+        (Some(pod), _) => (pod, TokenDecision::Pod),
+        (None, Some(sa)) => (sa, TokenDecision::ServiceAccount),
+        (None, None) => (true, TokenDecision::Default),
+    };
+    if automount {
+        return TokenMount::Automounted { decided_by };
+    }
+    let explicit_token = pod_spec.volumes.iter().flatten().any(|v| {
+        v.projected
+            .as_ref()
+            .and_then(|p| p.sources.as_ref())
+            .is_some_and(|sources| sources.iter().any(|s| s.service_account_token.is_some()))
+    });
+    if explicit_token {
+        TokenMount::ProjectedVolume
+    } else {
+        TokenMount::NotMounted { decided_by }
+    }
+}
+
+#[cfg(test)]
+mod token_tests {
+    use super::*;
+    use k8s_openapi::api::core::v1::ServiceAccount;
+
+    fn spec(json: serde_json::Value) -> PodSpec {
+        serde_json::from_value(json).expect("pod spec")
+    }
+
+    #[test]
+    fn pod_setting_wins_over_service_account() {
+        let sa_off: ServiceAccount =
+            serde_json::from_value(serde_json::json!({"automountServiceAccountToken": false}))
+                .expect("sa");
+        let pod_on =
+            spec(serde_json::json!({"containers": [], "automountServiceAccountToken": true}));
+        assert_eq!(
+            token_mount(&pod_on, Some(&sa_off)),
+            TokenMount::Automounted {
+                decided_by: TokenDecision::Pod
+            }
+        );
+        let pod_unset = spec(serde_json::json!({"containers": []}));
+        assert_eq!(
+            token_mount(&pod_unset, Some(&sa_off)),
+            TokenMount::NotMounted {
+                decided_by: TokenDecision::ServiceAccount
+            }
+        );
+        assert_eq!(
+            token_mount(&pod_unset, None),
+            TokenMount::Automounted {
+                decided_by: TokenDecision::Default
+            }
+        );
+    }
+
+    #[test]
+    fn projected_token_volume_counts_as_mounted() {
+        let pod = spec(serde_json::json!({
+            "containers": [], "automountServiceAccountToken": false,
+            "volumes": [{"name": "tok", "projected": {"sources": [{"serviceAccountToken": {"path": "token"}}]}}]
+        }));
+        assert_eq!(token_mount(&pod, None), TokenMount::ProjectedVolume);
+    }
+}
