@@ -140,7 +140,7 @@ pub struct OutputArgs {
 pub struct GateArgs {
     /// Exit 1 when a finding at or above this severity is reported ('never' = always exit 0)
     #[arg(long, global = true, value_name = "SEVERITY", default_value = "high", value_parser = parse_fail_on, help_heading = "CI gate")]
-    pub fail_on: Option<Severity>,
+    pub fail_on: FailOn,
     /// Exit 4 instead of reporting partially when some objects could not be read
     #[arg(long, global = true, help_heading = "CI gate")]
     pub require_complete: bool,
@@ -163,7 +163,7 @@ pub struct GateArgs {
 impl Default for GateArgs {
     fn default() -> Self {
         GateArgs {
-            fail_on: Some(Severity::High),
+            fail_on: FailOn(Some(Severity::High)),
             require_complete: false,
             baseline: None,
             exceptions: None,
@@ -172,11 +172,15 @@ impl Default for GateArgs {
     }
 }
 
-fn parse_fail_on(s: &str) -> Result<Option<Severity>, String> {
+/// The `--fail-on` threshold; `None` (spelled `never`) never fails.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FailOn(pub Option<Severity>);
+
+fn parse_fail_on(s: &str) -> Result<FailOn, String> {
     if s.eq_ignore_ascii_case("never") {
-        return Ok(None);
+        return Ok(FailOn(None));
     }
-    s.parse::<Severity>().map(Some)
+    s.parse::<Severity>().map(|sev| FailOn(Some(sev)))
 }
 
 /// kubectl-style durations: `30s`, `1m`, `1m30s`, `500ms`, `2h`, or a bare number of seconds.
@@ -226,8 +230,8 @@ mod tests {
 
     #[test]
     fn fail_on_accepts_never() {
-        assert_eq!(parse_fail_on("never"), Ok(None));
-        assert_eq!(parse_fail_on("medium"), Ok(Some(Severity::Medium)));
+        assert_eq!(parse_fail_on("never"), Ok(FailOn(None)));
+        assert_eq!(parse_fail_on("medium"), Ok(FailOn(Some(Severity::Medium))));
         assert!(parse_fail_on("urgent").is_err());
     }
 }

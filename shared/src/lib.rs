@@ -13,4 +13,5 @@ pub mod inventory;
 pub mod manifest;
 pub mod render;
 pub mod run;
+pub mod selector;
 pub mod workload;

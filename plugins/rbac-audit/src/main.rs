@@ -1,4 +1,5 @@
+//! `kubectl rbac-audit` — kubectl runs this as `kubectl-rbac_audit`.
+
 fn main() -> std::process::ExitCode {
-    eprintln!("kubectl rbac-audit: not built yet in this skeleton");
-    std::process::ExitCode::from(2)
+    guardrails::run::main(rbac_audit::run)
 }

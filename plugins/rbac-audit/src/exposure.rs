@@ -1,0 +1,217 @@
+//! What a set of grants lets its holder do: the capabilities of the catalogue, with the
+//! severity each one earns given where it applies and how narrowly it is written.
+
+use std::collections::BTreeMap;
+
+use guardrails::finding::{RuleInfo, Severity};
+use serde_json::{Value, json};
+
+use crate::authz::{Grant, Scope};
+use crate::catalogue::{self, CAPABILITIES, CLUSTER_ADMIN_BINDING, Capability};
+
+/// One capability found in a set of grants.
+#[derive(Debug, Clone)]
+pub struct Hit<'a> {
+    pub rule: &'static RuleInfo,
+    pub summary: &'static str,
+    pub severity: Severity,
+    pub verbs: Vec<&'static str>,
+    pub grants: Vec<&'a Grant>,
+    /// Every contributing rule is limited by resourceNames.
+    pub restricted_to_names: bool,
+}
+
+/// The namespace where a privilege is worth a cluster: lowering stops there.
+const PRIVILEGED_NAMESPACE: &str = "kube-system";
+
+fn grant_severity(capability: &Capability, grant: &Grant) -> Severity {
+    let mut severity = capability.rule.severity;
+    if let Scope::Namespace(ns) = &grant.scope
+        && capability.lower_when_namespaced
+        && ns != PRIVILEGED_NAMESPACE
+    {
+        severity = catalogue::lower(severity);
+    }
+    if grant
+        .rule
+        .resource_names
+        .as_ref()
+        .is_some_and(|n| !n.is_empty())
+    {
+        severity = catalogue::lower(severity);
+    }
+    severity
+}
+
+/// Whether these grants amount to cluster-admin: the `cluster-admin` ClusterRole or any
+/// `*/*/*` rule. Returns the grants that make it so.
+pub fn admin_equivalent<'a>(grants: &[&'a Grant]) -> Vec<&'a Grant> {
+    grants
+        .iter()
+        .copied()
+        .filter(|g| {
+            (g.role.kind == "ClusterRole" && g.role.name == "cluster-admin")
+                || catalogue::is_full_wildcard(&g.rule)
+        })
+        .collect()
+}
+
+/// Every capability the grants carry, most severe first. Admin equivalence is reported as
+/// one `cluster-admin-binding` hit that stands for all the others.
+pub fn capabilities<'a>(grants: &[&'a Grant]) -> Vec<Hit<'a>> {
+    let admin = admin_equivalent(grants);
+    if !admin.is_empty() {
+        let cluster_wide = admin.iter().any(|g| g.scope == Scope::Cluster);
+        let severity = if cluster_wide {
+            Severity::Critical
+        } else {
+            Severity::High
+        };
+        return vec![Hit {
+            rule: &CLUSTER_ADMIN_BINDING,
+            summary: if cluster_wide {
+                "do anything in the cluster"
+            } else {
+                "do anything in the namespace"
+            },
+            severity,
+            verbs: vec!["*"],
+            grants: admin,
+            restricted_to_names: false,
+        }];
+    }
+    let mut hits: Vec<Hit<'a>> = Vec::new();
+    for capability in CAPABILITIES {
+        let mut verbs: Vec<&'static str> = Vec::new();
+        let mut matched: Vec<&'a Grant> = Vec::new();
+        let mut severity = Severity::Info;
+        for grant in grants {
+            let granted = capability.granted_verbs(&grant.rule);
+            if granted.is_empty() {
+                continue;
+            }
+            verbs.extend(granted);
+            severity = severity.max(grant_severity(capability, grant));
+            matched.push(grant);
+        }
+        if matched.is_empty() {
+            continue;
+        }
+        verbs.sort_unstable();
+        verbs.dedup();
+        let restricted_to_names = matched.iter().all(|g| {
+            g.rule
+                .resource_names
+                .as_ref()
+                .is_some_and(|n| !n.is_empty())
+        });
+        hits.push(Hit {
+            rule: capability.rule,
+            summary: capability.summary,
+            severity,
+            verbs,
+            grants: matched,
+            restricted_to_names,
+        });
+    }
+    hits.sort_by(|a, b| {
+        b.severity
+            .cmp(&a.severity)
+            .then_with(|| a.rule.id.cmp(b.rule.id))
+    });
+    hits
+}
+
+pub fn scope_text(scope: &Scope) -> String {
+    match scope {
+        Scope::Cluster => "cluster-wide".into(),
+        Scope::Namespace(ns) => format!("in namespace {ns}"),
+    }
+}
+
+pub fn scope_json(scope: &Scope) -> Value {
+    match scope {
+        Scope::Cluster => json!("cluster"),
+        Scope::Namespace(ns) => json!(format!("namespace/{ns}")),
+    }
+}
+
+/// `RoleBinding shop/x → Role shop/y ← aggregated-from`, the chain a finding names.
+pub fn chain_text(grant: &Grant) -> String {
+    let binding = match &grant.binding.namespace {
+        Some(ns) => format!("RoleBinding {ns}/{}", grant.binding.name),
+        None => format!("ClusterRoleBinding {}", grant.binding.name),
+    };
+    let role = match &grant.role.namespace {
+        Some(ns) if grant.role.kind == "Role" => format!("Role {ns}/{}", grant.role.name),
+        _ => format!("{} {}", grant.role.kind, grant.role.name),
+    };
+    let mut text = format!("{binding} → {role}");
+    if !grant.aggregated_from.is_empty() {
+        text.push_str(&format!(" ← {}", grant.aggregated_from.join(" ← ")));
+    }
+    text
+}
+
+pub fn rule_json(grant: &Grant) -> Value {
+    let r = &grant.rule;
+    let mut rule = serde_json::Map::new();
+    let mut put = |key: &str, v: &Option<Vec<String>>| {
+        if let Some(v) = v.as_ref().filter(|v| !v.is_empty()) {
+            rule.insert(key.into(), json!(v));
+        }
+    };
+    put("apiGroups", &r.api_groups);
+    put("resources", &r.resources);
+    put("resourceNames", &r.resource_names);
+    put("nonResourceURLs", &r.non_resource_urls);
+    rule.insert("verbs".into(), json!(r.verbs));
+    Value::Object(rule)
+}
+
+/// The provenance of one grant, in the contract's `grants[]` shape.
+pub fn grant_json(grant: &Grant) -> Value {
+    json!({
+        "binding": {
+            "kind": format!("{:?}", grant.binding.kind),
+            "namespace": grant.binding.namespace,
+            "name": grant.binding.name,
+        },
+        "role": { "kind": grant.role.kind, "name": grant.role.name },
+        "rule": rule_json(grant),
+        "aggregatedFrom": grant.aggregated_from,
+        "scope": scope_json(&grant.scope),
+    })
+}
+
+pub fn hit_json(hit: &Hit<'_>) -> Value {
+    json!({
+        "rule": hit.rule.id,
+        "severity": hit.severity,
+        "verbs": hit.verbs,
+        "restrictedToResourceNames": hit.restricted_to_names,
+        "grants": hit.grants.iter().map(|g| grant_json(g)).collect::<Vec<_>>(),
+    })
+}
+
+/// Groups grants by (binding, subject) preserving model order.
+pub fn by_binding_subject(grants: &[Grant]) -> Vec<Vec<&Grant>> {
+    let mut index: BTreeMap<(String, String, String, String), usize> = BTreeMap::new();
+    let mut groups: Vec<Vec<&Grant>> = Vec::new();
+    for g in grants {
+        let key = (
+            g.binding.to_string(),
+            g.subject.kind.clone(),
+            g.subject_namespace().unwrap_or_default().to_string(),
+            g.subject.name.clone(),
+        );
+        match index.get(&key) {
+            Some(&i) => groups[i].push(g),
+            None => {
+                index.insert(key, groups.len());
+                groups.push(vec![g]);
+            }
+        }
+    }
+    groups
+}

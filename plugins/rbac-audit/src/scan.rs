@@ -1,0 +1,623 @@
+//! `kubectl rbac-audit` (scan): every rule of the catalogue over the inventory.
+
+use std::collections::BTreeMap;
+
+use guardrails::cluster::NamespaceScope;
+use guardrails::finding::{Finding, ObjectRef, Severity, Skipped};
+use guardrails::inventory::{Inventory, ResourceKind};
+use guardrails::selector::LabelQuery;
+use guardrails::workload::token_mount;
+use k8s_openapi::api::rbac::v1::{PolicyRule, Subject};
+use serde_json::{Value, json};
+
+use crate::authz::{
+    ALL_SERVICE_ACCOUNTS_GROUP, ANONYMOUS_USER, AUTHENTICATED_GROUP, BindingKind, BindingRef,
+    Grant, Identity, RbacModel, UNAUTHENTICATED_GROUP, ineffective_resource_patterns,
+    split_service_account_username,
+};
+use crate::catalogue::*;
+use crate::exposure::{self, Hit};
+
+const RBAC_API: &str = "rbac.authorization.k8s.io/v1";
+const BOOTSTRAP_LABEL: &str = "kubernetes.io/bootstrapping";
+
+/// What the rules look at and how the user narrowed it.
+pub struct ScanContext<'a> {
+    pub inventory: &'a Inventory,
+    pub model: &'a RbacModel,
+    pub scope: &'a NamespaceScope,
+    pub selector: Option<&'a LabelQuery>,
+    pub include_system: bool,
+    pub live: bool,
+}
+
+fn is_bootstrap(labels: &BTreeMap<String, String>) -> bool {
+    labels
+        .get(BOOTSTRAP_LABEL)
+        .is_some_and(|v| v == "rbac-defaults")
+}
+
+impl ScanContext<'_> {
+    /// Namespace scope, `-l` and the bootstrap filter, applied to the object a finding is on.
+    fn admits(&self, namespace: Option<&str>, labels: Option<&BTreeMap<String, String>>) -> bool {
+        let empty = BTreeMap::new();
+        let labels = labels.unwrap_or(&empty);
+        self.scope.includes(namespace)
+            && self.selector.is_none_or(|q| q.matches(labels))
+            && (self.include_system || !is_bootstrap(labels))
+    }
+}
+
+fn binding_object(b: &BindingRef) -> ObjectRef {
+    let kind = match b.kind {
+        BindingKind::ClusterRoleBinding => "ClusterRoleBinding",
+        BindingKind::RoleBinding => "RoleBinding",
+    };
+    ObjectRef::new(RBAC_API, kind, b.namespace.as_deref(), &b.name)
+}
+
+pub fn subject_text(subject: &Subject, namespace: Option<&str>) -> String {
+    match (subject.kind.as_str(), namespace) {
+        ("ServiceAccount", Some(ns)) => format!("ServiceAccount {ns}/{}", subject.name),
+        (kind, _) => format!("{kind} {}", subject.name),
+    }
+}
+
+fn subject_json(subject: &Subject, namespace: Option<&str>) -> Value {
+    json!({ "kind": subject.kind, "name": subject.name, "namespace": namespace })
+}
+
+/// The ServiceAccount a subject is, whether written as a ServiceAccount or as its user name.
+fn service_account_of<'s>(
+    subject: &'s Subject,
+    namespace: Option<&'s str>,
+) -> Option<(&'s str, &'s str)> {
+    match subject.kind.as_str() {
+        "ServiceAccount" => Some((namespace?, subject.name.as_str())),
+        "User" => split_service_account_username(&subject.name),
+        _ => None,
+    }
+}
+
+fn evidence(grant: &Grant, hit: Option<&Hit<'_>>) -> Value {
+    let mut e = json!({
+        "subject": subject_json(&grant.subject, grant.subject_namespace()),
+        "binding": { "kind": format!("{:?}", grant.binding.kind), "namespace": grant.binding.namespace, "name": grant.binding.name },
+        "role": { "kind": grant.role.kind, "name": grant.role.name },
+        "scope": exposure::scope_json(&grant.scope),
+    });
+    if let Some(hit) = hit {
+        e["verbs"] = json!(hit.verbs);
+        e["rules"] = hit
+            .grants
+            .iter()
+            .map(|g| {
+                let mut r = exposure::rule_json(g);
+                if !g.aggregated_from.is_empty() {
+                    r["aggregatedFrom"] = json!(g.aggregated_from);
+                }
+                r
+            })
+            .collect();
+    }
+    e
+}
+
+/// Runs every rule. Returns the findings and what could not be evaluated.
+pub fn scan(ctx: &ScanContext<'_>) -> (Vec<Finding>, Vec<Skipped>) {
+    let mut findings = Vec::new();
+    let mut skipped = Vec::new();
+    binding_findings(ctx, &mut findings);
+    dangling_role_refs(ctx, &mut findings, &mut skipped);
+    dangling_subjects(ctx, &mut findings, &mut skipped);
+    role_lints(ctx, &mut findings);
+    automount_with_rights(ctx, &mut findings, &mut skipped);
+    (findings, skipped)
+}
+
+/// Capability, implicit-group and default-ServiceAccount rules, per (binding, subject).
+fn binding_findings(ctx: &ScanContext<'_>, out: &mut Vec<Finding>) {
+    for group in exposure::by_binding_subject(ctx.model.grants()) {
+        let first = group[0];
+        if !ctx.admits(
+            first.binding.namespace.as_deref(),
+            Some(&first.binding.labels),
+        ) {
+            continue;
+        }
+        let object = binding_object(&first.binding);
+        let subject_ns = first.subject_namespace();
+        let who = subject_text(&first.subject, subject_ns);
+        let key = format!(
+            "{}|{}|{}",
+            first.subject.kind,
+            subject_ns.unwrap_or(""),
+            first.subject.name
+        );
+        let hits = exposure::capabilities(&group);
+
+        for hit in &hits {
+            let via = exposure::chain_text(hit.grants[0]);
+            let scope = exposure::scope_text(&hit.grants[0].scope);
+            let names = if hit.restricted_to_names {
+                " (only named objects)"
+            } else {
+                ""
+            };
+            let message = if hit.rule.id == CLUSTER_ADMIN_BINDING.id {
+                format!("{who} can {} via {via}", hit.summary)
+            } else {
+                format!(
+                    "{who} can {} ({}){names} {scope} via {via}",
+                    hit.summary,
+                    hit.verbs.join(", ")
+                )
+            };
+            out.push(
+                Finding::new(
+                    hit.rule,
+                    object.clone(),
+                    &key,
+                    message,
+                    evidence(first, Some(hit)),
+                )
+                .with_severity(hit.severity),
+            );
+        }
+
+        let rights = if hits.is_empty() {
+            format!("the rights of {} {}", first.role.kind, first.role.name)
+        } else {
+            hits.iter()
+                .map(|h| h.rule.id)
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let worst = hits.first().map(|h| h.severity);
+        let subject = &first.subject;
+        let implicit = match (subject.kind.as_str(), subject.name.as_str()) {
+            ("User", ANONYMOUS_USER) | ("Group", UNAUTHENTICATED_GROUP) => Some((
+                &ANONYMOUS_BINDING,
+                Severity::Critical,
+                format!(
+                    "unauthenticated requests get {rights} via {}",
+                    exposure::chain_text(first)
+                ),
+            )),
+            ("Group", AUTHENTICATED_GROUP) => Some((
+                &AUTHENTICATED_GROUP_BINDING,
+                worst.map_or(Severity::Medium, |w| w.max(Severity::High)),
+                format!(
+                    "every authenticated identity gets {rights} via {}",
+                    exposure::chain_text(first)
+                ),
+            )),
+            ("Group", name)
+                if name == ALL_SERVICE_ACCOUNTS_GROUP
+                    || name.starts_with("system:serviceaccounts:") =>
+            {
+                let all = name == ALL_SERVICE_ACCOUNTS_GROUP;
+                let base = if all {
+                    Severity::High
+                } else {
+                    Severity::Medium
+                };
+                let which = match name.strip_prefix("system:serviceaccounts:") {
+                    Some(ns) => format!("every ServiceAccount in namespace {ns}"),
+                    None => "every ServiceAccount in the cluster".to_string(),
+                };
+                Some((
+                    &SERVICEACCOUNTS_GROUP_BINDING,
+                    worst.map_or(base, |w| w.max(base)),
+                    format!(
+                        "{which} (and so every pod token) gets {rights} via {}",
+                        exposure::chain_text(first)
+                    ),
+                ))
+            }
+            _ => None,
+        };
+        if let Some((rule, severity, message)) = implicit {
+            out.push(
+                Finding::new(rule, object.clone(), &key, message, evidence(first, None))
+                    .with_severity(severity),
+            );
+        }
+
+        if let Some((ns, "default")) = service_account_of(subject, subject_ns) {
+            let severity = worst.map_or(DEFAULT_SA_BOUND.severity, |w| {
+                w.max(DEFAULT_SA_BOUND.severity)
+            });
+            out.push(
+                Finding::new(
+                    &DEFAULT_SA_BOUND,
+                    object,
+                    &key,
+                    format!(
+                        "ServiceAccount {ns}/default gets {rights} via {}; every pod in {ns} without its own ServiceAccount inherits them",
+                        exposure::chain_text(first)
+                    ),
+                    evidence(first, None),
+                )
+                .with_severity(severity),
+            );
+        }
+    }
+}
+
+fn dangling_role_refs(ctx: &ScanContext<'_>, out: &mut Vec<Finding>, skipped: &mut Vec<Skipped>) {
+    let roles_unknown = ctx.inventory.was_skipped(ResourceKind::ClusterRole)
+        || ctx.inventory.was_skipped(ResourceKind::Role);
+    if roles_unknown {
+        skipped.push(Skipped {
+            resource: "rule/dangling-role-ref".into(),
+            namespace: None,
+            reason: "roles could not be listed".into(),
+        });
+        return;
+    }
+    for dangling in ctx.model.dangling_role_refs() {
+        if !ctx.admits(
+            dangling.binding.namespace.as_deref(),
+            Some(&dangling.binding.labels),
+        ) {
+            continue;
+        }
+        let subjects = binding_subjects(ctx.inventory, &dangling.binding);
+        let who: Vec<String> = subjects
+            .iter()
+            .map(|s| subject_text(s, s.namespace.as_deref()))
+            .collect();
+        let role = match &dangling.role.namespace {
+            Some(ns) if dangling.role.kind == "Role" => format!("Role {ns}/{}", dangling.role.name),
+            _ => format!("{} {}", dangling.role.kind, dangling.role.name),
+        };
+        let message = format!(
+            "refers to {role}, which does not exist: creating it would grant its rules to {}",
+            if who.is_empty() {
+                "nobody (no subjects)".to_string()
+            } else {
+                who.join(", ")
+            }
+        );
+        let evidence = json!({
+            "role": { "kind": dangling.role.kind, "namespace": dangling.role.namespace, "name": dangling.role.name },
+            "subjects": subjects.iter().map(|s| subject_json(s, s.namespace.as_deref())).collect::<Vec<_>>(),
+            "reason": dangling.reason,
+        });
+        out.push(Finding::new(
+            &DANGLING_ROLE_REF,
+            binding_object(&dangling.binding),
+            &role,
+            message,
+            evidence,
+        ));
+    }
+}
+
+/// The subjects of a binding as written, ServiceAccount namespaces defaulted to the binding's.
+fn binding_subjects(inventory: &Inventory, binding: &BindingRef) -> Vec<Subject> {
+    let (meta, subjects) = match binding.kind {
+        BindingKind::ClusterRoleBinding => match inventory
+            .cluster_role_bindings
+            .iter()
+            .find(|b| b.metadata.name.as_deref() == Some(binding.name.as_str()))
+        {
+            Some(b) => (&b.metadata, &b.subjects),
+            None => return Vec::new(),
+        },
+        BindingKind::RoleBinding => match inventory.role_bindings.iter().find(|b| {
+            b.metadata.name.as_deref() == Some(binding.name.as_str())
+                && b.metadata
+                    .namespace
+                    .as_deref()
+                    .unwrap_or(crate::authz::DEFAULT_NAMESPACE)
+                    == binding.namespace.as_deref().unwrap_or_default()
+        }) {
+            Some(b) => (&b.metadata, &b.subjects),
+            None => return Vec::new(),
+        },
+    };
+    subjects
+        .iter()
+        .flatten()
+        .map(|s| {
+            let mut s = s.clone();
+            if s.kind == "ServiceAccount" && s.namespace.is_none() {
+                s.namespace = meta.namespace.clone();
+            }
+            s
+        })
+        .collect()
+}
+
+fn dangling_subjects(ctx: &ScanContext<'_>, out: &mut Vec<Finding>, skipped: &mut Vec<Skipped>) {
+    let inv = ctx.inventory;
+    if inv.was_skipped(ResourceKind::ServiceAccount) {
+        skipped.push(Skipped {
+            resource: "rule/dangling-subject".into(),
+            namespace: None,
+            reason: "serviceaccounts could not be listed".into(),
+        });
+        return;
+    }
+    // Offline, the files may simply not contain the ServiceAccounts: only judge when they do.
+    if !ctx.live && inv.service_accounts.is_empty() {
+        skipped.push(Skipped {
+            resource: "rule/dangling-subject".into(),
+            namespace: None,
+            reason: "no ServiceAccounts in the input".into(),
+        });
+        return;
+    }
+    let namespaces_known = ctx.live && !inv.was_skipped(ResourceKind::Namespace);
+    let bindings = inv
+        .cluster_role_bindings
+        .iter()
+        .map(|b| (BindingKind::ClusterRoleBinding, &b.metadata, &b.subjects))
+        .chain(
+            inv.role_bindings
+                .iter()
+                .map(|b| (BindingKind::RoleBinding, &b.metadata, &b.subjects)),
+        );
+    for (kind, meta, subjects) in bindings {
+        let binding_ns = match kind {
+            BindingKind::RoleBinding => Some(
+                meta.namespace
+                    .as_deref()
+                    .unwrap_or(crate::authz::DEFAULT_NAMESPACE),
+            ),
+            BindingKind::ClusterRoleBinding => None,
+        };
+        let labels = meta.labels.clone().unwrap_or_default();
+        if !ctx.admits(binding_ns, Some(&labels)) {
+            continue;
+        }
+        let name = meta.name.clone().unwrap_or_default();
+        let object = ObjectRef::new(RBAC_API, &format!("{kind:?}"), binding_ns, &name);
+        for subject in subjects.iter().flatten() {
+            let ns = subject.namespace.as_deref().or(binding_ns);
+            let Some((sa_ns, sa_name)) = service_account_of(subject, ns) else {
+                continue;
+            };
+            if inv.service_account(sa_ns, sa_name).is_some() {
+                continue;
+            }
+            // Every namespace gets a `default` ServiceAccount; it is only missing with its namespace.
+            if sa_name == "default" && (!namespaces_known || inv.namespace(sa_ns).is_some()) {
+                continue;
+            }
+            let why = if namespaces_known && inv.namespace(sa_ns).is_none() {
+                format!("namespace {sa_ns} does not exist either")
+            } else if ctx.live {
+                "it does not exist in the cluster".to_string()
+            } else {
+                "it is not in the given manifests".to_string()
+            };
+            let message = format!(
+                "grants the rights of {} to ServiceAccount {sa_ns}/{sa_name}, but {why}: whoever creates it gets them",
+                role_of(inv, kind, meta.namespace.as_deref(), &name)
+            );
+            let evidence = json!({ "subject": subject_json(subject, Some(sa_ns)) });
+            out.push(Finding::new(
+                &DANGLING_SUBJECT,
+                object.clone(),
+                &format!("{sa_ns}/{sa_name}"),
+                message,
+                evidence,
+            ));
+        }
+    }
+}
+
+fn role_of(inv: &Inventory, kind: BindingKind, namespace: Option<&str>, name: &str) -> String {
+    let role_ref = match kind {
+        BindingKind::ClusterRoleBinding => inv
+            .cluster_role_bindings
+            .iter()
+            .find(|b| b.metadata.name.as_deref() == Some(name))
+            .map(|b| &b.role_ref),
+        BindingKind::RoleBinding => inv
+            .role_bindings
+            .iter()
+            .find(|b| {
+                b.metadata.name.as_deref() == Some(name)
+                    && b.metadata.namespace.as_deref() == namespace
+            })
+            .map(|b| &b.role_ref),
+    };
+    role_ref
+        .map(|r| format!("{} {}", r.kind, r.name))
+        .unwrap_or_default()
+}
+
+/// Rule-level lints on Roles and ClusterRoles as written (aggregated roles hold copies).
+fn role_lints(ctx: &ScanContext<'_>, out: &mut Vec<Finding>) {
+    let inv = ctx.inventory;
+    let cluster_roles = inv
+        .cluster_roles
+        .iter()
+        .filter(|r| r.aggregation_rule.is_none())
+        .map(|r| {
+            (
+                ObjectRef::new(
+                    RBAC_API,
+                    "ClusterRole",
+                    None,
+                    r.metadata.name.as_deref().unwrap_or(""),
+                ),
+                &r.metadata,
+                &r.rules,
+            )
+        });
+    let roles = inv.roles.iter().map(|r| {
+        let ns = r
+            .metadata
+            .namespace
+            .as_deref()
+            .unwrap_or(crate::authz::DEFAULT_NAMESPACE);
+        (
+            ObjectRef::new(
+                RBAC_API,
+                "Role",
+                Some(ns),
+                r.metadata.name.as_deref().unwrap_or(""),
+            ),
+            &r.metadata,
+            &r.rules,
+        )
+    });
+    for (object, meta, rules) in cluster_roles.chain(roles) {
+        if !ctx.admits(object.namespace.as_deref(), meta.labels.as_ref()) {
+            continue;
+        }
+        let rules: &[PolicyRule] = rules.as_deref().unwrap_or_default();
+        let mut wild: Vec<Value> = Vec::new();
+        let mut severity = WILDCARD_RULE.severity;
+        let mut patterns: Vec<String> = Vec::new();
+        for (index, rule) in rules.iter().enumerate() {
+            let star = |v: Option<&Vec<String>>| v.is_some_and(|v| v.iter().any(|s| s == "*"));
+            let (verbs, groups, resources) = (
+                star(Some(&rule.verbs)),
+                star(rule.api_groups.as_ref()),
+                star(rule.resources.as_ref()),
+            );
+            if verbs || groups || resources || star(rule.non_resource_urls.as_ref()) {
+                if verbs && resources {
+                    severity = severity.max(Severity::High);
+                }
+                let mut fields = Vec::new();
+                for (on, field) in [
+                    (verbs, "verbs"),
+                    (groups, "apiGroups"),
+                    (resources, "resources"),
+                ] {
+                    if on {
+                        fields.push(field);
+                    }
+                }
+                if star(rule.non_resource_urls.as_ref()) {
+                    fields.push("nonResourceURLs");
+                }
+                wild.push(json!({ "ruleIndex": index, "wildcards": fields }));
+            }
+            patterns.extend(ineffective_resource_patterns(rule));
+        }
+        if !wild.is_empty() {
+            let fields: Vec<&str> = {
+                let mut f: Vec<&str> = wild
+                    .iter()
+                    .flat_map(|w| {
+                        w["wildcards"]
+                            .as_array()
+                            .into_iter()
+                            .flatten()
+                            .filter_map(Value::as_str)
+                    })
+                    .collect();
+                f.sort_unstable();
+                f.dedup();
+                f
+            };
+            let message = format!(
+                "{} rule(s) use '*' in {}; the role silently grants resources added later (CRDs included)",
+                wild.len(),
+                fields.join(", ")
+            );
+            out.push(
+                Finding::new(
+                    &WILDCARD_RULE,
+                    object.clone(),
+                    "",
+                    message,
+                    json!({ "rules": wild }),
+                )
+                .with_severity(severity),
+            );
+        }
+        if !patterns.is_empty() {
+            patterns.sort();
+            patterns.dedup();
+            let message = format!(
+                "resource pattern(s) {} are matched literally by the RBAC authorizer and grant nothing",
+                patterns
+                    .iter()
+                    .map(|p| format!("'{p}'"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+            out.push(Finding::new(
+                &INEFFECTIVE_RESOURCE_PATTERN,
+                object,
+                "",
+                message,
+                json!({ "patterns": patterns }),
+            ));
+        }
+    }
+}
+
+/// Workloads that mount the token of a ServiceAccount holding risky rights.
+fn automount_with_rights(
+    ctx: &ScanContext<'_>,
+    out: &mut Vec<Finding>,
+    skipped: &mut Vec<Skipped>,
+) {
+    let inv = ctx.inventory;
+    if inv.was_skipped(ResourceKind::ServiceAccount) {
+        // The ServiceAccount's automount setting is unknown; the pod's own setting still decides
+        // when present, otherwise the default (mounted) is assumed and said so in the evidence.
+        skipped.push(Skipped {
+            resource: "rule/automount-token-with-rights".into(),
+            namespace: None,
+            reason: "serviceaccounts could not be listed; ServiceAccount automount settings assumed unset".into(),
+        });
+    }
+    for workload in inv.workloads() {
+        if !ctx.admits(
+            workload.object.namespace.as_deref(),
+            workload.metadata.labels.as_ref(),
+        ) {
+            continue;
+        }
+        let ns = workload.namespace();
+        let sa_name = workload.service_account_name();
+        let sa = inv.service_account(ns, sa_name);
+        let mount = token_mount(workload.pod_spec, sa);
+        if !mount.is_mounted() {
+            continue;
+        }
+        let identity = Identity::service_account(ns, sa_name);
+        let grants = ctx.model.rules_for(&identity, None);
+        let hits = exposure::capabilities(&grants);
+        let Some(worst) = hits.first().map(|h| h.severity) else {
+            continue;
+        };
+        let rights: Vec<&str> = hits.iter().map(|h| h.rule.id).collect();
+        let message = format!(
+            "pods run with ServiceAccount {ns}/{sa_name} and its token mounted; it can {}",
+            hits.iter()
+                .map(|h| h.summary)
+                .collect::<Vec<_>>()
+                .join("; ")
+        );
+        let evidence = json!({
+            "serviceAccount": { "namespace": ns, "name": sa_name },
+            "tokenMount": mount,
+            "capabilities": rights,
+            "nodes": workload.node_names(),
+            "grants": hits.iter().map(exposure::hit_json).collect::<Vec<_>>(),
+        });
+        // The mounted token is the exposure: the finding is as severe as the worst right.
+        out.push(
+            Finding::new(
+                &AUTOMOUNT_TOKEN_WITH_RIGHTS,
+                workload.object.clone(),
+                "",
+                message,
+                evidence,
+            )
+            .with_severity(worst),
+        );
+    }
+}
