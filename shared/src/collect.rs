@@ -58,10 +58,12 @@ impl Lister {
                 let page = match page {
                     Err(kube::Error::Api(status)) if status.code == 410 && restarts < 2 => {
                         restarts += 1;
-                        self.progress.println(format!(
-                            "warning: the {} list changed while paging (410 Expired); listing again",
-                            kind.plural()
-                        ));
+                        self.progress.suspend(|| {
+                            crate::run::warn(&format!(
+                                "the {} list changed while paging (410 Expired); listing it again",
+                                kind.plural()
+                            ))
+                        });
                         continue 'restart;
                     }
                     other => other?,
@@ -147,12 +149,10 @@ pub async fn collect(
     let results = join_all(tasks).await;
     progress.finish_and_clear();
 
-    let mut inventory = Inventory {
-        source: ReportSource {
-            context: cluster.context.clone(),
-            files: Vec::new(),
-        },
-        ..Default::default()
+    let mut inventory = Inventory::default();
+    inventory.source = ReportSource {
+        context: cluster.context.clone(),
+        files: Vec::new(),
     };
     for (kind, outcome) in results {
         match outcome {
@@ -217,8 +217,7 @@ pub async fn acquire(
 ) -> Result<Acquired> {
     use std::io::IsTerminal;
     if input.is_offline() {
-        let set = crate::manifest::load(&input.filenames, input.recursive)?;
-        let inventory = Inventory::from_manifests(set, kinds)?;
+        let inventory = Inventory::from_files(&input.filenames, input.recursive, kinds)?;
         let scope = crate::cluster::NamespaceScope::resolve(scope, None);
         return Ok(Acquired {
             inventory,

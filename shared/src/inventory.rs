@@ -8,11 +8,10 @@ use k8s_openapi::api::batch::v1::{CronJob, Job};
 use k8s_openapi::api::core::v1::{Namespace, Pod, ReplicationController, ServiceAccount};
 use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, Role, RoleBinding};
 use k8s_openapi::{Metadata, Resource};
-use serde_json::Value;
 
 use crate::error::{Error, Result};
 use crate::finding::{ObjectRef, ReportSource, Skipped, SourceLocation};
-use crate::manifest::ManifestSet;
+use crate::manifest::{self, Document};
 
 /// Declares the kinds the suite understands once: the enum, the typed storage and the
 /// per-kind dispatch all come from this list.
@@ -54,6 +53,8 @@ macro_rules! inventory_kinds {
             /// Lists that could not be read (forbidden, not served).
             pub skipped: Vec<Skipped>,
             pub source: ReportSource,
+            /// Lookup indexes, built on first use (the inventory is complete by then).
+            indexes: std::sync::OnceLock<Indexes>,
         }
 
         impl Inventory {
@@ -61,10 +62,10 @@ macro_rules! inventory_kinds {
                 match kind { $(ResourceKind::$variant => self.$field.len(),)* }
             }
 
-            fn insert_value(&mut self, kind: ResourceKind, value: Value) -> std::result::Result<ObjectRef, serde_json::Error> {
+            fn insert_document(&mut self, kind: ResourceKind, doc: Document<'_>) -> std::result::Result<ObjectRef, serde_json::Error> {
                 match kind {
                     $(ResourceKind::$variant => {
-                        let obj: $ty = serde_json::from_value(value)?;
+                        let obj: $ty = doc.decode()?;
                         let reference = object_ref(&obj);
                         self.$field.push(obj);
                         Ok(reference)
@@ -83,13 +84,6 @@ macro_rules! inventory_kinds {
                 }
             }
 
-            /// Appends a page of a live list (already typed).
-            pub fn extend_values(&mut self, kind: ResourceKind, items: Vec<Value>) -> std::result::Result<(), serde_json::Error> {
-                for item in items {
-                    self.insert_value(kind, item)?;
-                }
-                Ok(())
-            }
         }
     };
 }
@@ -109,6 +103,12 @@ inventory_kinds! {
     Job => jobs: Job, "jobs";
     CronJob => cron_jobs: CronJob, "cronjobs";
     ReplicationController => replication_controllers: ReplicationController, "replicationcontrollers";
+}
+
+#[derive(Debug, Default)]
+struct Indexes {
+    namespaces: HashMap<String, usize>,
+    service_accounts: HashMap<(String, String), usize>,
 }
 
 impl ResourceKind {
@@ -154,69 +154,101 @@ pub fn object_ref<
 }
 
 impl Inventory {
-    /// Builds an inventory from loaded manifests, keeping the kinds asked for. Objects of other
+    /// Builds an inventory from `-f` paths, keeping the kinds asked for. Objects of other
     /// kinds are counted in `ignored_kinds`; a known kind that does not decode is an input error.
-    pub fn from_manifests(set: ManifestSet, wanted: &[ResourceKind]) -> Result<Inventory> {
-        let mut inv = Inventory {
-            source: ReportSource {
-                context: None,
-                files: set.files,
-            },
-            ..Default::default()
+    pub fn from_files(
+        paths: &[std::path::PathBuf],
+        recursive: bool,
+        wanted: &[ResourceKind],
+    ) -> Result<Inventory> {
+        let mut inv = Inventory::default();
+        let files = manifest::load(paths, recursive, &mut |doc| inv.add_document(doc, wanted))?;
+        inv.source = ReportSource {
+            context: None,
+            files,
         };
-        for doc in set.documents {
-            let api_version = doc
-                .value
-                .get("apiVersion")
-                .and_then(Value::as_str)
-                .unwrap_or_default();
-            let kind_name = doc
-                .value
-                .get("kind")
-                .and_then(Value::as_str)
-                .unwrap_or_default()
-                .to_string();
-            let Some(kind) =
-                ResourceKind::from_type(api_version, &kind_name).filter(|k| wanted.contains(k))
-            else {
-                *inv.ignored_kinds
-                    .entry(format!("{api_version}/{kind_name}"))
-                    .or_default() += 1;
-                continue;
-            };
-            let name = doc
-                .value
-                .pointer("/metadata/name")
-                .and_then(Value::as_str)
-                .unwrap_or("<unnamed>")
-                .to_string();
-            let location = doc.location;
-            let reference = inv.insert_value(kind, doc.value).map_err(|e| {
-                Error::input(
-                    format!("{}:{}", location.file, location.line),
-                    format!("invalid {kind_name} {name:?}: {e}"),
-                )
-            })?;
-            inv.locations.insert(reference, location);
-        }
         Ok(inv)
+    }
+
+    /// The same from one text (tests, stdin-like sources).
+    pub fn from_text(name: &str, text: &str, wanted: &[ResourceKind]) -> Result<Inventory> {
+        let mut inv = Inventory::default();
+        manifest::parse_text(name, text, &mut |doc| inv.add_document(doc, wanted))?;
+        inv.source = ReportSource {
+            context: None,
+            files: vec![name.to_string()],
+        };
+        Ok(inv)
+    }
+
+    fn add_document(&mut self, doc: Document<'_>, wanted: &[ResourceKind]) -> Result<()> {
+        let (kind_name, api_version, name) = doc.identity();
+        let (kind_name, api_version) = (
+            kind_name.unwrap_or_default(),
+            api_version.unwrap_or_default(),
+        );
+        let Some(kind) =
+            ResourceKind::from_type(&api_version, &kind_name).filter(|k| wanted.contains(k))
+        else {
+            *self
+                .ignored_kinds
+                .entry(format!("{api_version}/{kind_name}"))
+                .or_default() += 1;
+            return Ok(());
+        };
+        let location = doc.location.clone();
+        let reference = self.insert_document(kind, doc).map_err(|e| {
+            let name = name.unwrap_or_else(|| "<unnamed>".into());
+            Error::input(
+                format!("{}:{}", location.file, location.line),
+                format!("invalid {kind_name} {name:?}: {e}"),
+            )
+        })?;
+        self.locations.insert(reference, location);
+        Ok(())
     }
 
     pub fn location_of(&self, object: &ObjectRef) -> Option<&SourceLocation> {
         self.locations.get(object)
     }
 
+    fn indexes(&self) -> &Indexes {
+        self.indexes.get_or_init(|| Indexes {
+            namespaces: self
+                .namespaces
+                .iter()
+                .enumerate()
+                .map(|(i, n)| (n.metadata.name.clone().unwrap_or_default(), i))
+                .collect(),
+            service_accounts: self
+                .service_accounts
+                .iter()
+                .enumerate()
+                .map(|(i, sa)| {
+                    let m = &sa.metadata;
+                    (
+                        (
+                            m.namespace.clone().unwrap_or_default(),
+                            m.name.clone().unwrap_or_default(),
+                        ),
+                        i,
+                    )
+                })
+                .collect(),
+        })
+    }
+
     pub fn namespace(&self, name: &str) -> Option<&Namespace> {
-        self.namespaces
-            .iter()
-            .find(|n| n.metadata.name.as_deref() == Some(name))
+        let i = *self.indexes().namespaces.get(name)?;
+        self.namespaces.get(i)
     }
 
     pub fn service_account(&self, namespace: &str, name: &str) -> Option<&ServiceAccount> {
-        self.service_accounts.iter().find(|sa| {
-            sa.metadata.namespace.as_deref() == Some(namespace)
-                && sa.metadata.name.as_deref() == Some(name)
-        })
+        let i = *self
+            .indexes()
+            .service_accounts
+            .get(&(namespace.to_string(), name.to_string()))?;
+        self.service_accounts.get(i)
     }
 
     /// Whether a list of this kind was refused (then absence proves nothing).
@@ -228,22 +260,12 @@ impl Inventory {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::manifest::parse_text;
 
     #[test]
     fn manifests_become_typed_objects_and_unknown_kinds_are_counted() {
-        let mut docs = Vec::new();
-        parse_text(
+        let inv = Inventory::from_text(
             "m.yaml",
             "apiVersion: v1\nkind: ServiceAccount\nmetadata: {name: a, namespace: x}\n---\napiVersion: example.com/v1\nkind: Widget\nmetadata: {name: w}\n",
-            &mut docs,
-        )
-        .expect("parse");
-        let inv = Inventory::from_manifests(
-            ManifestSet {
-                documents: docs,
-                files: vec!["m.yaml".into()],
-            },
             ResourceKind::ALL,
         )
         .expect("inventory");
@@ -251,28 +273,31 @@ mod tests {
         assert_eq!(inv.ignored_kinds.get("example.com/v1/Widget"), Some(&1));
         let sa = ObjectRef::new("v1", "ServiceAccount", Some("x"), "a");
         assert_eq!(inv.location_of(&sa).map(|l| l.line), Some(1));
+        assert!(inv.service_account("x", "a").is_some());
+        assert!(inv.service_account("x", "b").is_none());
+    }
+
+    #[test]
+    fn json_lists_decode_without_a_value_tree() {
+        let text = r#"{"apiVersion":"v1","kind":"List","items":[
+{"apiVersion":"v1","kind":"Namespace","metadata":{"name":"a"}},
+{"apiVersion":"v1","kind":"Namespace","metadata":{"name":"b"}}]}"#;
+        let inv = Inventory::from_text("l.json", text, ResourceKind::ALL).expect("inventory");
+        assert_eq!(inv.namespaces.len(), 2);
+        assert!(inv.namespace("b").is_some());
     }
 
     #[test]
     fn invalid_known_kind_is_an_input_error() {
-        let mut docs = Vec::new();
-        parse_text(
-            "m.yaml",
+        for text in [
             "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec: {containers: 5}\n",
-            &mut docs,
-        )
-        .expect("parse");
-        let err = Inventory::from_manifests(
-            ManifestSet {
-                documents: docs,
-                files: vec![],
-            },
-            ResourceKind::ALL,
-        )
-        .expect_err("bad pod");
-        assert!(
-            err.to_string().starts_with("m.yaml:1: invalid Pod \"p\""),
-            "{err}"
-        );
+            r#"{"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"}, "spec": {"containers": 5}}"#,
+        ] {
+            let err = Inventory::from_text("m.yaml", text, ResourceKind::ALL).expect_err("bad pod");
+            assert!(
+                err.to_string().starts_with("m.yaml:1: invalid Pod \"p\""),
+                "{err}"
+            );
+        }
     }
 }

@@ -1,64 +1,126 @@
 //! Offline input: files, directories (`-R`), stdin; multi-document YAML and JSON; `kind: List`.
 //! Every document keeps the file and line it started at, so errors and SARIF can point there.
+//! Documents are handed to a callback one at a time, and JSON is never materialised as a
+//! `Value` tree, so memory stays close to the typed objects kept.
 
+use std::borrow::Cow;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
+use serde::de::DeserializeOwned;
 use serde_json::Value;
+use serde_json::value::RawValue;
 
 use crate::error::{Error, Result};
 use crate::finding::SourceLocation;
 
+/// A document's content: JSON text borrowed from the file, or a value parsed from YAML.
+#[derive(Debug)]
+pub enum Body<'a> {
+    Json(&'a RawValue),
+    Yaml(Value),
+}
+
 /// One Kubernetes object read from a manifest.
-#[derive(Debug, Clone)]
-pub struct Document {
-    pub value: Value,
+#[derive(Debug)]
+pub struct Document<'a> {
+    pub body: Body<'a>,
     pub location: SourceLocation,
 }
 
-#[derive(Debug, Default)]
-pub struct ManifestSet {
-    pub documents: Vec<Document>,
-    /// The files read, in order ("-" for stdin).
-    pub files: Vec<String>,
+/// The fields every object has, read without decoding the rest.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Head<'a> {
+    #[serde(borrow, default)]
+    pub kind: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    pub api_version: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    pub metadata: Option<HeadMeta<'a>>,
+    #[serde(borrow, default)]
+    items: Option<Vec<&'a RawValue>>,
 }
+
+#[derive(Debug, Default, Deserialize)]
+pub struct HeadMeta<'a> {
+    #[serde(borrow, default)]
+    pub name: Option<Cow<'a, str>>,
+}
+
+impl Document<'_> {
+    /// `(kind, apiVersion, metadata.name)`, read without decoding the rest.
+    pub fn identity(&self) -> (Option<String>, Option<String>, Option<String>) {
+        match &self.body {
+            Body::Json(raw) => {
+                let head: Head<'_> = serde_json::from_str(raw.get()).unwrap_or_default();
+                (
+                    head.kind.map(Cow::into_owned),
+                    head.api_version.map(Cow::into_owned),
+                    head.metadata.and_then(|m| m.name).map(Cow::into_owned),
+                )
+            }
+            Body::Yaml(v) => {
+                let text = |p: &str| v.pointer(p).and_then(Value::as_str).map(str::to_string);
+                (text("/kind"), text("/apiVersion"), text("/metadata/name"))
+            }
+        }
+    }
+
+    /// Decodes the document into a typed object.
+    pub fn decode<T: DeserializeOwned>(self) -> std::result::Result<T, serde_json::Error> {
+        match self.body {
+            Body::Json(raw) => serde_json::from_str(raw.get()),
+            Body::Yaml(value) => serde_json::from_value(value),
+        }
+    }
+
+    pub fn into_value(self) -> std::result::Result<Value, serde_json::Error> {
+        self.decode()
+    }
+}
+
+/// Receives each document; returning an error stops loading.
+pub type Sink<'s> = dyn FnMut(Document<'_>) -> Result<()> + 's;
 
 const MANIFEST_EXTENSIONS: [&str; 3] = ["yaml", "yml", "json"];
 
 /// Reads every path given with `-f` (kubectl rules: directories list their manifest files,
-/// recursing only with `-R`; `-` is stdin).
-pub fn load(paths: &[PathBuf], recursive: bool) -> Result<ManifestSet> {
-    let mut set = ManifestSet::default();
+/// recursing only with `-R`; `-` is stdin). Returns the files read, in order.
+pub fn load(paths: &[PathBuf], recursive: bool, sink: &mut Sink<'_>) -> Result<Vec<String>> {
+    let mut files = Vec::new();
     for path in paths {
         if path.as_os_str() == "-" {
             let mut text = String::new();
             std::io::stdin()
                 .read_to_string(&mut text)
                 .map_err(|e| Error::input("<stdin>", format!("cannot read: {e}")))?;
-            parse_text("-", &text, &mut set.documents)?;
-            set.files.push("-".into());
+            parse_text("-", &text, sink)?;
+            files.push("-".into());
             continue;
         }
         let meta = std::fs::metadata(path)
             .map_err(|e| Error::input(path.display().to_string(), io_reason(&e)))?;
         if meta.is_dir() {
-            let mut files = Vec::new();
-            collect_dir(path, recursive, &mut files)?;
-            if files.is_empty() {
+            let mut found = Vec::new();
+            collect_dir(path, recursive, &mut found)?;
+            if found.is_empty() {
                 return Err(Error::input(
                     path.display().to_string(),
                     "no manifest files (.yaml, .yml, .json) in this directory (use -R to recurse)",
                 ));
             }
-            for file in files {
-                read_file(&file, &mut set)?;
+            for file in found {
+                read_file(&file, sink)?;
+                files.push(file.display().to_string());
             }
         } else {
-            read_file(path, &mut set)?;
+            read_file(path, sink)?;
+            files.push(path.display().to_string());
         }
     }
-    Ok(set)
+    Ok(files)
 }
 
 fn io_reason(e: &std::io::Error) -> String {
@@ -90,7 +152,7 @@ fn collect_dir(dir: &Path, recursive: bool, out: &mut Vec<PathBuf>) -> Result<()
     Ok(())
 }
 
-fn read_file(path: &Path, set: &mut ManifestSet) -> Result<()> {
+fn read_file(path: &Path, sink: &mut Sink<'_>) -> Result<()> {
     let name = path.display().to_string();
     let bytes = std::fs::read(path).map_err(|e| Error::input(&name, io_reason(&e)))?;
     if bytes.contains(&0) {
@@ -101,21 +163,25 @@ fn read_file(path: &Path, set: &mut ManifestSet) -> Result<()> {
     }
     let text = String::from_utf8(bytes)
         .map_err(|_| Error::input(&name, "not UTF-8 text, not a YAML or JSON manifest"))?;
-    parse_text(&name, &text, &mut set.documents)?;
-    set.files.push(name);
-    Ok(())
+    parse_text(&name, &text, sink)
 }
 
-/// Parses one file's text into documents. JSON (one or more concatenated values) takes the
-/// fast path; everything else is YAML split at `---` lines so each document knows its line.
-pub fn parse_text(name: &str, text: &str, out: &mut Vec<Document>) -> Result<()> {
-    let trimmed = text.trim_start_matches('\u{feff}').trim_start();
+/// Parses one file's text. JSON (one or more concatenated values) takes the fast path;
+/// everything else is YAML split at `---` lines so each document knows its line.
+pub fn parse_text(name: &str, text: &str, sink: &mut Sink<'_>) -> Result<()> {
+    let trimmed = text.trim_start_matches('\u{feff}');
+    let first = trimmed.trim_start();
     // Not valid JSON falls through: YAML flow syntax is a superset, so the YAML parser reports it.
-    if (trimmed.starts_with('{') || trimmed.starts_with('['))
-        && let Ok(values) = parse_json_stream(trimmed)
+    if (first.starts_with('{') || first.starts_with('['))
+        && let Ok(raws) = serde_json::Deserializer::from_str(trimmed)
+            .into_iter::<&RawValue>()
+            .collect::<std::result::Result<Vec<_>, _>>()
     {
-        for (index, value) in values.into_iter().enumerate() {
-            push_document(name, 1, index, value, out)?;
+        for (index, raw) in raws.into_iter().enumerate() {
+            let line = 1 + trimmed[..offset_in(trimmed, raw.get())]
+                .matches('\n')
+                .count();
+            push_json(name, line, index, raw, sink)?;
         }
         return Ok(());
     }
@@ -144,16 +210,17 @@ pub fn parse_text(name: &str, text: &str, out: &mut Vec<Document>) -> Result<()>
                 )
             })?;
         if let Some(value) = value {
-            push_document(name, start_line, index, value, out)?;
+            push_yaml(name, start_line, index, value, sink)?;
         }
     }
     Ok(())
 }
 
-fn parse_json_stream(text: &str) -> std::result::Result<Vec<Value>, serde_json::Error> {
-    serde_json::Deserializer::from_str(text)
-        .into_iter::<Value>()
-        .collect()
+/// Byte offset of `part` (a slice of `whole`) inside `whole`.
+fn offset_in(whole: &str, part: &str) -> usize {
+    (part.as_ptr() as usize)
+        .saturating_sub(whole.as_ptr() as usize)
+        .min(whole.len())
 }
 
 /// Splits YAML text at document separators, returning (1-based first line, text).
@@ -177,59 +244,110 @@ fn yaml_segments(text: &str) -> Vec<(usize, &str)> {
     segments
 }
 
-fn push_document(
+fn not_an_object(
+    name: &str,
+    line: usize,
+    index: usize,
+    kind: Option<&str>,
+    api_version: Option<&str>,
+) -> Error {
+    let what = match (kind, api_version) {
+        (None, _) => "has no \"kind\"",
+        (_, None) => "has no \"apiVersion\"",
+        _ => "is not a Kubernetes object",
+    };
+    Error::input(
+        format!("{name}:{line}"),
+        format!("document {} {what}", index + 1),
+    )
+}
+
+fn push_json(
+    name: &str,
+    line: usize,
+    index: usize,
+    raw: &RawValue,
+    sink: &mut Sink<'_>,
+) -> Result<()> {
+    let text = raw.get();
+    if text == "null" {
+        return Ok(());
+    }
+    if text.starts_with('[') {
+        let items: Vec<&RawValue> =
+            serde_json::from_str(text).map_err(|e| Error::input(format!("{name}:{line}"), e))?;
+        for item in items {
+            push_json(name, line, index, item, sink)?;
+        }
+        return Ok(());
+    }
+    let head: Head<'_> = serde_json::from_str(text)
+        .map_err(|_| not_an_object(name, line, index, Some(""), Some("")))?;
+    match (
+        head.kind.as_deref(),
+        head.api_version.as_deref(),
+        head.items,
+    ) {
+        (Some(kind), Some(_), Some(items)) if kind.ends_with("List") => {
+            for item in items {
+                push_json(name, line, index, item, sink)?;
+            }
+            Ok(())
+        }
+        (Some(_), Some(_), _) => sink(Document {
+            body: Body::Json(raw),
+            location: SourceLocation {
+                file: name.into(),
+                line,
+            },
+        }),
+        (kind, api_version, _) => Err(not_an_object(name, line, index, kind, api_version)),
+    }
+}
+
+fn push_yaml(
     name: &str,
     line: usize,
     index: usize,
     value: Value,
-    out: &mut Vec<Document>,
+    sink: &mut Sink<'_>,
 ) -> Result<()> {
-    let location = SourceLocation {
-        file: name.to_string(),
-        line,
-    };
-    let where_ = || format!("{name}:{line}");
     match value {
         Value::Null => Ok(()),
-        Value::Object(ref map) => {
-            let kind = map.get("kind").and_then(Value::as_str);
-            let api_version = map.get("apiVersion").and_then(Value::as_str);
-            match (kind, api_version) {
-                (Some(kind), Some(_))
-                    if kind.ends_with("List") && map.get("items").is_some_and(Value::is_array) =>
-                {
-                    let Some(Value::Array(items)) = value.get("items").cloned() else {
-                        return Ok(());
-                    };
-                    for item in items {
-                        push_document(name, line, index, item, out)?;
-                    }
-                    Ok(())
-                }
-                (Some(_), Some(_)) => {
-                    out.push(Document { value, location });
-                    Ok(())
-                }
-                (None, _) => Err(Error::input(
-                    where_(),
-                    format!("document {} has no \"kind\"", index + 1),
-                )),
-                (_, None) => Err(Error::input(
-                    where_(),
-                    format!("document {} has no \"apiVersion\"", index + 1),
-                )),
-            }
-        }
         Value::Array(items) => {
             for item in items {
-                push_document(name, line, index, item, out)?;
+                push_yaml(name, line, index, item, sink)?;
             }
             Ok(())
         }
-        _ => Err(Error::input(
-            where_(),
-            format!("document {} is not a Kubernetes object", index + 1),
-        )),
+        Value::Object(mut map) => {
+            let kind = map.get("kind").and_then(Value::as_str).map(str::to_string);
+            let api_version = map
+                .get("apiVersion")
+                .and_then(Value::as_str)
+                .map(str::to_string);
+            match (kind.as_deref(), api_version.as_deref()) {
+                (Some(kind), Some(_))
+                    if kind.ends_with("List") && map.get("items").is_some_and(Value::is_array) =>
+                {
+                    if let Some(Value::Array(items)) = map.remove("items") {
+                        for item in items {
+                            push_yaml(name, line, index, item, sink)?;
+                        }
+                    }
+                    Ok(())
+                }
+                (Some(_), Some(_)) => sink(Document {
+                    body: Body::Yaml(Value::Object(map)),
+                    location: SourceLocation {
+                        file: name.into(),
+                        line,
+                    },
+                }),
+                (kind, api_version) => Err(not_an_object(name, line, index, kind, api_version)),
+            }
+        }
+        _ => Err(not_an_object(name, line, index, Some(""), Some(""))),
     }
 }
 
@@ -237,9 +355,13 @@ fn push_document(
 mod tests {
     use super::*;
 
-    fn parse(text: &str) -> Result<Vec<Document>> {
+    fn parse(text: &str) -> Result<Vec<(Value, usize)>> {
         let mut out = Vec::new();
-        parse_text("t.yaml", text, &mut out)?;
+        parse_text("t.yaml", text, &mut |d: Document<'_>| {
+            let line = d.location.line;
+            out.push((d.into_value().expect("value"), line));
+            Ok(())
+        })?;
         Ok(out)
     }
 
@@ -248,8 +370,8 @@ mod tests {
         let docs = parse("# c\napiVersion: v1\nkind: A\n---\n---\napiVersion: v1\nkind: B\n")
             .expect("parse");
         assert_eq!(docs.len(), 2);
-        assert_eq!(docs[0].location.line, 1);
-        assert_eq!(docs[1].location.line, 6);
+        assert_eq!(docs[0].1, 1);
+        assert_eq!(docs[1].1, 6);
     }
 
     #[test]
@@ -258,7 +380,7 @@ mod tests {
             .expect("parse");
         let kinds: Vec<_> = docs
             .iter()
-            .map(|d| d.value["kind"].as_str().unwrap_or(""))
+            .map(|d| d.0["kind"].as_str().unwrap_or(""))
             .collect();
         assert_eq!(kinds, ["A", "B", "C"]);
     }
@@ -283,10 +405,10 @@ mod tests {
     #[test]
     fn directories_need_manifests() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let err = load(&[dir.path().to_path_buf()], false).expect_err("empty dir");
+        let err = load(&[dir.path().to_path_buf()], false, &mut |_| Ok(())).expect_err("empty dir");
         assert!(err.to_string().contains("no manifest files"));
         std::fs::write(dir.path().join("bin.yaml"), [0u8, 1, 2]).expect("write");
-        let err = load(&[dir.path().to_path_buf()], false).expect_err("binary");
+        let err = load(&[dir.path().to_path_buf()], false, &mut |_| Ok(())).expect_err("binary");
         assert!(err.to_string().contains("binary data"));
     }
 }

@@ -61,15 +61,15 @@ impl Inventory {
     /// the inventory is folded into that controller; its pods are attached to it.
     pub fn workloads(&self) -> Vec<Workload<'_>> {
         // (namespace, kind, name) of every object that can own pods or pod owners.
-        let mut present: HashMap<(&str, &str, &str), ObjectRef> = HashMap::new();
+        let mut present: HashMap<(&str, &str, &str), (ObjectRef, &ObjectMeta)> = HashMap::new();
         fn add<'m>(
-            present: &mut HashMap<(&'m str, &'m str, &'m str), ObjectRef>,
+            present: &mut HashMap<(&'m str, &'m str, &'m str), (ObjectRef, &'m ObjectMeta)>,
             meta: &'m ObjectMeta,
             r: ObjectRef,
             kind: &'m str,
         ) {
             if let (Some(ns), Some(name)) = (meta.namespace.as_deref(), meta.name.as_deref()) {
-                present.insert((ns, kind, name), r);
+                present.insert((ns, kind, name), (r, meta));
             }
         }
         for o in &self.deployments {
@@ -104,11 +104,10 @@ impl Inventory {
             let mut current = controller_of(meta)?;
             let mut found = None;
             for _ in 0..4 {
-                let Some(owner) = present.get(&(ns, current.0, current.1)) else {
+                let Some((owner, owner_meta)) = present.get(&(ns, current.0, current.1)) else {
                     break;
                 };
                 found = Some(owner.clone());
-                let owner_meta = self.owner_metadata(owner)?;
                 match controller_of(owner_meta) {
                     Some(next) => current = next,
                     None => break,
@@ -186,61 +185,15 @@ impl Inventory {
         }
         workloads
     }
-
-    fn owner_metadata(&self, owner: &ObjectRef) -> Option<&ObjectMeta> {
-        let same = |m: &ObjectMeta| {
-            m.namespace == owner.namespace && m.name.as_deref() == Some(owner.name.as_str())
-        };
-        match owner.kind.as_str() {
-            "Deployment" => self
-                .deployments
-                .iter()
-                .map(|o| &o.metadata)
-                .find(|m| same(m)),
-            "ReplicaSet" => self
-                .replica_sets
-                .iter()
-                .map(|o| &o.metadata)
-                .find(|m| same(m)),
-            "StatefulSet" => self
-                .stateful_sets
-                .iter()
-                .map(|o| &o.metadata)
-                .find(|m| same(m)),
-            "DaemonSet" => self
-                .daemon_sets
-                .iter()
-                .map(|o| &o.metadata)
-                .find(|m| same(m)),
-            "Job" => self.jobs.iter().map(|o| &o.metadata).find(|m| same(m)),
-            "CronJob" => self.cron_jobs.iter().map(|o| &o.metadata).find(|m| same(m)),
-            "ReplicationController" => self
-                .replication_controllers
-                .iter()
-                .map(|o| &o.metadata)
-                .find(|m| same(m)),
-            _ => None,
-        }
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::inventory::ResourceKind;
-    use crate::manifest::{ManifestSet, parse_text};
 
     fn inventory(yaml: &str) -> Inventory {
-        let mut docs = Vec::new();
-        parse_text("w.yaml", yaml, &mut docs).expect("parse");
-        Inventory::from_manifests(
-            ManifestSet {
-                documents: docs,
-                files: vec![],
-            },
-            ResourceKind::ALL,
-        )
-        .expect("inventory")
+        Inventory::from_text("w.yaml", yaml, ResourceKind::ALL).expect("inventory")
     }
 
     const CHAIN: &str = r#"
@@ -311,7 +264,7 @@ spec:
 
 /// Whether a workload's pods get a ServiceAccount token, and why.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", rename_all_fields = "camelCase")]
 pub enum TokenMount {
     /// Automounted: the pod's setting, else the ServiceAccount's, else the default (true).
     Automounted {

@@ -4,22 +4,13 @@
 use guardrails::cluster::NamespaceScope;
 use guardrails::finding::{Finding, Severity};
 use guardrails::inventory::{Inventory, ResourceKind};
-use guardrails::manifest::{ManifestSet, parse_text};
 use guardrails::selector::LabelQuery;
 
 use crate::scan::{ScanContext, scan};
 
 fn inventory(yaml: &str) -> Inventory {
-    let mut docs = Vec::new();
-    parse_text("t.yaml", yaml, &mut docs).expect("fixture parses");
-    let mut inv = Inventory::from_manifests(
-        ManifestSet {
-            documents: docs,
-            files: vec![],
-        },
-        ResourceKind::ALL,
-    )
-    .expect("fixture is valid");
+    let mut inv =
+        Inventory::from_text("t.yaml", yaml, ResourceKind::ALL).expect("fixture is valid");
     crate::bootstrap::add_missing_cluster_roles(&mut inv);
     inv
 }

@@ -1,0 +1,689 @@
+//! `kubectl rbac-audit` end to end: the built plugin, found by the real kubectl on PATH, run
+//! offline on the bundled examples and live against the recording-faithful test API server.
+
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+use guardrails_e2e::{
+    ApiServerConfig, Forbid, Inventory, TestApiServer, harness, write_kubeconfig,
+};
+use serde_json::{Value, json};
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("workspace root")
+        .to_path_buf()
+}
+
+fn examples() -> String {
+    repo().join("examples/cluster").display().to_string()
+}
+
+fn run(args: &[&str]) -> Output {
+    harness::kubectl(args).output().expect("kubectl runs")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn json_of(o: &Output) -> Value {
+    serde_json::from_slice(&o.stdout)
+        .unwrap_or_else(|e| panic!("not JSON ({e}): {}\n{}", stdout(o), stderr(o)))
+}
+
+/// One line, no panic, the contract's exit code.
+fn assert_clean_error(o: &Output, code: i32, needle: &str) {
+    let err = stderr(o);
+    assert_eq!(
+        o.status.code(),
+        Some(code),
+        "stderr: {err}\nstdout: {}",
+        stdout(o)
+    );
+    assert!(err.contains(needle), "{needle:?} not in: {err}");
+    assert!(
+        !err.contains("panicked") && !err.contains("backtrace"),
+        "{err}"
+    );
+    assert_eq!(
+        err.trim_end().lines().count(),
+        1,
+        "one line expected: {err}"
+    );
+}
+
+fn rules(report: &Value) -> Vec<(String, String)> {
+    report["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .map(|f| {
+            (
+                f["rule"].as_str().unwrap_or("").to_string(),
+                f["object"]["name"].as_str().unwrap_or("").to_string(),
+            )
+        })
+        .collect()
+}
+
+fn has(report: &Value, rule: &str, name: &str) -> bool {
+    rules(report).iter().any(|(r, n)| r == rule && n == name)
+}
+
+#[test]
+fn kubectl_discovers_the_plugin_and_its_help() {
+    let list = run(&["plugin", "list"]);
+    assert!(
+        stdout(&list).contains("kubectl-rbac_audit"),
+        "{}{}",
+        stdout(&list),
+        stderr(&list)
+    );
+    assert_eq!(list.status.code(), Some(0), "{}", stderr(&list));
+
+    let help = run(&["rbac-audit", "--help"]);
+    assert_eq!(help.status.code(), Some(0));
+    let text = stdout(&help);
+    assert!(text.contains("Usage: kubectl rbac-audit"), "{text}");
+    assert!(
+        text.contains("Exit codes:") && text.contains("who-can"),
+        "{text}"
+    );
+
+    let version = run(&["rbac-audit", "--version"]);
+    assert!(stdout(&version).contains(env!("CARGO_PKG_VERSION")));
+}
+
+#[test]
+fn offline_examples_give_the_expected_findings_and_exit_codes() {
+    let ex = examples();
+    let out = run(&["rbac-audit", "-f", &ex, "-o", "json"]);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "high findings fail by default: {}",
+        stderr(&out)
+    );
+    let report = json_of(&out);
+    assert_eq!(report["apiVersion"], "guardrails/v1");
+    assert_eq!(report["kind"], "Report");
+    assert_eq!(report["plugin"], "rbac-audit");
+    assert!(has(
+        &report,
+        "cluster-admin-binding",
+        "ci-deployer-cluster-admin"
+    ));
+    assert!(has(&report, "secrets-read", "ingress-nginx"));
+    assert!(has(
+        &report,
+        "serviceaccounts-group-binding",
+        "shop-serviceaccounts-developer"
+    ));
+    assert!(
+        has(&report, "automount-token-with-rights", "checkout"),
+        "pod says true over an SA that says false"
+    );
+    assert!(
+        !has(&report, "automount-token-with-rights", "frontend"),
+        "frontend's SA disables automount"
+    );
+    assert!(has(&report, "wildcard-rule", "shop-developer"));
+    let admin = report["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .find(|f| f["rule"] == "cluster-admin-binding")
+        .expect("admin");
+    assert_eq!(admin["severity"], "critical");
+    assert_eq!(
+        admin["evidence"]["subject"],
+        json!({"kind": "ServiceAccount", "name": "ci-deployer", "namespace": "kube-system"})
+    );
+    assert_eq!(admin["id"].as_str().map(str::len), Some(16));
+
+    assert_eq!(
+        run(&["rbac-audit", "-f", &ex, "--fail-on", "never"])
+            .status
+            .code(),
+        Some(0)
+    );
+    assert_eq!(
+        run(&["rbac-audit", "-f", &ex, "--fail-on", "critical"])
+            .status
+            .code(),
+        Some(1)
+    );
+    // Namespace scope keeps cluster-wide grants and the namespace's own objects only.
+    let payments = json_of(&run(&[
+        "rbac-audit",
+        "-f",
+        &ex,
+        "-n",
+        "payments",
+        "-o",
+        "json",
+    ]));
+    assert!(
+        rules(&payments)
+            .iter()
+            .all(|(r, n)| r != "secrets-read" || n == "ingress-nginx")
+    );
+    assert!(!has(&payments, "wildcard-rule", "shop-developer"));
+}
+
+#[test]
+fn table_output_snapshot() {
+    let out = run(&["rbac-audit", "-f", &examples(), "--fail-on", "never"]);
+    insta::assert_snapshot!("examples_table", stdout(&out));
+}
+
+#[test]
+fn colour_only_when_asked_or_on_a_terminal() {
+    let ex = examples();
+    let plain = run(&["rbac-audit", "-f", &ex, "--fail-on", "never"]);
+    assert!(
+        !stdout(&plain).contains('\u{1b}'),
+        "piped output must not be coloured"
+    );
+    let forced = run(&[
+        "rbac-audit",
+        "-f",
+        &ex,
+        "--fail-on",
+        "never",
+        "--color",
+        "always",
+    ]);
+    assert!(stdout(&forced).contains('\u{1b}'));
+    let json = run(&["rbac-audit", "-f", &ex, "-o", "json", "--color", "always"]);
+    assert!(!stdout(&json).contains('\u{1b}'), "JSON is never coloured");
+}
+
+#[test]
+fn sarif_is_valid_for_code_scanning() {
+    let out = run(&["rbac-audit", "-f", &examples(), "-o", "sarif"]);
+    let sarif = json_of(&out);
+    assert_eq!(sarif["version"], "2.1.0");
+    let run0 = &sarif["runs"][0];
+    let rules: Vec<&str> = run0["tool"]["driver"]["rules"]
+        .as_array()
+        .expect("rules")
+        .iter()
+        .filter_map(|r| r["id"].as_str())
+        .collect();
+    assert!(
+        rules.contains(&"cluster-admin-binding") && rules.contains(&"automount-token-with-rights")
+    );
+    let results = run0["results"].as_array().expect("results");
+    assert!(!results.is_empty());
+    for r in results {
+        assert!(rules.contains(&r["ruleId"].as_str().expect("ruleId")));
+        let loc = &r["locations"][0]["physicalLocation"];
+        let uri = loc["artifactLocation"]["uri"].as_str().expect("uri");
+        assert!(
+            uri.ends_with(".yaml"),
+            "offline results point at the manifest: {uri}"
+        );
+        assert!(loc["region"]["startLine"].as_i64().is_some_and(|l| l >= 1));
+        assert!(r["partialFingerprints"]["guardrails/v1"].is_string());
+        assert!(matches!(
+            r["level"].as_str(),
+            Some("error" | "warning" | "note")
+        ));
+    }
+    let severities = run0["tool"]["driver"]["rules"][0]["properties"]["security-severity"].as_str();
+    assert!(severities.is_some());
+}
+
+#[test]
+fn list_rules_names_the_whole_catalogue() {
+    let out = run(&["rbac-audit", "--list-rules", "-o", "json"]);
+    let ids: Vec<String> = json_of(&out)
+        .as_array()
+        .expect("list")
+        .iter()
+        .map(|r| r["id"].as_str().unwrap_or("").to_string())
+        .collect();
+    for id in [
+        "cluster-admin-binding",
+        "wildcard-rule",
+        "secrets-read",
+        "pod-exec",
+        "workload-create",
+        "rbac-escalate",
+        "rbac-bind",
+        "impersonate",
+        "nodes-proxy",
+        "token-create",
+        "csr-approve",
+        "webhook-config-write",
+        "anonymous-binding",
+        "authenticated-group-binding",
+        "serviceaccounts-group-binding",
+        "dangling-role-ref",
+        "dangling-subject",
+        "default-sa-bound",
+        "automount-token-with-rights",
+    ] {
+        assert!(ids.iter().any(|i| i == id), "{id} missing");
+    }
+}
+
+#[test]
+fn live_and_offline_give_identical_findings() {
+    let server = TestApiServer::start(ApiServerConfig::default());
+    let live = server
+        .kubectl(&["rbac-audit", "-A", "-o", "json"])
+        .output()
+        .expect("run");
+    assert_eq!(live.status.code(), Some(1), "{}", stderr(&live));
+    let live = json_of(&live);
+
+    let dir = tempfile::tempdir().expect("tmp");
+    let file = dir.path().join("cluster.json");
+    std::fs::write(
+        &file,
+        Inventory::from_recordings().to_list_document().to_string(),
+    )
+    .expect("write");
+    let offline = json_of(&run(&[
+        "rbac-audit",
+        "-f",
+        &file.display().to_string(),
+        "-A",
+        "-o",
+        "json",
+    ]));
+
+    assert!(!live["findings"].as_array().expect("findings").is_empty());
+    assert_eq!(
+        live["findings"], offline["findings"],
+        "same inventory, same findings (ids included)"
+    );
+    assert_eq!(live["summary"], offline["summary"]);
+    assert_eq!(live["source"]["context"], "test");
+    assert!(has(
+        &live,
+        "cluster-admin-binding",
+        "ci-deployer-cluster-admin"
+    ));
+}
+
+#[test]
+fn live_scan_lists_each_kind_once_with_pagination() {
+    // 1,300 ServiceAccounts and RoleBindings: more than two pages of 500 each.
+    let mut objects = Inventory::from_recordings().objects();
+    for i in 0..1300 {
+        objects.push(json!({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": format!("sa-{i:04}"), "namespace": "shop"}}));
+        objects.push(json!({
+            "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
+            "metadata": {"name": format!("rb-{i:04}"), "namespace": "shop"},
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "view"},
+            "subjects": [{"kind": "ServiceAccount", "name": format!("sa-{i:04}"), "namespace": "shop"}],
+        }));
+    }
+    objects.push(json!({
+        "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
+        "metadata": {"name": "rb-last-ghost", "namespace": "shop"},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "view"},
+        "subjects": [{"kind": "ServiceAccount", "name": "nobody", "namespace": "shop"}],
+    }));
+    let server = TestApiServer::start(ApiServerConfig {
+        inventory: Inventory::from_objects(objects),
+        ..ApiServerConfig::default()
+    });
+    let out = server
+        .kubectl(&["rbac-audit", "-A", "-o", "json", "--fail-on", "never"])
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let report = json_of(&out);
+    assert!(
+        has(&report, "dangling-subject", "rb-last-ghost"),
+        "the last page was read"
+    );
+
+    let requests = server.requests();
+    let lists: Vec<_> = requests.iter().filter(|r| r.method == "GET").collect();
+    assert!(
+        lists.iter().all(|r| !r.path.contains("/namespaces/")),
+        "never one list per namespace: {lists:?}"
+    );
+    assert!(lists.iter().all(|r| r.param("limit") == Some("500")));
+    let sa_pages = lists
+        .iter()
+        .filter(|r| r.path == "/api/v1/serviceaccounts")
+        .count();
+    assert_eq!(sa_pages, 3, "1,300+ ServiceAccounts in pages of 500");
+    assert!(
+        lists
+            .iter()
+            .any(|r| r.path == "/api/v1/serviceaccounts" && r.param("continue").is_some())
+    );
+}
+
+#[test]
+fn an_expired_continue_token_restarts_the_list() {
+    let mut objects = Inventory::from_recordings().objects();
+    for i in 0..700 {
+        objects.push(json!({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": format!("extra-{i:04}"), "namespace": "payments"}}));
+    }
+    let server = TestApiServer::start(ApiServerConfig {
+        inventory: Inventory::from_objects(objects),
+        expire_continue_after_pages: Some(1),
+        ..ApiServerConfig::default()
+    });
+    let out = server
+        .kubectl(&["rbac-audit", "blast-radius", "-A", "-o", "json"])
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(stderr(&out).contains("410 Expired"), "{}", stderr(&out));
+    let entries = json_of(&out)["serviceAccounts"]
+        .as_array()
+        .expect("entries")
+        .len();
+    assert!(
+        entries > 700,
+        "every ServiceAccount after the restart: {entries}"
+    );
+    assert!(server.requests().iter().any(|r| r.status == 410));
+}
+
+#[test]
+fn forbidden_lists_degrade_with_a_warning_and_require_complete_fails() {
+    let server = TestApiServer::start(ApiServerConfig {
+        forbidden: vec![Forbid::cluster("", "serviceaccounts")],
+        ..ApiServerConfig::default()
+    });
+    let out = server
+        .kubectl(&["rbac-audit", "-A", "-o", "json"])
+        .output()
+        .expect("run");
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "findings still reported: {}",
+        stderr(&out)
+    );
+    assert!(
+        stderr(&out).contains("warning: could not list serviceaccounts (forbidden)"),
+        "{}",
+        stderr(&out)
+    );
+    let report = json_of(&out);
+    let skipped = report["skipped"].as_array().expect("skipped");
+    assert!(
+        skipped
+            .iter()
+            .any(|s| s["resource"] == "serviceaccounts" && s["reason"] == "forbidden")
+    );
+    assert!(
+        skipped
+            .iter()
+            .any(|s| s["resource"] == "rule/dangling-subject"),
+        "no false pass: {skipped:?}"
+    );
+    // The preflight review answered "no": the list itself was never sent.
+    assert!(
+        !server
+            .requests()
+            .iter()
+            .any(|r| r.method == "GET" && r.path == "/api/v1/serviceaccounts")
+    );
+
+    let strict = server
+        .kubectl(&["rbac-audit", "-A", "--require-complete"])
+        .output()
+        .expect("run");
+    assert_clean_error(&strict, 4, "incomplete read access");
+}
+
+#[test]
+fn who_can_what_can_and_blast_radius_live() {
+    let server = TestApiServer::start(ApiServerConfig::default());
+    let who = json_of(
+        &server
+            .kubectl(&[
+                "rbac-audit",
+                "who-can",
+                "list",
+                "secrets",
+                "-n",
+                "shop",
+                "-o",
+                "json",
+            ])
+            .output()
+            .expect("run"),
+    );
+    assert_eq!(who["kind"], "WhoCan");
+    let subjects: Vec<String> = who["subjects"]
+        .as_array()
+        .expect("subjects")
+        .iter()
+        .map(|s| {
+            format!(
+                "{}:{}",
+                s["kind"].as_str().unwrap_or(""),
+                s["name"].as_str().unwrap_or("")
+            )
+        })
+        .collect();
+    for expected in [
+        "Group:system:serviceaccounts:shop",
+        "ServiceAccount:ci-deployer",
+        "ServiceAccount:ingress-nginx",
+        "Group:system:masters",
+    ] {
+        assert!(
+            subjects.contains(&expected.to_string()),
+            "{expected} in {subjects:?}"
+        );
+    }
+    assert!(
+        !subjects.contains(&"Group:developers".to_string()),
+        "view does not read secrets"
+    );
+
+    let what = json_of(
+        &server
+            .kubectl(&[
+                "rbac-audit",
+                "what-can",
+                "system:serviceaccount:monitoring:prometheus",
+                "-A",
+                "-o",
+                "json",
+            ])
+            .output()
+            .expect("run"),
+    );
+    let metrics = what["rules"]
+        .as_array()
+        .expect("rules")
+        .iter()
+        .find(|r| r["nonResourceURLs"] == json!(["/metrics"]))
+        .expect("/metrics rule");
+    assert_eq!(
+        metrics["grants"][0]["aggregatedFrom"],
+        json!(["monitoring-metrics-reader"])
+    );
+
+    let blast = json_of(
+        &server
+            .kubectl(&["rbac-audit", "blast-radius", "-A", "-o", "json"])
+            .output()
+            .expect("run"),
+    );
+    let first = &blast["serviceAccounts"][0];
+    assert_eq!(first["risk"], "critical");
+    let checkout = blast["serviceAccounts"]
+        .as_array()
+        .expect("list")
+        .iter()
+        .find(|e| e["name"] == "checkout")
+        .expect("checkout");
+    assert_eq!(
+        checkout["workloads"][0]["tokenMount"],
+        json!({"automounted": {"decidedBy": "pod"}})
+    );
+}
+
+#[test]
+fn baseline_and_exceptions_gate_ci() {
+    let ex = examples();
+    let dir = tempfile::tempdir().expect("tmp");
+    let baseline = dir.path().join("baseline.json");
+    let out = run(&["rbac-audit", "-f", &ex, "-o", "json"]);
+    std::fs::write(&baseline, &out.stdout).expect("write");
+    let again = run(&[
+        "rbac-audit",
+        "-f",
+        &ex,
+        "--baseline",
+        &baseline.display().to_string(),
+    ]);
+    assert_eq!(
+        again.status.code(),
+        Some(0),
+        "nothing new: {}",
+        stderr(&again)
+    );
+    assert!(stderr(&again).contains("already in the baseline"));
+
+    let exceptions = dir.path().join("exceptions.yaml");
+    std::fs::write(
+        &exceptions,
+        "- rule: cluster-admin-binding\n  object: ClusterRoleBinding/ci-deployer-cluster-admin\n  reason: CI deployer, tracked in SEC-12\n  expires: 2999-01-01\n\
+- rule: secrets-read\n  object: ClusterRoleBinding/ingress-nginx\n  reason: expired acceptance\n  expires: 2020-01-01\n",
+    )
+    .expect("write");
+    let out = run(&[
+        "rbac-audit",
+        "-f",
+        &ex,
+        "-o",
+        "json",
+        "--exceptions",
+        &exceptions.display().to_string(),
+    ]);
+    let report = json_of(&out);
+    assert!(!has(
+        &report,
+        "cluster-admin-binding",
+        "ci-deployer-cluster-admin"
+    ));
+    assert!(
+        has(&report, "secrets-read", "ingress-nginx"),
+        "an expired exception stops suppressing"
+    );
+    assert_eq!(report["suppressed"].as_array().map(Vec::len), Some(1));
+    assert!(
+        stderr(&out).contains("expired on 2020-01-01"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn bad_input_gets_one_line_and_the_contract_exit_code() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let malformed = dir.path().join("bad.yaml");
+    std::fs::write(
+        &malformed,
+        "apiVersion: v1\nkind: ServiceAccount\nmetadata: {name: a\n",
+    )
+    .expect("write");
+    let out = run(&["rbac-audit", "-f", &malformed.display().to_string()]);
+    assert_clean_error(&out, 3, "bad.yaml:");
+    assert!(stderr(&out).contains("malformed YAML"));
+
+    let binary = dir.path().join("blob.yaml");
+    std::fs::write(&binary, [0x7f, b'E', b'L', b'F', 0, 1, 2]).expect("write");
+    assert_clean_error(
+        &run(&["rbac-audit", "-f", &binary.display().to_string()]),
+        3,
+        "binary data",
+    );
+
+    let empty = dir.path().join("empty");
+    std::fs::create_dir(&empty).expect("mkdir");
+    assert_clean_error(
+        &run(&["rbac-audit", "-f", &empty.display().to_string()]),
+        3,
+        "no manifest files",
+    );
+    assert_clean_error(
+        &run(&["rbac-audit", "-f", "/does/not/exist.yaml"]),
+        3,
+        "no such file",
+    );
+
+    let invalid = dir.path().join("invalid.yaml");
+    std::fs::write(&invalid, "apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRoleBinding\nmetadata: {name: x}\nroleRef: 7\n").expect("write");
+    assert_clean_error(
+        &run(&["rbac-audit", "-f", &invalid.display().to_string()]),
+        3,
+        "invalid ClusterRoleBinding \"x\"",
+    );
+
+    assert_clean_error(
+        &run(&["rbac-audit", "--kubeconfig", "/nope/config"]),
+        4,
+        "/nope/config",
+    );
+    assert_clean_error(&run(&["rbac-audit"]), 4, "no kubeconfig found");
+
+    // A kubeconfig pointing at a port nobody listens on.
+    let unreachable = dir.path().join("kubeconfig");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port();
+    write_kubeconfig(
+        &unreachable,
+        &format!("https://127.0.0.1:{port}"),
+        Some("t"),
+        None,
+    );
+    assert_clean_error(
+        &run(&[
+            "rbac-audit",
+            "--kubeconfig",
+            &unreachable.display().to_string(),
+        ]),
+        4,
+        "cannot reach",
+    );
+
+    let server = TestApiServer::start(ApiServerConfig::default());
+    let wrong = dir.path().join("wrong-token");
+    write_kubeconfig(&wrong, &server.url, Some("not-the-token"), None);
+    assert_clean_error(
+        &run(&["rbac-audit", "--kubeconfig", &wrong.display().to_string()]),
+        4,
+        "Unauthorized",
+    );
+
+    let usage = run(&["rbac-audit", "--no-such-flag"]);
+    assert_eq!(usage.status.code(), Some(2));
+    assert_eq!(run(&["rbac-audit", "-o", "csv"]).status.code(), Some(2));
+    assert_clean_error(
+        &run(&["rbac-audit", "-f", &examples(), "what-can", "alice"]),
+        2,
+        "invalid subject",
+    );
+    assert_clean_error(
+        &run(&["rbac-audit", "-f", &examples(), "-l", "a in (b"]),
+        2,
+        "invalid label selector",
+    );
+}
