@@ -6,6 +6,7 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use serde_json::value::RawValue;
 use sha2::{Digest, Sha256};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -102,7 +103,9 @@ pub struct Finding {
     pub object: ObjectRef,
     pub message: String,
     pub remediation: String,
-    pub evidence: Value,
+    /// Kept as compact JSON text: large clusters produce tens of thousands of findings, and a
+    /// `Value` tree costs several times the text. [`Finding::evidence_value`] parses it.
+    pub evidence: Box<RawValue>,
     /// Offline only; kept out of the JSON so live and offline reports compare equal.
     #[serde(skip)]
     pub location: Option<SourceLocation>,
@@ -125,9 +128,13 @@ impl Finding {
             object,
             message,
             remediation: rule.remediation.to_string(),
-            evidence,
+            evidence: to_raw(&evidence),
             location: None,
         }
+    }
+
+    pub fn evidence_value(&self) -> Value {
+        serde_json::from_str(self.evidence.get()).unwrap_or(Value::Null)
     }
 
     pub fn with_severity(mut self, severity: Severity) -> Finding {
@@ -139,6 +146,12 @@ impl Finding {
         self.remediation = remediation;
         self
     }
+}
+
+fn to_raw(value: &Value) -> Box<RawValue> {
+    // Serialising a Value cannot fail; `null` keeps the type total anyway.
+    serde_json::value::to_raw_value(value)
+        .unwrap_or_else(|_| RawValue::from_string("null".into()).unwrap_or_default())
 }
 
 pub fn fingerprint(rule: &str, object: &ObjectRef, distinguishing: &str) -> String {

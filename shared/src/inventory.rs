@@ -46,8 +46,10 @@ macro_rules! inventory_kinds {
         #[derive(Debug, Default)]
         pub struct Inventory {
             $(pub $field: Vec<$ty>,)*
-            /// Offline only: where each object was read from.
-            pub locations: HashMap<ObjectRef, SourceLocation>,
+            /// Offline only: where each object was read from, compactly (large inputs have
+            /// hundreds of thousands of objects and few files): object key → (file, line).
+            locations: HashMap<u64, (u32, u32)>,
+            location_files: Vec<String>,
             /// Kinds present in the input that this plugin does not examine, with counts.
             pub ignored_kinds: BTreeMap<String, usize>,
             /// Lists that could not be read (forbidden, not served).
@@ -65,7 +67,8 @@ macro_rules! inventory_kinds {
             fn insert_document(&mut self, kind: ResourceKind, doc: Document<'_>) -> std::result::Result<ObjectRef, serde_json::Error> {
                 match kind {
                     $(ResourceKind::$variant => {
-                        let obj: $ty = doc.decode()?;
+                        let mut obj: $ty = doc.decode()?;
+                        trim(&mut obj);
                         let reference = object_ref(&obj);
                         self.$field.push(obj);
                         Ok(reference)
@@ -78,7 +81,10 @@ macro_rules! inventory_kinds {
                 match kind {
                     $(ResourceKind::$variant => {
                         if let Ok(items) = batch.downcast::<Vec<$ty>>() {
-                            self.$field.extend(*items);
+                            self.$field.extend(items.into_iter().map(|mut obj| {
+                                trim(&mut obj);
+                                obj
+                            }));
                         }
                     })*
                 }
@@ -103,6 +109,13 @@ inventory_kinds! {
     Job => jobs: Job, "jobs";
     CronJob => cron_jobs: CronJob, "cronjobs";
     ReplicationController => replication_controllers: ReplicationController, "replicationcontrollers";
+}
+
+fn location_key(object: &ObjectRef) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    object.hash(&mut hasher);
+    hasher.finish()
 }
 
 #[derive(Debug, Default)]
@@ -135,6 +148,33 @@ impl ResourceKind {
             self,
             ResourceKind::Namespace | ResourceKind::ClusterRole | ResourceKind::ClusterRoleBinding
         )
+    }
+}
+
+/// Drops what no analysis reads but large clusters pay for in memory: managed fields, the
+/// last-applied annotation, and the container lists of controller-owned Pods (their
+/// containers are the controller's template, where findings land; node, status, labels and
+/// pod-level settings stay).
+fn trim<
+    K: std::any::Any + Metadata<Ty = k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta>,
+>(
+    obj: &mut K,
+) {
+    let meta = obj.metadata_mut();
+    meta.managed_fields = None;
+    if let Some(annotations) = meta.annotations.as_mut() {
+        annotations.remove("kubectl.kubernetes.io/last-applied-configuration");
+    }
+    let owned = meta
+        .owner_references
+        .as_ref()
+        .is_some_and(|o| o.iter().any(|r| r.controller == Some(true)));
+    if let Some(pod) = (obj as &mut dyn std::any::Any).downcast_mut::<Pod>()
+        && owned
+        && let Some(spec) = pod.spec.as_mut()
+    {
+        spec.containers = Vec::new();
+        spec.init_containers = None;
     }
 }
 
@@ -204,12 +244,21 @@ impl Inventory {
                 format!("invalid {kind_name} {name:?}: {e}"),
             )
         })?;
-        self.locations.insert(reference, location);
+        if self.location_files.last() != Some(&location.file) {
+            self.location_files.push(location.file);
+        }
+        let file = (self.location_files.len() - 1) as u32;
+        self.locations
+            .insert(location_key(&reference), (file, location.line as u32));
         Ok(())
     }
 
-    pub fn location_of(&self, object: &ObjectRef) -> Option<&SourceLocation> {
-        self.locations.get(object)
+    pub fn location_of(&self, object: &ObjectRef) -> Option<SourceLocation> {
+        let (file, line) = *self.locations.get(&location_key(object))?;
+        Some(SourceLocation {
+            file: self.location_files.get(file as usize)?.clone(),
+            line: line as usize,
+        })
     }
 
     fn indexes(&self) -> &Indexes {

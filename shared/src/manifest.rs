@@ -177,10 +177,12 @@ pub fn parse_text(name: &str, text: &str, sink: &mut Sink<'_>) -> Result<()> {
             .into_iter::<&RawValue>()
             .collect::<std::result::Result<Vec<_>, _>>()
     {
+        // Lines are counted incrementally: one pass over the text in all.
+        let (mut line, mut counted_to) = (1, 0);
         for (index, raw) in raws.into_iter().enumerate() {
-            let line = 1 + trimmed[..offset_in(trimmed, raw.get())]
-                .matches('\n')
-                .count();
+            let offset = offset_in(trimmed, raw.get());
+            line += trimmed[counted_to..offset].matches('\n').count();
+            counted_to = offset;
             push_json(name, line, index, raw, sink)?;
         }
         return Ok(());

@@ -71,3 +71,29 @@ pub fn warn(message: &str) {
     };
     let _ = writeln!(std::io::stderr(), "{label} {message}");
 }
+
+/// With `GUARDRAILS_DEBUG_PHASES=1`, prints the time since start and the resident memory at a
+/// named phase to stderr (how the scale benchmark's numbers are broken down).
+pub fn phase(name: &str) {
+    use std::sync::OnceLock;
+    static START: OnceLock<(bool, std::time::Instant)> = OnceLock::new();
+    let (enabled, start) = *START.get_or_init(|| {
+        (
+            std::env::var_os("GUARDRAILS_DEBUG_PHASES").is_some(),
+            std::time::Instant::now(),
+        )
+    });
+    if !enabled {
+        return;
+    }
+    // statm's second field is resident pages (Linux; elsewhere nothing is printed for it).
+    let rss_mib = std::fs::read_to_string("/proc/self/statm")
+        .ok()
+        .and_then(|s| s.split_whitespace().nth(1)?.parse::<u64>().ok())
+        .map(|pages| format!(" rss={} MiB", pages * 4096 / 1_048_576))
+        .unwrap_or_default();
+    eprintln!(
+        "phase {name}: {:.3} s{rss_mib}",
+        start.elapsed().as_secs_f64()
+    );
+}

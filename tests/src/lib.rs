@@ -36,3 +36,4 @@ pub use apiserver::{ApiServerConfig, DEFAULT_TOKEN, Forbid, RecordedRequest, Tes
 pub use harness::{kubectl, plugin_path_env};
 pub use inventory::Inventory;
 pub use kubeconfig::write_kubeconfig;
+pub mod synthetic;

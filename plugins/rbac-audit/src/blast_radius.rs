@@ -84,6 +84,7 @@ pub fn compute(
         accounts.entry(key.clone()).or_insert(false);
     }
     let mut entries = Vec::new();
+    let mut cache = exposure::RuleCapabilities::default();
     let namespaces_known = !inventory.namespaces.is_empty();
     for ((ns, name), mut exists) in accounts {
         // Every namespace has a `default` ServiceAccount, even when the manifests omit it.
@@ -99,7 +100,7 @@ pub fn compute(
             continue;
         }
         let grants = model.rules_for(&Identity::service_account(&ns, &name), None);
-        let hits = exposure::capabilities(&grants);
+        let hits = exposure::capabilities(&grants, &mut cache);
         let sa = inventory.service_account(&ns, &name);
         let mut mounted = Vec::new();
         let mut unmounted = 0;

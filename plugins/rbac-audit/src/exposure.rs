@@ -1,7 +1,10 @@
 //! What a set of grants lets its holder do: the capabilities of the catalogue, with the
 //! severity each one earns given where it applies and how narrowly it is written.
 
-use std::collections::BTreeMap;
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use k8s_openapi::api::rbac::v1::PolicyRule;
 
 use guardrails::finding::{RuleInfo, Severity};
 use serde_json::{Value, json};
@@ -56,9 +59,33 @@ pub fn admin_equivalent<'a>(grants: &[&'a Grant]) -> Vec<&'a Grant> {
         .collect()
 }
 
+/// The capabilities of each distinct rule, computed once: grants of one role share their
+/// rules (`Arc`), and a cluster has far fewer distinct rules than grants.
+#[derive(Default)]
+pub struct RuleCapabilities {
+    by_rule: HashMap<usize, Vec<(usize, Vec<&'static str>)>>,
+}
+
+impl RuleCapabilities {
+    fn of(&mut self, rule: &Arc<PolicyRule>) -> &[(usize, Vec<&'static str>)] {
+        self.by_rule
+            .entry(Arc::as_ptr(rule) as usize)
+            .or_insert_with(|| {
+                CAPABILITIES
+                    .iter()
+                    .enumerate()
+                    .filter_map(|(i, cap)| {
+                        let verbs = cap.granted_verbs(rule);
+                        (!verbs.is_empty()).then_some((i, verbs))
+                    })
+                    .collect()
+            })
+    }
+}
+
 /// Every capability the grants carry, most severe first. Admin equivalence is reported as
 /// one `cluster-admin-binding` hit that stands for all the others.
-pub fn capabilities<'a>(grants: &[&'a Grant]) -> Vec<Hit<'a>> {
+pub fn capabilities<'a>(grants: &[&'a Grant], cache: &mut RuleCapabilities) -> Vec<Hit<'a>> {
     let admin = admin_equivalent(grants);
     if !admin.is_empty() {
         let cluster_wide = admin.iter().any(|g| g.scope == Scope::Cluster);
@@ -81,38 +108,41 @@ pub fn capabilities<'a>(grants: &[&'a Grant]) -> Vec<Hit<'a>> {
         }];
     }
     let mut hits: Vec<Hit<'a>> = Vec::new();
-    for capability in CAPABILITIES {
-        let mut verbs: Vec<&'static str> = Vec::new();
-        let mut matched: Vec<&'a Grant> = Vec::new();
-        let mut severity = Severity::Info;
-        for grant in grants {
-            let granted = capability.granted_verbs(&grant.rule);
-            if granted.is_empty() {
-                continue;
-            }
-            verbs.extend(granted);
-            severity = severity.max(grant_severity(capability, grant));
-            matched.push(grant);
-        }
-        if matched.is_empty() {
-            continue;
-        }
-        verbs.sort_unstable();
-        verbs.dedup();
-        let restricted_to_names = matched.iter().all(|g| {
-            g.rule
+    for grant in grants {
+        for (index, verbs) in cache.of(&grant.rule) {
+            let capability = &CAPABILITIES[*index];
+            let severity = grant_severity(capability, grant);
+            let hit = match hits
+                .iter_mut()
+                .find(|h| std::ptr::eq(h.rule, capability.rule))
+            {
+                Some(hit) => hit,
+                None => {
+                    hits.push(Hit {
+                        rule: capability.rule,
+                        summary: capability.summary,
+                        severity,
+                        verbs: Vec::new(),
+                        grants: Vec::new(),
+                        restricted_to_names: true,
+                    });
+                    let last = hits.len() - 1;
+                    &mut hits[last]
+                }
+            };
+            hit.severity = hit.severity.max(severity);
+            hit.verbs.extend(verbs.iter().copied());
+            hit.restricted_to_names &= grant
+                .rule
                 .resource_names
                 .as_ref()
-                .is_some_and(|n| !n.is_empty())
-        });
-        hits.push(Hit {
-            rule: capability.rule,
-            summary: capability.summary,
-            severity,
-            verbs,
-            grants: matched,
-            restricted_to_names,
-        });
+                .is_some_and(|n| !n.is_empty());
+            hit.grants.push(grant);
+        }
+    }
+    for hit in &mut hits {
+        hit.verbs.sort_unstable();
+        hit.verbs.dedup();
     }
     hits.sort_by(|a, b| {
         b.severity
@@ -194,24 +224,10 @@ pub fn hit_json(hit: &Hit<'_>) -> Value {
     })
 }
 
-/// Groups grants by (binding, subject) preserving model order.
-pub fn by_binding_subject(grants: &[Grant]) -> Vec<Vec<&Grant>> {
-    let mut index: BTreeMap<(String, String, String, String), usize> = BTreeMap::new();
-    let mut groups: Vec<Vec<&Grant>> = Vec::new();
-    for g in grants {
-        let key = (
-            g.binding.to_string(),
-            g.subject.kind.clone(),
-            g.subject_namespace().unwrap_or_default().to_string(),
-            g.subject.name.clone(),
-        );
-        match index.get(&key) {
-            Some(&i) => groups[i].push(g),
-            None => {
-                index.insert(key, groups.len());
-                groups.push(vec![g]);
-            }
-        }
-    }
-    groups
+/// Groups grants by (binding, subject). The model emits each binding's subjects' grants
+/// consecutively, sharing one `Arc` per binding and per subject, so grouping is one pass.
+pub fn by_binding_subject(grants: &[Grant]) -> Vec<&[Grant]> {
+    grants
+        .chunk_by(|a, b| Arc::ptr_eq(&a.binding, &b.binding) && Arc::ptr_eq(&a.subject, &b.subject))
+        .collect()
 }

@@ -68,6 +68,7 @@ pub async fn run(cli: Cli) -> Result<i32> {
         .transpose()
         .map_err(|e| Error::Usage(e.to_string()))?;
 
+    run::phase("start");
     let acquired = acquire(
         &cli.input,
         &cli.cluster,
@@ -81,7 +82,9 @@ pub async fn run(cli: Cli) -> Result<i32> {
     if !live && !cli.no_bootstrap_roles {
         bootstrap::add_missing_cluster_roles(&mut inventory);
     }
+    run::phase("inventory");
     let model = build_model(&inventory);
+    run::phase("model");
     let scope = acquired.scope;
 
     let code = match cli.command.unwrap_or(Command::Scan) {
@@ -96,14 +99,16 @@ pub async fn run(cli: Cli) -> Result<i32> {
             };
             let (mut findings, rule_skips) = scan::scan(&ctx);
             for f in &mut findings {
-                f.location = inventory.location_of(&f.object).cloned();
+                f.location = inventory.location_of(&f.object);
             }
+            run::phase("scan");
             let mut skipped = inventory.skipped.clone();
             skipped.extend(rule_skips);
             let mut report = Report::new("rbac-audit", inventory.source.clone(), findings, skipped);
             let outcome = gate::apply(&mut report, &cli.gate, chrono::Local::now().date_naive())?;
             render::write_report(&mut out, &report, format, styles, catalogue::RULES)?;
             out.flush()?;
+            run::phase("report");
             for expired in &report.expired_exceptions {
                 run::warn(&format!(
                     "exception for {} on {} expired on {}; it no longer suppresses anything",

@@ -268,7 +268,10 @@ pub fn what_can(
             Scope::Cluster => None,
             Scope::Namespace(ns) => Some(ns.clone()),
         };
-        match rules.iter_mut().find(|(n, r, _)| *n == ns && **r == g.rule) {
+        match rules
+            .iter_mut()
+            .find(|(n, r, _)| *n == ns && **r == *g.rule)
+        {
             Some((_, _, list)) => list.push(g),
             None => rules.push((ns, &g.rule, vec![g])),
         }

@@ -107,17 +107,23 @@ fn evidence(grant: &Grant, hit: Option<&Hit<'_>>) -> Value {
 pub fn scan(ctx: &ScanContext<'_>) -> (Vec<Finding>, Vec<Skipped>) {
     let mut findings = Vec::new();
     let mut skipped = Vec::new();
-    binding_findings(ctx, &mut findings);
+    let mut cache = exposure::RuleCapabilities::default();
+    binding_findings(ctx, &mut cache, &mut findings);
     dangling_role_refs(ctx, &mut findings, &mut skipped);
     dangling_subjects(ctx, &mut findings, &mut skipped);
     role_lints(ctx, &mut findings);
-    automount_with_rights(ctx, &mut findings, &mut skipped);
+    automount_with_rights(ctx, &mut cache, &mut findings, &mut skipped);
     (findings, skipped)
 }
 
 /// Capability, implicit-group and default-ServiceAccount rules, per (binding, subject).
-fn binding_findings(ctx: &ScanContext<'_>, out: &mut Vec<Finding>) {
+fn binding_findings(
+    ctx: &ScanContext<'_>,
+    cache: &mut exposure::RuleCapabilities,
+    out: &mut Vec<Finding>,
+) {
     for group in exposure::by_binding_subject(ctx.model.grants()) {
+        let group: Vec<&Grant> = group.iter().collect();
         let first = group[0];
         if !ctx.admits(
             first.binding.namespace.as_deref(),
@@ -134,7 +140,7 @@ fn binding_findings(ctx: &ScanContext<'_>, out: &mut Vec<Finding>) {
             subject_ns.unwrap_or(""),
             first.subject.name
         );
-        let hits = exposure::capabilities(&group);
+        let hits = exposure::capabilities(&group, cache);
 
         for hit in &hits {
             let via = exposure::chain_text(hit.grants[0]);
@@ -354,13 +360,23 @@ fn dangling_subjects(ctx: &ScanContext<'_>, out: &mut Vec<Finding>, skipped: &mu
     let bindings = inv
         .cluster_role_bindings
         .iter()
-        .map(|b| (BindingKind::ClusterRoleBinding, &b.metadata, &b.subjects))
-        .chain(
-            inv.role_bindings
-                .iter()
-                .map(|b| (BindingKind::RoleBinding, &b.metadata, &b.subjects)),
-        );
-    for (kind, meta, subjects) in bindings {
+        .map(|b| {
+            (
+                BindingKind::ClusterRoleBinding,
+                &b.metadata,
+                &b.role_ref,
+                &b.subjects,
+            )
+        })
+        .chain(inv.role_bindings.iter().map(|b| {
+            (
+                BindingKind::RoleBinding,
+                &b.metadata,
+                &b.role_ref,
+                &b.subjects,
+            )
+        }));
+    for (kind, meta, role_ref, subjects) in bindings {
         let binding_ns = match kind {
             BindingKind::RoleBinding => Some(
                 meta.namespace
@@ -395,8 +411,8 @@ fn dangling_subjects(ctx: &ScanContext<'_>, out: &mut Vec<Finding>, skipped: &mu
                 "it is not in the given manifests".to_string()
             };
             let message = format!(
-                "grants the rights of {} to ServiceAccount {sa_ns}/{sa_name}, but {why}: whoever creates it gets them",
-                role_of(inv, kind, meta.namespace.as_deref(), &name)
+                "grants the rights of {} {} to ServiceAccount {sa_ns}/{sa_name}, but {why}: whoever creates it gets them",
+                role_ref.kind, role_ref.name
             );
             let evidence = json!({ "subject": subject_json(subject, Some(sa_ns)) });
             out.push(Finding::new(
@@ -408,27 +424,6 @@ fn dangling_subjects(ctx: &ScanContext<'_>, out: &mut Vec<Finding>, skipped: &mu
             ));
         }
     }
-}
-
-fn role_of(inv: &Inventory, kind: BindingKind, namespace: Option<&str>, name: &str) -> String {
-    let role_ref = match kind {
-        BindingKind::ClusterRoleBinding => inv
-            .cluster_role_bindings
-            .iter()
-            .find(|b| b.metadata.name.as_deref() == Some(name))
-            .map(|b| &b.role_ref),
-        BindingKind::RoleBinding => inv
-            .role_bindings
-            .iter()
-            .find(|b| {
-                b.metadata.name.as_deref() == Some(name)
-                    && b.metadata.namespace.as_deref() == namespace
-            })
-            .map(|b| &b.role_ref),
-    };
-    role_ref
-        .map(|r| format!("{} {}", r.kind, r.name))
-        .unwrap_or_default()
 }
 
 /// Rule-level lints on Roles and ClusterRoles as written (aggregated roles hold copies).
@@ -560,6 +555,7 @@ fn role_lints(ctx: &ScanContext<'_>, out: &mut Vec<Finding>) {
 /// Workloads that mount the token of a ServiceAccount holding risky rights.
 fn automount_with_rights(
     ctx: &ScanContext<'_>,
+    cache: &mut exposure::RuleCapabilities,
     out: &mut Vec<Finding>,
     skipped: &mut Vec<Skipped>,
 ) {
@@ -589,7 +585,7 @@ fn automount_with_rights(
         }
         let identity = Identity::service_account(ns, sa_name);
         let grants = ctx.model.rules_for(&identity, None);
-        let hits = exposure::capabilities(&grants);
+        let hits = exposure::capabilities(&grants, cache);
         let Some(worst) = hits.first().map(|h| h.severity) else {
             continue;
         };

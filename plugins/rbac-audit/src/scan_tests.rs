@@ -361,7 +361,10 @@ fn aggregation_is_computed_offline() {
         "{}",
         read[0].message
     );
-    assert_eq!(read[0].evidence["rules"][0]["aggregatedFrom"][0], "part");
+    assert_eq!(
+        read[0].evidence_value()["rules"][0]["aggregatedFrom"][0],
+        "part"
+    );
 }
 
 #[test]

@@ -79,7 +79,9 @@ pub fn write_json<T: Serialize>(out: &mut dyn Write, value: &T) -> Result<()> {
 }
 
 pub fn write_yaml<T: Serialize>(out: &mut dyn Write, value: &T) -> Result<()> {
-    let text = serde_yaml_ng::to_string(value).map_err(std::io::Error::other)?;
+    // Through a JSON value first: embedded raw JSON (evidence) only serialises as data there.
+    let value = serde_json::to_value(value).map_err(std::io::Error::other)?;
+    let text = serde_yaml_ng::to_string(&value).map_err(std::io::Error::other)?;
     out.write_all(text.as_bytes())?;
     Ok(())
 }

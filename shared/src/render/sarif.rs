@@ -113,7 +113,7 @@ pub fn to_sarif(report: &Report, rules: &[RuleInfo]) -> Sarif {
                 .locations(vec![location])
                 .partial_fingerprints(fingerprints)
                 .properties(properties(
-                    json!({ "severity": f.severity, "evidence": f.evidence }),
+                    json!({ "severity": f.severity, "evidence": f.evidence_value() }),
                 ))
                 .build();
             if let Some(index) = rules.iter().position(|r| r.id == f.rule) {

@@ -3,6 +3,7 @@
 //! clusters (rules already filled in) give the same answer.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 use k8s_openapi::api::rbac::v1::{ClusterRole, PolicyRule};
 use serde::Serialize;
@@ -10,13 +11,14 @@ use serde::Serialize;
 /// One rule of a role as the authorizer will use it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct EffectiveRule {
-    pub rule: PolicyRule,
+    /// Shared with every grant of the rule (the model holds one copy per role).
+    pub rule: Arc<PolicyRule>,
     /// Position in the role's effective rule list.
     pub rule_index: usize,
     /// For aggregated ClusterRoles: the selected ClusterRole the rule was copied from, then the
     /// one that one copied it from, …, ending at the non-aggregated role that defines it.
     /// Empty for a role's own rules.
-    pub aggregated_from: Vec<String>,
+    pub aggregated_from: Arc<Vec<String>>,
 }
 
 /// Rule equality as the controller's `equality.Semantic.DeepEqual` (absent == empty list).
@@ -111,14 +113,14 @@ pub(crate) fn effective_cluster_role_rules(
                 .iter()
                 .enumerate()
                 .map(|(rule_index, rule)| EffectiveRule {
-                    rule: rule.clone(),
+                    rule: Arc::new(rule.clone()),
                     rule_index,
-                    aggregated_from: if selected.contains_key(name) {
+                    aggregated_from: Arc::new(if selected.contains_key(name) {
                         provenance(rule, name, &selected, &rules, &mut BTreeSet::new())
                             .unwrap_or_default()
                     } else {
                         Vec::new()
-                    },
+                    }),
                 })
                 .collect();
             (name.to_owned(), effective)
@@ -178,7 +180,7 @@ mod tests {
                 let res = e.rule.resources.clone().unwrap_or_default().join(",");
                 (
                     format!("{} {res}", e.rule.verbs.join(",")),
-                    e.aggregated_from.clone(),
+                    e.aggregated_from.to_vec(),
                 )
             })
             .collect()

@@ -3,6 +3,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
+use std::sync::Arc;
 
 use k8s_openapi::api::rbac::v1::{
     ClusterRole, ClusterRoleBinding, PolicyRule, Role, RoleBinding, RoleRef, Subject,
@@ -81,17 +82,18 @@ pub struct RoleRefResolved {
 /// One edge: `subject` may use `rule` within `scope`, because of `binding`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Grant {
-    /// As written in the binding.
-    pub subject: Subject,
+    /// As written in the binding. (The `Arc`s are shared by all grants of one binding, role
+    /// and rule: large clusters have hundreds of thousands of grants.)
+    pub subject: Arc<Subject>,
     /// A ServiceAccount subject without namespace, defaulted to the RoleBinding's.
     pub subject_namespace_defaulted: bool,
-    pub binding: BindingRef,
-    pub role: RoleRefResolved,
-    pub rule: PolicyRule,
+    pub binding: Arc<BindingRef>,
+    pub role: Arc<RoleRefResolved>,
+    pub rule: Arc<PolicyRule>,
     /// Index in the role's effective rules ([`RbacModel::effective_rules`]).
     pub rule_index: usize,
     /// See [`EffectiveRule::aggregated_from`].
-    pub aggregated_from: Vec<String>,
+    pub aggregated_from: Arc<Vec<String>>,
     pub scope: Scope,
 }
 
@@ -170,9 +172,9 @@ impl RbacModel {
             };
             let rules = role.rules.iter().flatten().enumerate();
             let rules = rules.map(|(rule_index, rule)| EffectiveRule {
-                rule: rule.clone(),
+                rule: Arc::new(rule.clone()),
                 rule_index,
-                aggregated_from: Vec::new(),
+                aggregated_from: Arc::default(),
             });
             model
                 .role_rules
@@ -236,6 +238,8 @@ impl RbacModel {
             }
         };
         let scope = ns.clone().map_or(Scope::Cluster, Scope::Namespace);
+        let shared_binding = Arc::new(binding.clone());
+        let shared_role = Arc::new(role.clone());
         for subject in subjects {
             let resolved = match resolve_subject(subject, ns.as_deref()) {
                 Ok(r) => r,
@@ -253,14 +257,15 @@ impl RbacModel {
                 SubjectKey::User(u) => self.by_user.entry(u.clone()).or_default(),
                 SubjectKey::Group(g) => self.by_group.entry(g.clone()).or_default(),
             };
+            let shared_subject = Arc::new(subject.clone());
             for eff in rules {
                 index.push(self.grants.len());
                 self.grants.push(Grant {
-                    subject: subject.clone(),
+                    subject: Arc::clone(&shared_subject),
                     subject_namespace_defaulted: resolved.namespace_defaulted,
-                    binding: binding.clone(),
-                    role: role.clone(),
-                    rule: eff.rule.clone(),
+                    binding: Arc::clone(&shared_binding),
+                    role: Arc::clone(&shared_role),
+                    rule: Arc::clone(&eff.rule),
                     rule_index: eff.rule_index,
                     aggregated_from: eff.aggregated_from.clone(),
                     scope: scope.clone(),
@@ -320,7 +325,7 @@ impl RbacModel {
             .iter()
             .filter(|g| g.scope.covers(ns) && rule_allows(&g.rule, req))
         {
-            let mut subject = g.subject.clone();
+            let mut subject = (*g.subject).clone();
             subject.namespace = g.subject_namespace().map(Into::into);
             let key = (
                 subject.kind.clone(),
@@ -571,7 +576,7 @@ mod tests {
         );
         let g = m.allowed(&bot, &deploy)[0];
         assert_eq!(
-            g.role,
+            *g.role,
             RoleRefResolved {
                 kind: "Role".into(),
                 namespace: Some("shop".into()),

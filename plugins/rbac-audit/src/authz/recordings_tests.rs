@@ -246,7 +246,7 @@ fn aggregation_provenance_follows_the_bootstrap_chain() {
             .effective_rules(role)
             .into_iter()
             .flatten()
-            .map(|e| e.aggregated_from.clone())
+            .map(|e| e.aggregated_from.to_vec())
             .collect()
     };
     let chain = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();

@@ -1,0 +1,199 @@
+//! Scale benchmark (run with `cargo bench -p guardrails-e2e --bench scale`; needs GNU time
+//! at /usr/bin/time). Reports, for a synthetic cluster of 100,000 RBAC objects and 50,000
+//! pods (`BENCH_DIVISOR=N` shrinks it N-fold):
+//! - offline: wall time and peak RSS of `kubectl-rbac_audit -f cluster.json -A -o json`;
+//! - live: the plugin's scan time against the test API server, next to the time of merely
+//!   fetching the same lists (same client stack, pages of 500, all kinds concurrently), and
+//!   the number of list requests it made.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use guardrails_e2e::synthetic::{self, Scale};
+use guardrails_e2e::{ApiServerConfig, Inventory, TestApiServer, harness};
+
+fn release_binary() -> PathBuf {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let status = Command::new(cargo)
+        .args(["build", "--release", "-p", "kubectl-rbac-audit"])
+        .status()
+        .expect("cargo build runs");
+    assert!(status.success(), "release build failed");
+    let profile = harness::profile_dir();
+    let target = profile
+        .parent()
+        .expect("target dir")
+        .join("release")
+        .join("kubectl-rbac_audit");
+    assert!(target.is_file(), "{} missing", target.display());
+    target
+}
+
+/// (seconds, peak RSS in MiB) of one run, measured by GNU time.
+fn timed(binary: &Path, args: &[&str]) -> (f64, f64) {
+    let out = Command::new("/usr/bin/time")
+        .args(["-f", "%e %M"])
+        .arg(binary)
+        .args(args)
+        .env("NO_COLOR", "1")
+        .stdout(Stdio::null())
+        .output()
+        .expect("/usr/bin/time runs (apt-get install time)");
+    let err = String::from_utf8_lossy(&out.stderr);
+    let last = err.lines().last().unwrap_or_default();
+    let mut parts = last.split_whitespace();
+    let secs: f64 = parts
+        .next()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("time output: {err}"));
+    let kib: f64 = parts.next().and_then(|s| s.parse().ok()).unwrap_or(0.0);
+    (secs, kib / 1024.0)
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(|a, b| a.total_cmp(b));
+    v[v.len() / 2]
+}
+
+/// Merely fetching every list the scan needs: same kube client, pages of 500, concurrently.
+async fn fetch_only(kubeconfig: &Path) -> Duration {
+    let args = guardrails::cli::ClusterArgs {
+        kubeconfig: Some(kubeconfig.to_path_buf()),
+        ..Default::default()
+    };
+    let cluster = guardrails::cluster::connect(&args).await.expect("connect");
+    #[derive(serde::Deserialize)]
+    struct Page {
+        metadata: Meta,
+    }
+    #[derive(serde::Deserialize)]
+    struct Meta {
+        #[serde(rename = "continue")]
+        next: Option<String>,
+    }
+    let start = Instant::now();
+    let mut tasks = tokio::task::JoinSet::new();
+    for kind in rbac_audit::KINDS {
+        let client = cluster.client.clone();
+        tasks.spawn(async move {
+            let path = match kind.group() {
+                "" => format!("/api/{}/{}", kind.api_version(), kind.plural()),
+                _ => format!("/apis/{}/{}", kind.api_version(), kind.plural()),
+            };
+            let mut token: Option<String> = None;
+            loop {
+                let mut params = kube::api::ListParams::default().limit(500);
+                if let Some(t) = &token {
+                    params = params.continue_token(t);
+                }
+                let req = kube::core::Request::new(&path)
+                    .list(&params)
+                    .expect("request");
+                let text = client.request_text(req).await.expect("list");
+                let page: Page = serde_json::from_str(&text).expect("page");
+                token = page.metadata.next.filter(|t| !t.is_empty());
+                if token.is_none() {
+                    break;
+                }
+            }
+        });
+    }
+    while tasks.join_next().await.is_some() {}
+    start.elapsed()
+}
+
+fn main() {
+    let divisor: usize = std::env::var("BENCH_DIVISOR")
+        .ok()
+        .and_then(|d| d.parse().ok())
+        .unwrap_or(1);
+    let scale = if divisor > 1 {
+        Scale::LARGE.divided(divisor)
+    } else {
+        Scale::LARGE
+    };
+    let binary = release_binary();
+    let dir = tempfile::tempdir().expect("tmp");
+    // BENCH_KEEP=PATH keeps the generated cluster for profiling.
+    let file = std::env::var_os("BENCH_KEEP")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| dir.path().join("cluster.json"));
+    let objects = synthetic::write_json_stream(&scale, &file).expect("generate");
+    let size = std::fs::metadata(&file).map(|m| m.len()).unwrap_or(0) as f64 / 1_048_576.0;
+    println!(
+        "synthetic cluster: {} RBAC objects, {} pods, {objects} objects in all, {size:.0} MiB of JSON",
+        scale.rbac_objects(),
+        scale.pods()
+    );
+
+    let file_arg = file.display().to_string();
+    let offline: Vec<(f64, f64)> = (0..3)
+        .map(|_| {
+            timed(
+                &binary,
+                &["-f", &file_arg, "-A", "-o", "json", "--fail-on", "never"],
+            )
+        })
+        .collect();
+    let table: Vec<(f64, f64)> = (0..3)
+        .map(|_| timed(&binary, &["-f", &file_arg, "-A", "--fail-on", "never"]))
+        .collect();
+    println!(
+        "offline scan -o json: median {:.2} s, peak RSS {:.0} MiB (runs: {:?})",
+        median(offline.iter().map(|r| r.0).collect()),
+        offline.iter().map(|r| r.1).fold(0.0, f64::max),
+        offline.iter().map(|r| r.0).collect::<Vec<_>>()
+    );
+    println!(
+        "offline scan (table): median {:.2} s, peak RSS {:.0} MiB",
+        median(table.iter().map(|r| r.0).collect()),
+        table.iter().map(|r| r.1).fold(0.0, f64::max)
+    );
+
+    // Live: the same objects served by the test API server.
+    let mut all = Vec::with_capacity(objects);
+    synthetic::generate(&scale, |o| all.push(o));
+    let server = TestApiServer::start(ApiServerConfig {
+        inventory: Inventory::from_objects(all),
+        ..ApiServerConfig::default()
+    });
+    let kubeconfig = server.write_kubeconfig(dir.path(), None);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let fetch: Vec<f64> = (0..3)
+        .map(|_| runtime.block_on(fetch_only(&kubeconfig)).as_secs_f64())
+        .collect();
+    let kc = kubeconfig.display().to_string();
+    server.clear_requests();
+    let live: Vec<(f64, f64)> = (0..3)
+        .map(|_| {
+            timed(
+                &binary,
+                &[
+                    "--kubeconfig",
+                    &kc,
+                    "-A",
+                    "-o",
+                    "json",
+                    "--fail-on",
+                    "never",
+                ],
+            )
+        })
+        .collect();
+    let requests = server.requests();
+    let lists = requests.iter().filter(|r| r.method == "GET").count() / 3;
+    let per_namespace = requests
+        .iter()
+        .filter(|r| r.method == "GET" && r.path.contains("/namespaces/"))
+        .count();
+    let (fetch_s, live_s) = (median(fetch), median(live.iter().map(|r| r.0).collect()));
+    println!(
+        "live: fetching the lists {fetch_s:.2} s; full scan {live_s:.2} s ({:.2}x); {lists} list requests per scan, {per_namespace} per-namespace lists; peak RSS {:.0} MiB",
+        live_s / fetch_s,
+        live.iter().map(|r| r.1).fold(0.0, f64::max)
+    );
+}

@@ -1,0 +1,212 @@
+//! The krew packaging: `krew/release.sh` archives the built binaries and renders the index
+//! manifest; the manifest must pass krew's validation rules and install the way krew installs
+//! it (extract, apply `files`, link `kubectl-<name with _>` to `bin`), after which kubectl runs
+//! the plugin.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use guardrails_e2e::harness;
+use serde_json::Value;
+
+const SUPPORTED: &[(&str, &str)] = &[
+    ("windows", "386"),
+    ("windows", "amd64"),
+    ("windows", "arm64"),
+    ("linux", "386"),
+    ("linux", "amd64"),
+    ("linux", "arm"),
+    ("linux", "arm64"),
+    ("linux", "ppc64le"),
+    ("darwin", "386"),
+    ("darwin", "amd64"),
+    ("darwin", "arm64"),
+];
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("workspace")
+        .to_path_buf()
+}
+
+fn sha256(path: &Path) -> String {
+    let out = Command::new("sha256sum")
+        .arg(path)
+        .output()
+        .expect("sha256sum");
+    String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .next()
+        .unwrap_or_default()
+        .to_string()
+}
+
+/// krew's `ValidatePlugin` and `validate-krew-manifest` rules that do not need a network.
+fn validate(manifest: &Value, file_stem: &str, archive: &Path) {
+    assert_eq!(
+        manifest["apiVersion"],
+        "krew.googlecontainertools.github.com/v1alpha2"
+    );
+    assert_eq!(manifest["kind"], "Plugin");
+    let name = manifest["metadata"]["name"].as_str().expect("name");
+    assert_eq!(name, file_stem, "metadata.name must equal the file name");
+    assert!(
+        name.chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    );
+    let spec = &manifest["spec"];
+    let short = spec["shortDescription"].as_str().expect("shortDescription");
+    assert!(
+        !short.is_empty() && !short.contains('\n') && short.len() <= 70,
+        "{short:?}"
+    );
+    assert!(
+        spec["description"]
+            .as_str()
+            .is_some_and(|d| d.lines().all(|l| l.len() <= 80))
+    );
+    let version = spec["version"].as_str().expect("version");
+    let semver = version.strip_prefix('v').expect("leading v");
+    assert_eq!(
+        semver
+            .split('.')
+            .filter(|p| p.parse::<u64>().is_ok())
+            .count(),
+        3,
+        "{version}"
+    );
+    let platforms = spec["platforms"].as_array().expect("platforms");
+    assert!(!platforms.is_empty());
+    let mut matched: Vec<(&str, &str)> = Vec::new();
+    for p in platforms {
+        let labels = p["selector"]["matchLabels"]
+            .as_object()
+            .expect("matchLabels selector");
+        assert!(
+            labels.keys().all(|k| k == "os" || k == "arch"),
+            "selector keys: {labels:?}"
+        );
+        let hits: Vec<_> = SUPPORTED
+            .iter()
+            .filter(|(os, arch)| {
+                labels.get("os").is_none_or(|v| v == os)
+                    && labels.get("arch").is_none_or(|v| v == arch)
+            })
+            .collect();
+        assert!(!hits.is_empty(), "selector matches no supported platform");
+        for hit in hits {
+            assert!(!matched.contains(hit), "overlapping selectors for {hit:?}");
+            matched.push(*hit);
+        }
+        let sha = p["sha256"].as_str().expect("sha256");
+        assert!(
+            sha.len() == 64
+                && sha
+                    .chars()
+                    .all(|c| c.is_ascii_digit() || ('a'..='f').contains(&c)),
+            "{sha}"
+        );
+        assert_eq!(sha, sha256(archive), "sha256 of the real archive");
+        assert!(p["uri"].as_str().is_some_and(|u| u.ends_with(".tar.gz")));
+        assert!(p["bin"].as_str().is_some_and(|b| !b.is_empty()));
+        for op in p["files"].as_array().expect("files") {
+            assert!(
+                op["from"].as_str().is_some_and(|s| !s.is_empty())
+                    && op["to"].as_str().is_some_and(|s| !s.is_empty())
+            );
+        }
+    }
+}
+
+#[test]
+fn release_archive_and_manifest_install_like_krew() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let (dist, index) = (dir.path().join("dist"), dir.path().join("plugins"));
+    let status = Command::new("bash")
+        .arg(repo().join("krew/release.sh"))
+        .arg("v0.1.0")
+        .env("BIN_DIR", harness::profile_dir())
+        .env("DIST_DIR", &dist)
+        .env("KREW_OUT", &index)
+        .current_dir(repo())
+        .status()
+        .expect("release.sh runs");
+    assert!(status.success());
+
+    let manifest_path = index.join("rbac-audit.yaml");
+    let manifest: Value =
+        serde_yaml_ng::from_str(&std::fs::read_to_string(&manifest_path).expect("manifest"))
+            .expect("yaml");
+    let archive = std::fs::read_dir(&dist)
+        .expect("dist")
+        .flatten()
+        .map(|e| e.path())
+        .next()
+        .expect("archive");
+    validate(&manifest, "rbac-audit", &archive);
+
+    // Archive: flat, regular files, the binary and a license.
+    let listing = Command::new("tar")
+        .arg("-tvzf")
+        .arg(&archive)
+        .output()
+        .expect("tar");
+    let listing = String::from_utf8_lossy(&listing.stdout);
+    assert!(
+        listing
+            .lines()
+            .all(|l| l.starts_with('-') || l.starts_with('d')),
+        "regular files only:\n{listing}"
+    );
+    assert!(listing.contains("kubectl-rbac_audit") && listing.contains("LICENSE"));
+
+    // Install as krew does for this platform.
+    let platform = &manifest["spec"]["platforms"][0];
+    let extracted = dir.path().join("extract");
+    let store = dir.path().join("store/rbac-audit/v0.1.0");
+    let bin_dir = dir.path().join("bin");
+    for d in [&extracted, &store, &bin_dir] {
+        std::fs::create_dir_all(d).expect("mkdir");
+    }
+    assert!(
+        Command::new("tar")
+            .arg("-xzf")
+            .arg(&archive)
+            .arg("-C")
+            .arg(&extracted)
+            .status()
+            .expect("tar")
+            .success()
+    );
+    for op in platform["files"].as_array().expect("files") {
+        let from = op["from"].as_str().expect("from");
+        std::fs::rename(extracted.join(from), store.join(from)).expect("files op");
+    }
+    let bin = store.join(platform["bin"].as_str().expect("bin"));
+    assert!(bin.is_file());
+    assert!(["license", "license.txt", "copying"].iter().any(|l| {
+        std::fs::read_dir(&store)
+            .expect("store")
+            .flatten()
+            .any(|e| e.file_name().to_string_lossy().eq_ignore_ascii_case(l))
+    }));
+    std::os::unix::fs::symlink(&bin, bin_dir.join("kubectl-rbac_audit")).expect("link");
+
+    let out = Command::new(harness::kubectl_binary())
+        .args(["rbac-audit", "--version"])
+        .env(
+            "PATH",
+            std::env::join_paths([bin_dir.clone(), "/usr/bin".into(), "/bin".into()])
+                .expect("path"),
+        )
+        .env("HOME", dir.path())
+        .output()
+        .expect("kubectl");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains(env!("CARGO_PKG_VERSION")));
+}
