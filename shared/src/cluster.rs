@@ -113,6 +113,13 @@ pub async fn connect(args: &ClusterArgs) -> Result<Cluster> {
                 .context
                 .clone()
                 .or_else(|| kubeconfig.current_context.clone());
+            if let Some(wanted) = &options.context
+                && !kubeconfig.contexts.iter().any(|c| &c.name == wanted)
+            {
+                return Err(Error::Kubeconfig(format!(
+                    "context {wanted:?} not found in the kubeconfig"
+                )));
+            }
             if context.is_none() {
                 return Err(Error::Kubeconfig(
                     "no current context set; pass --context".into(),

@@ -687,3 +687,171 @@ fn bad_input_gets_one_line_and_the_contract_exit_code() {
         "invalid label selector",
     );
 }
+
+#[test]
+fn stdin_and_recursive_directories_are_read_like_kubectl() {
+    let ex = examples();
+    let all = json_of(&run(&[
+        "rbac-audit",
+        "-f",
+        &ex,
+        "-o",
+        "json",
+        "--fail-on",
+        "never",
+    ]));
+
+    // -R descends into sub-directories; without it they are skipped.
+    let dir = tempfile::tempdir().expect("tmp");
+    let nested = dir.path().join("a/b");
+    std::fs::create_dir_all(&nested).expect("mkdir");
+    for entry in std::fs::read_dir(&ex).expect("examples").flatten() {
+        std::fs::copy(entry.path(), nested.join(entry.file_name())).expect("copy");
+    }
+    std::fs::write(
+        dir.path().join("top.yaml"),
+        "apiVersion: v1\nkind: Namespace\nmetadata: {name: top}\n",
+    )
+    .expect("write");
+    let root = dir.path().display().to_string();
+    let recursive = json_of(&run(&[
+        "rbac-audit",
+        "-f",
+        &root,
+        "-R",
+        "-o",
+        "json",
+        "--fail-on",
+        "never",
+    ]));
+    assert_eq!(recursive["findings"], all["findings"]);
+    let shallow = json_of(&run(&[
+        "rbac-audit",
+        "-f",
+        &root,
+        "-o",
+        "json",
+        "--fail-on",
+        "never",
+    ]));
+    assert!(shallow["findings"].as_array().expect("findings").is_empty());
+
+    // `-f -` reads stdin.
+    let rbac = std::fs::read_to_string(repo().join("examples/cluster/20-rbac.yaml")).expect("read");
+    let mut child =
+        harness::kubectl(&["rbac-audit", "-f", "-", "-o", "json", "--fail-on", "never"])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("spawn");
+    std::io::Write::write_all(&mut child.stdin.take().expect("stdin"), rbac.as_bytes())
+        .expect("write stdin");
+    let out = child.wait_with_output().expect("wait");
+    let report = json_of(&out);
+    assert!(has(
+        &report,
+        "cluster-admin-binding",
+        "ci-deployer-cluster-admin"
+    ));
+    assert_eq!(report["source"]["files"], json!(["-"]));
+}
+
+#[test]
+fn kubeconfig_lists_and_contexts_are_resolved_like_kubectl() {
+    let server = TestApiServer::start(ApiServerConfig::default());
+    let dir = tempfile::tempdir().expect("tmp");
+    let good = server.write_kubeconfig(dir.path(), None);
+    // A second file whose current context points at a dead port, merged first in KUBECONFIG.
+    let dead_port = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port();
+    let other = dir.path().join("other");
+    std::fs::write(
+        &other,
+        format!(
+            "apiVersion: v1\nkind: Config\ncurrent-context: dead\nclusters:\n- name: dead\n  cluster: {{server: 'https://127.0.0.1:{dead_port}'}}\ncontexts:\n- name: dead\n  context: {{cluster: dead, user: dead}}\nusers:\n- name: dead\n  user: {{token: x}}\n"
+        ),
+    )
+    .expect("write");
+    let list = std::env::join_paths([&other, &good]).expect("join");
+
+    let mut dead = harness::kubectl(&["rbac-audit", "blast-radius", "-o", "json"]);
+    dead.env("KUBECONFIG", &list);
+    assert_clean_error(&dead.output().expect("run"), 4, "cannot reach");
+
+    let mut chosen = harness::kubectl(&[
+        "rbac-audit",
+        "blast-radius",
+        "--context",
+        "test",
+        "-n",
+        "shop",
+        "-o",
+        "json",
+    ]);
+    chosen.env("KUBECONFIG", &list);
+    let out = chosen.output().expect("run");
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let entries = json_of(&out)["serviceAccounts"]
+        .as_array()
+        .expect("entries")
+        .clone();
+    assert!(
+        !entries.is_empty() && entries.iter().all(|e| e["namespace"] == "shop"),
+        "-n scopes the answer"
+    );
+
+    let missing = harness::kubectl(&[
+        "rbac-audit",
+        "--kubeconfig",
+        &good.display().to_string(),
+        "--context",
+        "nope",
+    ])
+    .output()
+    .expect("run");
+    assert_clean_error(&missing, 4, "nope");
+}
+
+#[test]
+fn blast_radius_names_the_nodes_live() {
+    let mut objects = Inventory::from_recordings().objects();
+    for (i, node) in ["node-a", "node-b"].iter().enumerate() {
+        objects.push(json!({
+            "apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": format!("ingress-nginx-controller-{i}"), "namespace": "ingress-nginx",
+                "ownerReferences": [{"apiVersion": "apps/v1", "kind": "DaemonSet", "name": "ingress-nginx-controller", "uid": "u", "controller": true}]},
+            "spec": {"nodeName": node, "serviceAccountName": "ingress-nginx", "containers": [{"name": "c", "image": "nginx"}]},
+        }));
+    }
+    let server = TestApiServer::start(ApiServerConfig {
+        inventory: Inventory::from_objects(objects),
+        ..ApiServerConfig::default()
+    });
+    let out = server
+        .kubectl(&[
+            "rbac-audit",
+            "blast-radius",
+            "ingress-nginx/ingress-nginx",
+            "-o",
+            "json",
+        ])
+        .output()
+        .expect("run");
+    let report = json_of(&out);
+    let entry = &report["serviceAccounts"][0];
+    assert_eq!(entry["name"], "ingress-nginx");
+    assert_eq!(entry["nodes"], json!(["node-a", "node-b"]));
+    assert_eq!(entry["workloads"][0]["onEveryNode"], true);
+    let table = server
+        .kubectl(&["rbac-audit", "blast-radius", "ingress-nginx/ingress-nginx"])
+        .output()
+        .expect("run");
+    assert!(
+        stdout(&table).contains("DaemonSet/ingress-nginx-controller (every node)"),
+        "{}",
+        stdout(&table)
+    );
+}

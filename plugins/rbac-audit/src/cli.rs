@@ -79,6 +79,9 @@ pub enum Command {
     WhatCan {
         /// system:serviceaccount:NS:NAME, serviceaccount:NS/NAME, user:NAME or group:NAME
         subject: String,
+        /// Groups the subject belongs to (repeatable); RBAC cannot know a user's groups itself
+        #[arg(long = "group", value_name = "GROUP")]
+        groups: Vec<String>,
     },
     /// Per ServiceAccount: what an attacker gains by compromising a pod that runs with it
     #[command(name = "blast-radius")]

@@ -142,10 +142,11 @@ pub async fn run(cli: Cli) -> Result<i32> {
                 .write(&mut out, format, styles)?;
             exit_code::OK
         }
-        Command::WhatCan { subject } => {
+        Command::WhatCan { subject, groups } => {
             query::what_can(
                 &model,
                 &subject,
+                &groups,
                 scope.as_option(),
                 &mut out,
                 format,

@@ -250,12 +250,18 @@ pub fn parse_subject(arg: &str) -> Result<(Identity, Subject)> {
 pub fn what_can(
     model: &RbacModel,
     subject_arg: &str,
+    extra_groups: &[String],
     namespace: Option<&str>,
     out: &mut dyn std::io::Write,
     format: OutputFormat,
     styles: Styles,
 ) -> Result<()> {
-    let (identity, subject) = parse_subject(subject_arg)?;
+    let (mut identity, subject) = parse_subject(subject_arg)?;
+    for group in extra_groups {
+        if !identity.groups.contains(group) {
+            identity.groups.push(group.clone());
+        }
+    }
     let grants = model.rules_for(&identity, namespace);
     // One entry per distinct (scope, rule); several bindings may grant the same rule.
     let mut rules: Vec<(
@@ -300,8 +306,15 @@ pub fn what_can(
                 writeln!(
                     out,
                     "{} {} has no RBAC rights in this scope.",
-                    subject.kind, subject_arg
+                    subject.kind, subject.name
                 )?;
+                if subject.kind == "User" && extra_groups.is_empty() {
+                    // RBAC never sees group membership: it comes from the authenticator.
+                    writeln!(
+                        out,
+                        "A user's groups are not known to RBAC; name them with --group."
+                    )?;
+                }
                 return Ok(());
             }
             let mut table = Table::new(&[
