@@ -44,7 +44,7 @@ for target in "${targets[@]}"; do
   fi
   stage=$(mktemp -d)
   for p in "${plugins[@]}"; do
-    cp "$bin_dir/kubectl-${p//-/_}$ext" "$stage/"
+    cp "$bin_dir/kubectl-${p//-/_}$ext" "$bin_dir/kubectl_complete-${p//-/_}$ext" "$stage/"
   done
   cp LICENSE README.md "$stage/"
   archive="kubectl-guardrails_${version}_${target}.tar.gz"
@@ -62,6 +62,8 @@ for target in "${targets[@]}"; do
     sha256: \"$sha\"
     files:
     - from: $bin
+      to: .
+    - from: kubectl_complete-${p//-/_}$ext
       to: .
     - from: LICENSE
       to: .

@@ -139,7 +139,7 @@ pub struct OutputArgs {
 #[derive(Args, Debug, Clone)]
 pub struct GateArgs {
     /// Exit 1 when a finding at or above this severity is reported ('never' = always exit 0)
-    #[arg(long, global = true, value_name = "SEVERITY", default_value = "high", value_parser = parse_fail_on, help_heading = "CI gate")]
+    #[arg(long, global = true, value_name = "SEVERITY", default_value = "high", value_parser = fail_on_parser(), help_heading = "CI gate")]
     pub fail_on: FailOn,
     /// Exit 4 instead of reporting partially when some objects could not be read
     #[arg(long, global = true, help_heading = "CI gate")]
@@ -175,6 +175,13 @@ impl Default for GateArgs {
 /// The `--fail-on` threshold; `None` (spelled `never`) never fails.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FailOn(pub Option<Severity>);
+
+/// Lists the accepted values (for help, errors and completion) and maps them to [`FailOn`].
+fn fail_on_parser() -> impl clap::builder::TypedValueParser<Value = FailOn> {
+    use clap::builder::TypedValueParser;
+    clap::builder::PossibleValuesParser::new(["critical", "high", "medium", "low", "info", "never"])
+        .try_map(|s: String| parse_fail_on(&s))
+}
 
 fn parse_fail_on(s: &str) -> Result<FailOn, String> {
     if s.eq_ignore_ascii_case("never") {

@@ -148,6 +148,7 @@ pub async fn collect(
     });
     let results = join_all(tasks).await;
     progress.finish_and_clear();
+    crate::run::phase("listed");
 
     let mut inventory = Inventory::default();
     inventory.source = ReportSource {

@@ -244,6 +244,9 @@ pub struct Report {
     /// Exceptions whose expiry date has passed (they no longer suppress anything).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub expired_exceptions: Vec<Value>,
+    /// Offline: objects of kinds this plugin does not examine, counted by `apiVersion/kind`.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub ignored: std::collections::BTreeMap<String, usize>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -276,6 +279,7 @@ impl Report {
             summary,
             suppressed: Vec::new(),
             expired_exceptions: Vec::new(),
+            ignored: Default::default(),
         }
     }
 

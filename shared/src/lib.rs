@@ -5,6 +5,7 @@
 pub mod cli;
 pub mod cluster;
 pub mod collect;
+pub mod complete;
 pub mod error;
 pub mod exit_code;
 pub mod finding;

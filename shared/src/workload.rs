@@ -27,11 +27,12 @@ impl Workload<'_> {
     }
 
     /// The ServiceAccount its pods run as (`default` when unset).
+    /// (`serviceAccount` is the deprecated spelling the API server still honours.)
     pub fn service_account_name(&self) -> &str {
-        self.pod_spec
-            .service_account_name
-            .as_deref()
-            .filter(|s| !s.is_empty())
+        let spec = self.pod_spec;
+        [&spec.service_account_name, &spec.service_account]
+            .into_iter()
+            .find_map(|name| name.as_deref().filter(|s| !s.is_empty()))
             .unwrap_or("default")
     }
 

@@ -30,17 +30,35 @@ fn release_binary() -> PathBuf {
     target
 }
 
-/// (seconds, peak RSS in MiB) of one run, measured by GNU time.
+/// (seconds, peak RSS in MiB) of one run, measured by GNU time. The plugin's own phase
+/// breakdown (`GUARDRAILS_DEBUG_PHASES`) is printed for the first run of each kind.
 fn timed(binary: &Path, args: &[&str]) -> (f64, f64) {
+    use std::sync::Mutex;
+    static SHOWN: Mutex<Vec<String>> = Mutex::new(Vec::new());
     let out = Command::new("/usr/bin/time")
         .args(["-f", "%e %M"])
         .arg(binary)
         .args(args)
         .env("NO_COLOR", "1")
+        .env("GUARDRAILS_DEBUG_PHASES", "1")
         .stdout(Stdio::null())
         .output()
         .expect("/usr/bin/time runs (apt-get install time)");
     let err = String::from_utf8_lossy(&out.stderr);
+    let key = args
+        .iter()
+        .filter(|a| a.starts_with('-'))
+        .cloned()
+        .collect::<Vec<_>>()
+        .join(" ");
+    if let Ok(mut shown) = SHOWN.lock()
+        && !shown.contains(&key)
+    {
+        for line in err.lines().filter(|l| l.starts_with("phase ")) {
+            println!("  [{key}] {line}");
+        }
+        shown.push(key);
+    }
     let last = err.lines().last().unwrap_or_default();
     let mut parts = last.split_whitespace();
     let secs: f64 = parts

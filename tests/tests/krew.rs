@@ -160,6 +160,10 @@ fn release_archive_and_manifest_install_like_krew() {
         "regular files only:\n{listing}"
     );
     assert!(listing.contains("kubectl-rbac_audit") && listing.contains("LICENSE"));
+    assert!(
+        listing.contains("kubectl_complete-rbac_audit"),
+        "the completion helper ships too"
+    );
 
     // Install as krew does for this platform.
     let platform = &manifest["spec"]["platforms"][0];

@@ -855,3 +855,23 @@ fn blast_radius_names_the_nodes_live() {
         stdout(&table)
     );
 }
+
+#[test]
+fn kubectl_completes_plugin_arguments() {
+    let subcommands = stdout(&run(&["__complete", "rbac-audit", "w"]));
+    assert!(
+        subcommands.lines().any(|l| l.starts_with("who-can\t")),
+        "{subcommands}"
+    );
+    assert!(
+        subcommands.lines().any(|l| l.starts_with("what-can\t")),
+        "{subcommands}"
+    );
+    let formats = stdout(&run(&["__complete", "rbac-audit", "-o", ""]));
+    assert!(formats.lines().any(|l| l == "sarif"), "{formats}");
+    let flags = stdout(&run(&["__complete", "rbac-audit", "who-can", "--fail"]));
+    assert!(
+        flags.lines().any(|l| l.starts_with("--fail-on\t")),
+        "{flags}"
+    );
+}

@@ -105,6 +105,7 @@ pub async fn run(cli: Cli) -> Result<i32> {
             let mut skipped = inventory.skipped.clone();
             skipped.extend(rule_skips);
             let mut report = Report::new("rbac-audit", inventory.source.clone(), findings, skipped);
+            report.ignored = inventory.ignored_kinds.clone();
             let outcome = gate::apply(&mut report, &cli.gate, chrono::Local::now().date_naive())?;
             render::write_report(&mut out, &report, format, styles, catalogue::RULES)?;
             out.flush()?;

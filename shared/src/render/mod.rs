@@ -150,6 +150,22 @@ fn write_report_table(
         ));
     }
     writeln!(out, "{}", styles.bold(&line))?;
+    if !report.ignored.is_empty() {
+        let what: Vec<String> = report
+            .ignored
+            .iter()
+            .map(|(kind, n)| format!("{n} {kind}"))
+            .collect();
+        writeln!(
+            out,
+            "{}",
+            styles.dim(&format!(
+                "Not examined by {}: {}",
+                report.plugin,
+                what.join(", ")
+            ))
+        )?;
+    }
     if !report.skipped.is_empty() {
         let what: Vec<String> = report
             .skipped
