@@ -68,6 +68,11 @@ impl Lister {
                     }
                     other => other?,
                 };
+                if items.is_empty() {
+                    // The server says how many are left: size the list once.
+                    let remaining = page.metadata.remaining_item_count.unwrap_or(0).max(0) as usize;
+                    items.reserve_exact(page.items.len() + remaining);
+                }
                 items.extend(page.items);
                 self.progress.inc_length(0);
                 continue_token = page.metadata.continue_.filter(|t| !t.is_empty());

@@ -60,6 +60,11 @@ macro_rules! inventory_kinds {
         }
 
         impl Inventory {
+            /// Room for `additional` more objects of `kind` (exactly: no doubling growth).
+            pub fn reserve(&mut self, kind: ResourceKind, additional: usize) {
+                match kind { $(ResourceKind::$variant => self.$field.reserve_exact(additional),)* }
+            }
+
             pub fn count(&self, kind: ResourceKind) -> usize {
                 match kind { $(ResourceKind::$variant => self.$field.len(),)* }
             }
@@ -81,10 +86,14 @@ macro_rules! inventory_kinds {
                 match kind {
                     $(ResourceKind::$variant => {
                         if let Ok(items) = batch.downcast::<Vec<$ty>>() {
-                            self.$field.extend(items.into_iter().map(|mut obj| {
-                                trim(&mut obj);
-                                obj
-                            }));
+                            let mut items = *items;
+                            items.iter_mut().for_each(trim);
+                            // Move rather than copy: the batch is usually the whole list.
+                            if self.$field.is_empty() {
+                                self.$field = items;
+                            } else {
+                                self.$field.extend(items);
+                            }
                         }
                     })*
                 }
@@ -202,6 +211,14 @@ impl Inventory {
         wanted: &[ResourceKind],
     ) -> Result<Inventory> {
         let mut inv = Inventory::default();
+        for (type_name, count) in manifest::count_json_kinds(paths, recursive) {
+            if let Some((api_version, kind)) = type_name.rsplit_once('/')
+                && let Some(kind) =
+                    ResourceKind::from_type(api_version, kind).filter(|k| wanted.contains(k))
+            {
+                inv.reserve(kind, count);
+            }
+        }
         let files = manifest::load(paths, recursive, &mut |doc| inv.add_document(doc, wanted))?;
         inv.source = ReportSource {
             context: None,
