@@ -171,6 +171,7 @@ pub async fn collect(
             Outcome::Failed(e) => return Err(cluster.error(&e)),
         }
     }
+    inventory.demote_owned_pods(kinds);
     Ok(inventory)
 }
 

@@ -46,6 +46,9 @@ macro_rules! inventory_kinds {
         #[derive(Debug, Default)]
         pub struct Inventory {
             $(pub $field: Vec<$ty>,)*
+            /// Pods owned by a controller of a collected kind, kept lean (see [`OwnedPod`]);
+            /// `pods` holds the others, which are workloads in their own right.
+            pub owned_pods: Vec<OwnedPod>,
             /// Offline only: where each object was read from, compactly (large inputs have
             /// hundreds of thousands of objects and few files): object key → (file, line).
             locations: HashMap<u64, (u32, u32)>,
@@ -120,6 +123,42 @@ inventory_kinds! {
     ReplicationController => replication_controllers: ReplicationController, "replicationcontrollers";
 }
 
+/// A Pod created by a controller the inventory collects (ReplicaSet, StatefulSet, DaemonSet,
+/// Job, ReplicationController). Findings about what it runs land on that controller, whose
+/// template is its spec, so only what the template cannot tell is kept — a full `Pod` is
+/// several kilobytes, and large clusters have tens of thousands. A Pod whose controller object
+/// is missing (deleted mid-rollout) is therefore not examined on its own.
+#[derive(Debug, Clone)]
+pub struct OwnedPod {
+    pub metadata: k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta,
+    pub node_name: Option<String>,
+}
+
+/// Kinds whose Pods are kept as [`OwnedPod`] when that kind is collected.
+const POD_OWNER_KINDS: [ResourceKind; 5] = [
+    ResourceKind::ReplicaSet,
+    ResourceKind::StatefulSet,
+    ResourceKind::DaemonSet,
+    ResourceKind::Job,
+    ResourceKind::ReplicationController,
+];
+
+fn demotable(pod: &Pod, wanted: &[ResourceKind]) -> bool {
+    pod.metadata.owner_references.iter().flatten().any(|o| {
+        o.controller == Some(true)
+            && POD_OWNER_KINDS.iter().any(|k| {
+                wanted.contains(k) && k.kind() == o.kind && k.api_version() == o.api_version
+            })
+    })
+}
+
+fn owned(pod: Pod) -> OwnedPod {
+    OwnedPod {
+        node_name: pod.spec.and_then(|s| s.node_name),
+        metadata: pod.metadata,
+    }
+}
+
 fn location_key(object: &ObjectRef) -> u64 {
     use std::hash::{Hash, Hasher};
     let mut hasher = std::collections::hash_map::DefaultHasher::new();
@@ -160,10 +199,8 @@ impl ResourceKind {
     }
 }
 
-/// Drops what no analysis reads but large clusters pay for in memory: managed fields, the
-/// last-applied annotation, and the container lists of controller-owned Pods (their
-/// containers are the controller's template, where findings land; node, status, labels and
-/// pod-level settings stay).
+/// Drops what no analysis reads but large clusters pay for in memory: managed fields and the
+/// last-applied annotation.
 fn trim<
     K: std::any::Any + Metadata<Ty = k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta>,
 >(
@@ -173,17 +210,6 @@ fn trim<
     meta.managed_fields = None;
     if let Some(annotations) = meta.annotations.as_mut() {
         annotations.remove("kubectl.kubernetes.io/last-applied-configuration");
-    }
-    let owned = meta
-        .owner_references
-        .as_ref()
-        .is_some_and(|o| o.iter().any(|r| r.controller == Some(true)));
-    if let Some(pod) = (obj as &mut dyn std::any::Any).downcast_mut::<Pod>()
-        && owned
-        && let Some(spec) = pod.spec.as_mut()
-    {
-        spec.containers = Vec::new();
-        spec.init_containers = None;
     }
 }
 
@@ -238,6 +264,15 @@ impl Inventory {
         Ok(inv)
     }
 
+    /// Moves controller-owned Pods out of `pods` into lean [`OwnedPod`]s.
+    pub(crate) fn demote_owned_pods(&mut self, wanted: &[ResourceKind]) {
+        let (owned_pods, pods): (Vec<Pod>, Vec<Pod>) = std::mem::take(&mut self.pods)
+            .into_iter()
+            .partition(|p| demotable(p, wanted));
+        self.pods = pods;
+        self.owned_pods.extend(owned_pods.into_iter().map(owned));
+    }
+
     fn add_document(&mut self, doc: Document<'_>, wanted: &[ResourceKind]) -> Result<()> {
         let (kind_name, api_version, name) = doc.identity();
         let (kind_name, api_version) = (
@@ -261,6 +296,12 @@ impl Inventory {
                 format!("invalid {kind_name} {name:?}: {e}"),
             )
         })?;
+        if kind == ResourceKind::Pod
+            && self.pods.last().is_some_and(|p| demotable(p, wanted))
+            && let Some(pod) = self.pods.pop()
+        {
+            self.owned_pods.push(owned(pod));
+        }
         if self.location_files.last() != Some(&location.file) {
             self.location_files.push(location.file);
         }

@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use k8s_openapi::api::core::v1::{Pod, PodSpec};
+use k8s_openapi::api::core::v1::PodSpec;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
 use crate::finding::ObjectRef;
@@ -17,8 +17,10 @@ pub struct Workload<'a> {
     /// Labels of the pods it creates (the template's; a Pod's own).
     pub pod_labels: Option<&'a BTreeMap<String, String>>,
     pub pod_spec: &'a PodSpec,
-    /// Live pods that belong to this workload (through ReplicaSets and Jobs).
-    pub pods: Vec<&'a Pod>,
+    /// How many pods belong to it (through ReplicaSets and Jobs; the Pod itself for a Pod).
+    pub pod_count: usize,
+    /// The nodes of those pods (live; unscheduled pods have none).
+    nodes: Vec<&'a str>,
 }
 
 impl Workload<'_> {
@@ -38,11 +40,7 @@ impl Workload<'_> {
 
     /// Nodes its pods run on (live mode; empty offline or while Pending).
     pub fn node_names(&self) -> Vec<&str> {
-        let mut nodes: Vec<&str> = self
-            .pods
-            .iter()
-            .filter_map(|p| p.spec.as_ref()?.node_name.as_deref())
-            .collect();
+        let mut nodes = self.nodes.clone();
         nodes.sort_unstable();
         nodes.dedup();
         nodes
@@ -134,7 +132,8 @@ impl Inventory {
                         metadata: &$o.metadata,
                         pod_labels,
                         pod_spec,
-                        pods: Vec::new(),
+                        pod_count: 0,
+                        nodes: Vec::new(),
                     });
                 }
             };
@@ -162,11 +161,20 @@ impl Inventory {
             .enumerate()
             .map(|(i, w)| (w.object.clone(), i))
             .collect();
+        // Controller-owned pods only add a count and a node to their workload.
+        for pod in &self.owned_pods {
+            if let Some(&i) = top_owner(&pod.metadata).and_then(|owner| index.get(&owner)) {
+                workloads[i].pod_count += 1;
+                workloads[i].nodes.extend(pod.node_name.as_deref());
+            }
+        }
         for pod in &self.pods {
+            let node = pod.spec.as_ref().and_then(|s| s.node_name.as_deref());
             match top_owner(&pod.metadata) {
                 Some(owner) => {
                     if let Some(&i) = index.get(&owner) {
-                        workloads[i].pods.push(pod);
+                        workloads[i].pod_count += 1;
+                        workloads[i].nodes.extend(node);
                     }
                 }
                 None => {
@@ -178,7 +186,8 @@ impl Inventory {
                         metadata: &pod.metadata,
                         pod_labels: pod.metadata.labels.as_ref(),
                         pod_spec,
-                        pods: vec![pod],
+                        pod_count: 1,
+                        nodes: node.into_iter().collect(),
                     };
                     workloads.push(w);
                 }
@@ -256,7 +265,8 @@ spec:
                 "Pod/shop/lonely"
             ]
         );
-        assert_eq!(workloads[0].pods.len(), 1);
+        assert_eq!(workloads[0].pod_count, 1);
+        assert_eq!(inv.owned_pods.len(), 1, "the ReplicaSet's pod is kept lean");
         assert_eq!(workloads[0].node_names(), ["node-1"]);
         assert_eq!(workloads[0].service_account_name(), "web");
         assert_eq!(workloads[2].service_account_name(), "default");
