@@ -10,6 +10,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use k8s_openapi::api::authorization::v1::{
     ResourceAttributes, SelfSubjectAccessReview, SelfSubjectAccessReviewSpec,
 };
+use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::{List, ListableResource};
 use kube::api::{ListParams, PostParams};
 use serde::de::DeserializeOwned;
@@ -26,6 +27,9 @@ pub const PAGE_SIZE: u32 = 500;
 pub struct Lister {
     client: kube::Client,
     progress: ProgressBar,
+    wanted: Vec<ResourceKind>,
+    /// Controller-owned Pods, made lean page by page so a full Pod list is never held.
+    owned_pods: std::sync::Mutex<Vec<crate::inventory::OwnedPod>>,
 }
 
 impl Lister {
@@ -38,7 +42,7 @@ impl Lister {
 
     /// All pages of one cluster-wide list. An expired continue token (410) restarts the list
     /// once from a fresh snapshot rather than mixing two snapshots.
-    pub(crate) async fn list_all<K: DeserializeOwned + ListableResource>(
+    pub(crate) async fn list_all<K: DeserializeOwned + ListableResource + 'static>(
         &self,
         kind: ResourceKind,
     ) -> std::result::Result<Vec<K>, kube::Error> {
@@ -68,12 +72,22 @@ impl Lister {
                     }
                     other => other?,
                 };
-                if items.is_empty() {
+                let mut page_items = page.items;
+                let pods = (&mut page_items as &mut dyn std::any::Any).downcast_mut::<Vec<Pod>>();
+                if let Some(pods) = pods {
+                    let (owned, rest): (Vec<Pod>, Vec<Pod>) = std::mem::take(pods)
+                        .into_iter()
+                        .partition(|p| crate::inventory::demotable(p, &self.wanted));
+                    *pods = rest;
+                    if let Ok(mut lean) = self.owned_pods.lock() {
+                        lean.extend(owned.into_iter().map(crate::inventory::owned));
+                    }
+                } else if items.is_empty() {
                     // The server says how many are left: size the list once.
                     let remaining = page.metadata.remaining_item_count.unwrap_or(0).max(0) as usize;
-                    items.reserve_exact(page.items.len() + remaining);
+                    items.reserve_exact(page_items.len() + remaining);
                 }
-                items.extend(page.items);
+                items.extend(page_items);
                 self.progress.inc_length(0);
                 continue_token = page.metadata.continue_.filter(|t| !t.is_empty());
                 if continue_token.is_none() {
@@ -126,6 +140,8 @@ pub async fn collect(
     let lister = Arc::new(Lister {
         client: cluster.client.clone(),
         progress: progress.clone(),
+        wanted: kinds.to_vec(),
+        owned_pods: std::sync::Mutex::new(Vec::new()),
     });
 
     let tasks = kinds.iter().map(|&kind| {
@@ -170,6 +186,9 @@ pub async fn collect(
             }),
             Outcome::Failed(e) => return Err(cluster.error(&e)),
         }
+    }
+    if let Ok(mut lean) = lister.owned_pods.lock() {
+        inventory.owned_pods = std::mem::take(&mut *lean);
     }
     inventory.demote_owned_pods(kinds);
     Ok(inventory)

@@ -143,7 +143,7 @@ const POD_OWNER_KINDS: [ResourceKind; 5] = [
     ResourceKind::ReplicationController,
 ];
 
-fn demotable(pod: &Pod, wanted: &[ResourceKind]) -> bool {
+pub(crate) fn demotable(pod: &Pod, wanted: &[ResourceKind]) -> bool {
     pod.metadata.owner_references.iter().flatten().any(|o| {
         o.controller == Some(true)
             && POD_OWNER_KINDS.iter().any(|k| {
@@ -152,7 +152,7 @@ fn demotable(pod: &Pod, wanted: &[ResourceKind]) -> bool {
     })
 }
 
-fn owned(pod: Pod) -> OwnedPod {
+pub(crate) fn owned(pod: Pod) -> OwnedPod {
     OwnedPod {
         node_name: pod.spec.and_then(|s| s.node_name),
         metadata: pod.metadata,
