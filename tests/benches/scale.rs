@@ -172,6 +172,16 @@ fn main() {
     // Live: the same objects served by the test API server.
     let mut all = Vec::with_capacity(objects);
     synthetic::generate(&scale, |o| all.push(o));
+    // A real cluster serves the bootstrap ClusterRoles (view, edit, …) that offline mode assumes.
+    all.extend(
+        Inventory::from_recordings()
+            .objects()
+            .into_iter()
+            .filter(|o| {
+                o["kind"] == "ClusterRole"
+                    && o["metadata"]["labels"]["kubernetes.io/bootstrapping"] == "rbac-defaults"
+            }),
+    );
     let server = TestApiServer::start(ApiServerConfig {
         inventory: Inventory::from_objects(all),
         ..ApiServerConfig::default()

@@ -269,7 +269,18 @@ fn dangling_role_refs(ctx: &ScanContext<'_>, out: &mut Vec<Finding>, skipped: &m
         ) {
             continue;
         }
-        let subjects = binding_subjects(ctx.inventory, &dangling.binding);
+        // ServiceAccount subjects without a namespace belong to the RoleBinding's.
+        let subjects: Vec<Subject> = dangling
+            .subjects
+            .iter()
+            .map(|s| {
+                let mut s = s.clone();
+                if s.kind == "ServiceAccount" && s.namespace.is_none() {
+                    s.namespace = dangling.binding.namespace.clone();
+                }
+                s
+            })
+            .collect();
         let who: Vec<String> = subjects
             .iter()
             .map(|s| subject_text(s, s.namespace.as_deref()))
@@ -299,42 +310,6 @@ fn dangling_role_refs(ctx: &ScanContext<'_>, out: &mut Vec<Finding>, skipped: &m
             evidence,
         ));
     }
-}
-
-/// The subjects of a binding as written, ServiceAccount namespaces defaulted to the binding's.
-fn binding_subjects(inventory: &Inventory, binding: &BindingRef) -> Vec<Subject> {
-    let (meta, subjects) = match binding.kind {
-        BindingKind::ClusterRoleBinding => match inventory
-            .cluster_role_bindings
-            .iter()
-            .find(|b| b.metadata.name.as_deref() == Some(binding.name.as_str()))
-        {
-            Some(b) => (&b.metadata, &b.subjects),
-            None => return Vec::new(),
-        },
-        BindingKind::RoleBinding => match inventory.role_bindings.iter().find(|b| {
-            b.metadata.name.as_deref() == Some(binding.name.as_str())
-                && b.metadata
-                    .namespace
-                    .as_deref()
-                    .unwrap_or(crate::authz::DEFAULT_NAMESPACE)
-                    == binding.namespace.as_deref().unwrap_or_default()
-        }) {
-            Some(b) => (&b.metadata, &b.subjects),
-            None => return Vec::new(),
-        },
-    };
-    subjects
-        .iter()
-        .flatten()
-        .map(|s| {
-            let mut s = s.clone();
-            if s.kind == "ServiceAccount" && s.namespace.is_none() {
-                s.namespace = meta.namespace.clone();
-            }
-            s
-        })
-        .collect()
 }
 
 fn dangling_subjects(ctx: &ScanContext<'_>, out: &mut Vec<Finding>, skipped: &mut Vec<Skipped>) {

@@ -108,10 +108,12 @@ impl Grant {
 }
 
 /// A binding whose `roleRef` points nowhere: it grants nothing (until the role appears).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct DanglingRef {
     pub binding: BindingRef,
     pub role: RoleRefResolved,
+    /// The binding's subjects as written: who would get the role once it exists.
+    pub subjects: Vec<Subject>,
     pub reason: String,
 }
 
@@ -232,6 +234,7 @@ impl RbacModel {
                 self.dangling.push(DanglingRef {
                     binding,
                     role,
+                    subjects: subjects.to_vec(),
                     reason: reason.into(),
                 });
                 return;
