@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use k8s_openapi::api::rbac::v1::PolicyRule;
+use k8s_openapi::api::rbac::v1::{PolicyRule, Subject};
 
 use guardrails::finding::{RuleInfo, Severity};
 use serde_json::{Value, json};
@@ -197,6 +197,11 @@ pub fn rule_json(grant: &Grant) -> Value {
     put("nonResourceURLs", &r.non_resource_urls);
     rule.insert("verbs".into(), json!(r.verbs));
     Value::Object(rule)
+}
+
+/// A subject in reports; `namespace` is the ServiceAccount's (explicit or defaulted).
+pub fn subject_json(subject: &Subject, namespace: Option<&str>) -> Value {
+    json!({ "kind": subject.kind, "name": subject.name, "namespace": namespace })
 }
 
 /// The provenance of one grant, in the contract's `grants[]` shape.

@@ -10,7 +10,7 @@ use k8s_openapi::api::rbac::v1::Subject;
 use serde_json::{Value, json};
 
 use crate::authz::{Grant, Identity, RbacModel, Request, Scope, split_service_account_username};
-use crate::exposure::{chain_text, grant_json, rule_json};
+use crate::exposure::{chain_text, grant_json, rule_json, subject_json};
 
 /// Resources that exist only at cluster scope: RoleBindings can never grant them, so a
 /// namespace given with `-n` does not apply.
@@ -43,10 +43,6 @@ const CLUSTER_SCOPED: &[&str] = &[
 ];
 
 const NOTE_MASTERS: &str = "members of group system:masters can do anything without RBAC; other authorizers (Node, webhooks) are not modelled";
-
-fn subject_json(s: &Subject) -> Value {
-    json!({ "kind": s.kind, "name": s.name, "namespace": s.namespace })
-}
 
 /// The answer to `who-can`: each subject with the grants that allow the request.
 pub struct WhoCan<'m> {
@@ -130,7 +126,7 @@ impl WhoCan<'_> {
             "name": self.name,
             "namespace": self.namespace,
             "subjects": self.subjects.iter().map(|(s, grants)| {
-                let mut v = subject_json(s);
+                let mut v = subject_json(s, s.namespace.as_deref());
                 v["grants"] = grants.iter().map(|g| grant_json(g)).collect();
                 v
             }).collect::<Vec<_>>(),
@@ -284,7 +280,7 @@ pub fn what_can(
     }
     let document = json!({
         "kind": "WhatCan",
-        "subject": subject_json(&subject),
+        "subject": subject_json(&subject, subject.namespace.as_deref()),
         "groups": identity.groups,
         "namespace": namespace,
         "rules": rules.iter().map(|(ns, rule, grants)| json!({

@@ -16,7 +16,7 @@ use crate::authz::{
     split_service_account_username,
 };
 use crate::catalogue::*;
-use crate::exposure::{self, Hit};
+use crate::exposure::{self, Hit, subject_json};
 
 const RBAC_API: &str = "rbac.authorization.k8s.io/v1";
 const BOOTSTRAP_LABEL: &str = "kubernetes.io/bootstrapping";
@@ -61,10 +61,6 @@ pub fn subject_text(subject: &Subject, namespace: Option<&str>) -> String {
         ("ServiceAccount", Some(ns)) => format!("ServiceAccount {ns}/{}", subject.name),
         (kind, _) => format!("{kind} {}", subject.name),
     }
-}
-
-fn subject_json(subject: &Subject, namespace: Option<&str>) -> Value {
-    json!({ "kind": subject.kind, "name": subject.name, "namespace": namespace })
 }
 
 /// The ServiceAccount a subject is, whether written as a ServiceAccount or as its user name.
