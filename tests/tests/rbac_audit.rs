@@ -522,6 +522,31 @@ fn who_can_what_can_and_blast_radius_live() {
             .output()
             .expect("run"),
     );
+    let labelled = json_of(
+        &server
+            .kubectl(&[
+                "rbac-audit",
+                "blast-radius",
+                "-A",
+                "-l",
+                "app.kubernetes.io/name=ci-deployer",
+                "-o",
+                "json",
+            ])
+            .output()
+            .expect("run"),
+    );
+    let names: Vec<&str> = labelled["serviceAccounts"]
+        .as_array()
+        .expect("list")
+        .iter()
+        .filter_map(|e| e["name"].as_str())
+        .collect();
+    assert_eq!(
+        names,
+        ["ci-deployer"],
+        "-l selects ServiceAccounts by label"
+    );
     let first = &blast["serviceAccounts"][0];
     assert_eq!(first["risk"], "critical");
     let checkout = blast["serviceAccounts"]

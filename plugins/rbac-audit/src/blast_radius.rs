@@ -60,6 +60,7 @@ pub fn compute(
     model: &RbacModel,
     scope: &NamespaceScope,
     selection: &[String],
+    selector: Option<&guardrails::selector::LabelQuery>,
 ) -> Result<Vec<Entry>> {
     let wanted: Vec<(String, String)> = selection
         .iter()
@@ -96,7 +97,14 @@ pub fn compute(
         } else {
             wanted.contains(&(ns.clone(), name.clone()))
         };
-        if !selected {
+        // `-l` selects ServiceAccounts by their labels.
+        let labelled = selector.is_none_or(|q| {
+            let labels = inventory
+                .service_account(&ns, &name)
+                .and_then(|sa| sa.metadata.labels.clone());
+            q.matches(&labels.unwrap_or_default())
+        });
+        if !selected || !labelled {
             continue;
         }
         let grants = model.rules_for(&Identity::service_account(&ns, &name), None);

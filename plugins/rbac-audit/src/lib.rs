@@ -156,7 +156,13 @@ pub async fn run(cli: Cli) -> Result<i32> {
             exit_code::OK
         }
         Command::BlastRadius { service_accounts } => {
-            let entries = blast_radius::compute(&inventory, &model, &scope, &service_accounts)?;
+            let entries = blast_radius::compute(
+                &inventory,
+                &model,
+                &scope,
+                &service_accounts,
+                selector.as_ref(),
+            )?;
             blast_radius::write(&mut out, &entries, format, styles)?;
             exit_code::OK
         }
