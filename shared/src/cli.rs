@@ -101,6 +101,8 @@ pub enum OutputFormat {
     Json,
     Yaml,
     Sarif,
+    /// A Markdown table, e.g. for a pull-request comment
+    Markdown,
 }
 
 #[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq, Default)]

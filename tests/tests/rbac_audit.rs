@@ -203,6 +203,20 @@ fn colour_only_when_asked_or_on_a_terminal() {
     assert!(stdout(&forced).contains('\u{1b}'));
     let json = run(&["rbac-audit", "-f", &ex, "-o", "json", "--color", "always"]);
     assert!(!stdout(&json).contains('\u{1b}'), "JSON is never coloured");
+    let markdown = run(&[
+        "rbac-audit",
+        "-f",
+        &ex,
+        "-o",
+        "markdown",
+        "--color",
+        "always",
+        "--fail-on",
+        "never",
+    ]);
+    let text = stdout(&markdown);
+    assert!(!text.contains('\u{1b}'), "Markdown is never coloured");
+    assert!(text.contains("| CRITICAL | `cluster-admin-binding` | `ClusterRoleBinding/ci-deployer-cluster-admin` |"), "{text}");
 }
 
 #[test]

@@ -171,7 +171,7 @@ pub fn write(
     match format {
         OutputFormat::Json | OutputFormat::Sarif => write_json(out, &document),
         OutputFormat::Yaml => write_yaml(out, &document),
-        OutputFormat::Table | OutputFormat::Wide => {
+        OutputFormat::Table | OutputFormat::Wide | OutputFormat::Markdown => {
             if entries.is_empty() {
                 writeln!(out, "No ServiceAccounts in scope.")?;
                 return Ok(());
@@ -249,7 +249,7 @@ pub fn write(
                 }
                 table.row(row);
             }
-            table.write(out, styles)
+            table.write_as(out, styles, format)
         }
     }
 }

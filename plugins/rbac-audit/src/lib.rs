@@ -52,8 +52,8 @@ pub fn build_model(inventory: &Inventory) -> RbacModel {
 }
 
 pub async fn run(cli: Cli) -> Result<i32> {
-    let styles = Styles::for_stdout(cli.output.color);
     let format = cli.output.format;
+    let styles = Styles::for_output(cli.output.color, format);
     let mut out = run::stdout();
     if cli.gate.list_rules {
         render::write_rules(&mut out, catalogue::RULES, format, styles)?;

@@ -143,7 +143,7 @@ impl WhoCan<'_> {
         match format {
             OutputFormat::Json | OutputFormat::Sarif => return write_json(out, &self.to_json()),
             OutputFormat::Yaml => return write_yaml(out, &self.to_json()),
-            OutputFormat::Table | OutputFormat::Wide => {}
+            OutputFormat::Table | OutputFormat::Wide | OutputFormat::Markdown => {}
         }
         if self.subjects.is_empty() {
             writeln!(out, "No subject is allowed to do this by RBAC.")?;
@@ -172,7 +172,7 @@ impl WhoCan<'_> {
                     table.row(row);
                 }
             }
-            table.write(out, styles)?;
+            table.write_as(out, styles, format)?;
         }
         writeln!(out, "{}", styles.dim(&format!("\nNote: {NOTE_MASTERS}.")))?;
         Ok(())
@@ -297,7 +297,7 @@ pub fn what_can(
     match format {
         OutputFormat::Json | OutputFormat::Sarif => write_json(out, &document),
         OutputFormat::Yaml => write_yaml(out, &document),
-        OutputFormat::Table | OutputFormat::Wide => {
+        OutputFormat::Table | OutputFormat::Wide | OutputFormat::Markdown => {
             if rules.is_empty() {
                 writeln!(
                     out,
@@ -355,7 +355,7 @@ pub fn what_can(
                 ];
                 table.row(row);
             }
-            table.write(out, styles)?;
+            table.write_as(out, styles, format)?;
             Ok(())
         }
     }

@@ -40,8 +40,12 @@ impl Styles {
         Styles::detect(choice, std::io::stdout().is_terminal())
     }
 
-    pub fn for_stderr(choice: ColorChoice) -> Styles {
-        Styles::detect(choice, std::io::stderr().is_terminal())
+    /// For stdout in `format`: machine formats and Markdown are never coloured.
+    pub fn for_output(choice: ColorChoice, format: OutputFormat) -> Styles {
+        match format {
+            OutputFormat::Table | OutputFormat::Wide => Styles::for_stdout(choice),
+            _ => Styles { color: false },
+        }
     }
 
     pub fn paint(&self, text: &str, style: Style) -> String {
@@ -101,7 +105,46 @@ pub fn write_report(
         OutputFormat::Table | OutputFormat::Wide => {
             write_report_table(out, report, format == OutputFormat::Wide, styles)
         }
+        OutputFormat::Markdown => write_report_markdown(out, report),
     }
+}
+
+/// A report as Markdown: a summary line, the findings table, and what was not evaluated.
+fn write_report_markdown(out: &mut dyn Write, report: &Report) -> Result<()> {
+    let s = &report.summary;
+    writeln!(
+        out,
+        "### {}: {} findings (score {}/100)\n\n{} critical, {} high, {} medium, {} low, {} info\n",
+        report.plugin,
+        report.findings.len(),
+        s.score,
+        s.critical,
+        s.high,
+        s.medium,
+        s.low,
+        s.info
+    )?;
+    if !report.findings.is_empty() {
+        let mut table = Table::new(&["Severity", "Rule", "Object", "Message"]);
+        for f in &report.findings {
+            table.row(vec![
+                f.severity.as_str().to_uppercase(),
+                format!("`{}`", f.rule),
+                format!("`{}`", f.object.display_path()),
+                f.message.clone(),
+            ]);
+        }
+        table.write_markdown(out)?;
+    }
+    if !report.skipped.is_empty() {
+        let what: Vec<String> = report
+            .skipped
+            .iter()
+            .map(|s| format!("{} ({})", s.resource, s.reason))
+            .collect();
+        writeln!(out, "\nNot evaluated: {}", what.join(", "))?;
+    }
+    Ok(())
 }
 
 fn write_report_table(
@@ -194,7 +237,7 @@ pub fn write_rules(
     match format {
         OutputFormat::Json | OutputFormat::Sarif => write_json(out, &rules),
         OutputFormat::Yaml => write_yaml(out, &rules),
-        OutputFormat::Table | OutputFormat::Wide => {
+        OutputFormat::Table | OutputFormat::Wide | OutputFormat::Markdown => {
             let mut headers = vec!["RULE", "SEVERITY", "CATEGORY", "TITLE"];
             if format == OutputFormat::Wide {
                 headers.push("RATIONALE");
@@ -212,7 +255,7 @@ pub fn write_rules(
                 }
                 table.row(row);
             }
-            table.write(out, styles)
+            table.write_as(out, styles, format)
         }
     }
 }

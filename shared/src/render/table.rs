@@ -41,6 +41,40 @@ impl Table {
         self.rows.is_empty()
     }
 
+    /// Aligned columns, or a Markdown table for `-o markdown`.
+    pub fn write_as(
+        &self,
+        out: &mut dyn Write,
+        styles: Styles,
+        format: crate::cli::OutputFormat,
+    ) -> Result<()> {
+        match format {
+            crate::cli::OutputFormat::Markdown => self.write_markdown(out),
+            _ => self.write(out, styles),
+        }
+    }
+
+    /// A GitHub-flavoured Markdown table (cells escaped; colour never applies).
+    pub fn write_markdown(&self, out: &mut dyn Write) -> Result<()> {
+        let cell = |s: &str| s.replace('|', "\\|").replace('\n', " ");
+        let row = |cells: &[String]| {
+            format!(
+                "| {} |",
+                cells
+                    .iter()
+                    .map(|c| cell(c))
+                    .collect::<Vec<_>>()
+                    .join(" | ")
+            )
+        };
+        writeln!(out, "{}", row(&self.headers))?;
+        writeln!(out, "|{}", "---|".repeat(self.headers.len()))?;
+        for r in &self.rows {
+            writeln!(out, "{}", row(r))?;
+        }
+        Ok(())
+    }
+
     pub fn write(&self, out: &mut dyn Write, styles: Styles) -> Result<()> {
         let columns = self.headers.len();
         let mut widths: Vec<usize> = self.headers.iter().map(|h| visible_width(h)).collect();
@@ -71,6 +105,18 @@ impl Table {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn markdown_escapes_pipes() {
+        let mut t = Table::new(&["A", "B"]);
+        t.row(vec!["x|y".into(), "z".into()]);
+        let mut out = Vec::new();
+        t.write_markdown(&mut out).expect("write");
+        assert_eq!(
+            String::from_utf8(out).expect("utf8"),
+            "| A | B |\n|---|---|\n| x\\|y | z |\n"
+        );
+    }
 
     #[test]
     fn columns_align_ignoring_colour() {
