@@ -62,6 +62,12 @@ impl Lister {
                 let page = match page {
                     Err(kube::Error::Api(status)) if status.code == 410 && restarts < 2 => {
                         restarts += 1;
+                        // Lean Pods from the abandoned snapshot would be counted twice.
+                        if kind == ResourceKind::Pod
+                            && let Ok(mut lean) = self.owned_pods.lock()
+                        {
+                            lean.clear();
+                        }
                         self.progress.suspend(|| {
                             crate::run::warn(&format!(
                                 "the {} list changed while paging (410 Expired); listing it again",
@@ -88,7 +94,6 @@ impl Lister {
                     items.reserve_exact(page_items.len() + remaining);
                 }
                 items.extend(page_items);
-                self.progress.inc_length(0);
                 continue_token = page.metadata.continue_.filter(|t| !t.is_empty());
                 if continue_token.is_none() {
                     return Ok(items);

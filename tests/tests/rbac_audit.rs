@@ -914,3 +914,43 @@ fn kubectl_completes_plugin_arguments() {
         "{flags}"
     );
 }
+
+#[test]
+fn a_restarted_pod_list_does_not_count_pods_twice() {
+    let mut objects = Inventory::from_recordings().objects();
+    for i in 0..1200 {
+        objects.push(json!({
+            "apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": format!("web-cache-{i}"), "namespace": "shop",
+                "ownerReferences": [{"apiVersion": "apps/v1", "kind": "StatefulSet", "name": "web-cache", "uid": "u", "controller": true}]},
+            "spec": {"nodeName": format!("node-{}", i % 3), "containers": [{"name": "c", "image": "nginx"}]},
+        }));
+    }
+    let server = TestApiServer::start(ApiServerConfig {
+        inventory: Inventory::from_objects(objects),
+        expire_continue_after_pages: Some(2),
+        ..ApiServerConfig::default()
+    });
+    let out = server
+        .kubectl(&["rbac-audit", "blast-radius", "shop/default", "-o", "json"])
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(
+        server.requests().iter().any(|r| r.status == 410),
+        "the pod list was restarted"
+    );
+    let report = json_of(&out);
+    let web_cache = report["serviceAccounts"][0]["workloads"]
+        .as_array()
+        .expect("workloads")
+        .iter()
+        .find(|w| w["object"]["name"] == "web-cache")
+        .expect("web-cache")
+        .clone();
+    assert_eq!(
+        web_cache["pods"], 1200,
+        "each pod once (web-cache-0 replaces the recorded one)"
+    );
+    assert_eq!(web_cache["nodes"], json!(["node-0", "node-1", "node-2"]));
+}

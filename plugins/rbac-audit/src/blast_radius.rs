@@ -22,6 +22,8 @@ use crate::exposure::{self, hit_json};
 pub struct MountedWorkload {
     pub object: guardrails::finding::ObjectRef,
     pub token_mount: TokenMount,
+    /// Pods running it now (live); the token sits in each.
+    pub pods: usize,
     pub nodes: Vec<String>,
     /// A DaemonSet puts the token on every node.
     pub on_every_node: bool,
@@ -121,6 +123,7 @@ pub fn compute(
                 mounted.push(MountedWorkload {
                     object: w.object.clone(),
                     token_mount: mount,
+                    pods: w.pod_count,
                     nodes: w.node_names().into_iter().map(String::from).collect(),
                     on_every_node: w.object.kind == "DaemonSet",
                 });
