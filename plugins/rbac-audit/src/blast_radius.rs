@@ -86,6 +86,15 @@ pub fn compute(
     for key in &wanted {
         accounts.entry(key.clone()).or_insert(false);
     }
+    // Workloads by the ServiceAccount they run as, so each account's are found at once.
+    let mut by_account: BTreeMap<(&str, &str), Vec<&guardrails::workload::Workload<'_>>> =
+        BTreeMap::new();
+    for w in &workloads {
+        by_account
+            .entry((w.namespace(), w.service_account_name()))
+            .or_default()
+            .push(w);
+    }
     let mut entries = Vec::new();
     let mut cache = exposure::RuleCapabilities::default();
     let namespaces_known = !inventory.namespaces.is_empty();
@@ -114,9 +123,10 @@ pub fn compute(
         let sa = inventory.service_account(&ns, &name);
         let mut mounted = Vec::new();
         let mut unmounted = 0;
-        for w in workloads
-            .iter()
-            .filter(|w| w.namespace() == ns && w.service_account_name() == name)
+        for w in by_account
+            .get(&(ns.as_str(), name.as_str()))
+            .into_iter()
+            .flatten()
         {
             let mount = token_mount(w.pod_spec, sa);
             if mount.is_mounted() {
