@@ -195,7 +195,6 @@ pub async fn collect(
     if let Ok(mut lean) = lister.owned_pods.lock() {
         inventory.owned_pods = std::mem::take(&mut *lean);
     }
-    inventory.demote_owned_pods(kinds);
     Ok(inventory)
 }
 

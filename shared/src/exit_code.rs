@@ -17,13 +17,21 @@ pub const WRITE: i32 = 5;
 /// Interrupted (Ctrl-C).
 pub const INTERRUPTED: i32 = 130;
 
-/// The help-text table, shared by every plugin's `--help`.
-pub const HELP: &str = "\
-Exit codes:
+/// The exit-code table as a string literal, so plugins can `concat!` it into their clap
+/// `after_help` (which wants one `&'static str`).
+#[macro_export]
+macro_rules! exit_code_help {
+    () => {
+        "Exit codes:
   0    no finding at or above --fail-on
   1    findings at or above --fail-on
   2    usage error
   3    input error (unreadable or malformed file, invalid object)
   4    cluster error (no kubeconfig, unreachable, unauthenticated, incomplete with --require-complete)
   5    write failed or refused
-  130  interrupted";
+  130  interrupted"
+    };
+}
+
+/// The help-text table, shared by every plugin's `--help`.
+pub const HELP: &str = exit_code_help!();

@@ -141,11 +141,6 @@ impl Finding {
         self.severity = severity;
         self
     }
-
-    pub fn with_remediation(mut self, remediation: String) -> Finding {
-        self.remediation = remediation;
-        self
-    }
 }
 
 fn to_raw(value: &Value) -> Box<RawValue> {

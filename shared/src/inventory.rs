@@ -68,10 +68,6 @@ macro_rules! inventory_kinds {
                 match kind { $(ResourceKind::$variant => self.$field.reserve_exact(additional),)* }
             }
 
-            pub fn count(&self, kind: ResourceKind) -> usize {
-                match kind { $(ResourceKind::$variant => self.$field.len(),)* }
-            }
-
             fn insert_document(&mut self, kind: ResourceKind, doc: Document<'_>) -> std::result::Result<ObjectRef, serde_json::Error> {
                 match kind {
                     $(ResourceKind::$variant => {
@@ -262,15 +258,6 @@ impl Inventory {
             files: vec![name.to_string()],
         };
         Ok(inv)
-    }
-
-    /// Moves controller-owned Pods out of `pods` into lean [`OwnedPod`]s.
-    pub(crate) fn demote_owned_pods(&mut self, wanted: &[ResourceKind]) {
-        let (owned_pods, pods): (Vec<Pod>, Vec<Pod>) = std::mem::take(&mut self.pods)
-            .into_iter()
-            .partition(|p| demotable(p, wanted));
-        self.pods = pods;
-        self.owned_pods.extend(owned_pods.into_iter().map(owned));
     }
 
     fn add_document(&mut self, doc: Document<'_>, wanted: &[ResourceKind]) -> Result<()> {

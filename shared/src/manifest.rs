@@ -75,10 +75,6 @@ impl Document<'_> {
             Body::Yaml(value) => serde_json::from_value(value),
         }
     }
-
-    pub fn into_value(self) -> std::result::Result<Value, serde_json::Error> {
-        self.decode()
-    }
 }
 
 /// Receives each document; returning an error stops loading.
@@ -416,7 +412,7 @@ mod tests {
         let mut out = Vec::new();
         parse_text("t.yaml", text, &mut |d: Document<'_>| {
             let line = d.location.line;
-            out.push((d.into_value().expect("value"), line));
+            out.push((d.decode::<Value>().expect("value"), line));
             Ok(())
         })?;
         Ok(out)

@@ -605,7 +605,7 @@ impl ServerCore {
         let labels = match LabelSelector::parse(param(params, "labelSelector").unwrap_or_default())
         {
             Ok(s) => s,
-            Err(e) => return bad_request(&e),
+            Err(e) => return bad_request(&e.to_string()),
         };
         let fields = match FieldSelector::parse(param(params, "fieldSelector").unwrap_or_default())
         {
@@ -683,7 +683,7 @@ impl ServerCore {
                 break;
             }
             last_key = Some(rel);
-            if labels.matches_object(item) && fields.matches_object(item) {
+            if labels.matches(&crate::selector::labels_of(item)) && fields.matches_object(item) {
                 page.push(item);
             }
         }

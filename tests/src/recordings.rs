@@ -92,24 +92,19 @@ fn parse_file(path: &std::path::Path) -> Recording {
             .unwrap_or_default()
             .to_string()
     };
-    let query = doc
-        .pointer("/request/query")
-        .and_then(Value::as_object)
-        .map(|m| {
-            m.iter()
-                .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string()))
-                .collect()
-        })
-        .unwrap_or_default();
-    let request_headers = doc
-        .pointer("/request/headers")
-        .and_then(Value::as_object)
-        .map(|m| {
-            m.iter()
-                .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string()))
-                .collect()
-        })
-        .unwrap_or_default();
+    // Query and request headers are flat string maps in the recording format.
+    let string_map = |ptr: &str| {
+        doc.pointer(ptr)
+            .and_then(Value::as_object)
+            .map(|m| {
+                m.iter()
+                    .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string()))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let query = string_map("/request/query");
+    let request_headers = string_map("/request/headers");
     let mut headers = Vec::new();
     if let Some(h) = doc.pointer("/response/headers").and_then(Value::as_object) {
         for (name, value) in h {

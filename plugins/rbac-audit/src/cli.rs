@@ -35,7 +35,7 @@ pub struct Cli {
     pub no_bootstrap_roles: bool,
 }
 
-/// Examples and the suite's exit codes (kept in sync with `guardrails::exit_code::HELP`).
+/// Examples, then the suite's exit codes.
 mod help_text {
     pub const TEXT: &str = concat!(
         "Examples:\n",
@@ -49,14 +49,7 @@ mod help_text {
         "  kubectl rbac-audit what-can system:serviceaccount:shop:checkout -A\n\n",
         "  # Which ServiceAccounts would hurt most if one of their pods were compromised?\n",
         "  kubectl rbac-audit blast-radius -A\n\n",
-        "Exit codes:\n",
-        "  0    no finding at or above --fail-on\n",
-        "  1    findings at or above --fail-on\n",
-        "  2    usage error\n",
-        "  3    input error (unreadable or malformed file, invalid object)\n",
-        "  4    cluster error (no kubeconfig, unreachable, unauthenticated, incomplete with --require-complete)\n",
-        "  5    write failed or refused\n",
-        "  130  interrupted",
+        guardrails::exit_code_help!(),
     );
 }
 

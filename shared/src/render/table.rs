@@ -37,10 +37,6 @@ impl Table {
         self.rows.push(cells);
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.rows.is_empty()
-    }
-
     /// Aligned columns, or a Markdown table for `-o markdown`.
     pub fn write_as(
         &self,
