@@ -5,7 +5,8 @@ use std::collections::{BTreeMap, HashMap};
 
 use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, ReplicaSet, StatefulSet};
 use k8s_openapi::api::batch::v1::{CronJob, Job};
-use k8s_openapi::api::core::v1::{Namespace, Pod, ReplicationController, ServiceAccount};
+use k8s_openapi::api::core::v1::{Namespace, Pod, ReplicationController, Service, ServiceAccount};
+use k8s_openapi::api::networking::v1::NetworkPolicy;
 use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, Role, RoleBinding};
 use k8s_openapi::{Metadata, Resource};
 
@@ -117,6 +118,8 @@ inventory_kinds! {
     Job => jobs: Job, "jobs";
     CronJob => cron_jobs: CronJob, "cronjobs";
     ReplicationController => replication_controllers: ReplicationController, "replicationcontrollers";
+    Service => services: Service, "services";
+    NetworkPolicy => network_policies: NetworkPolicy, "networkpolicies";
 }
 
 /// A Pod created by a controller the inventory collects (ReplicaSet, StatefulSet, DaemonSet,
@@ -184,7 +187,8 @@ impl ResourceKind {
         typed!(Namespace => Namespace, ServiceAccount => ServiceAccount, ClusterRole => ClusterRole,
             ClusterRoleBinding => ClusterRoleBinding, Role => Role, RoleBinding => RoleBinding, Pod => Pod,
             Deployment => Deployment, ReplicaSet => ReplicaSet, StatefulSet => StatefulSet, DaemonSet => DaemonSet,
-            Job => Job, CronJob => CronJob, ReplicationController => ReplicationController)
+            Job => Job, CronJob => CronJob, ReplicationController => ReplicationController,
+            Service => Service, NetworkPolicy => NetworkPolicy)
     }
 
     pub fn namespaced(self) -> bool {
