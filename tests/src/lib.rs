@@ -31,6 +31,7 @@ pub mod selector;
 pub mod table;
 pub mod time;
 pub mod tls;
+pub mod writes;
 
 pub use apiserver::{ApiServerConfig, DEFAULT_TOKEN, Forbid, RecordedRequest, TestApiServer};
 pub use harness::{kubectl, plugin_path_env};
