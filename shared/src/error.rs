@@ -27,6 +27,15 @@ pub enum Error {
     )]
     Incomplete(String),
 
+    /// A write the cluster (or the file system) refused or that failed; what was already
+    /// written is named in the message.
+    #[error("{object}: {message}")]
+    Write { object: String, message: String },
+
+    /// A write not attempted: no confirmation (no terminal to ask on, or the user said no).
+    #[error("{0}")]
+    NotConfirmed(String),
+
     /// Writing the report failed (other than a closed pipe, which is handled quietly).
     #[error("writing output: {0}")]
     Output(#[from] std::io::Error),
@@ -47,6 +56,7 @@ impl Error {
             Error::Kubeconfig(_) | Error::Cluster { .. } | Error::Incomplete(_) => {
                 exit_code::CLUSTER
             }
+            Error::Write { .. } | Error::NotConfirmed(_) => exit_code::WRITE,
             Error::Output(_) => exit_code::INPUT,
         }
     }
