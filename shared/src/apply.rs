@@ -25,6 +25,9 @@ use crate::render::Styles;
 pub enum Action {
     /// Apply this JSON patch (see [`PatchBuilder`]).
     Patch(Patch),
+    /// Apply this JSON merge patch (RFC 7386): for map-only changes such as labels, where a
+    /// guard is not needed (`{"metadata":{"labels":{…}}}`).
+    MergePatch(Value),
     /// Create this object (with apiVersion, kind and metadata).
     Create(Value),
     /// Delete the object.
@@ -267,6 +270,11 @@ impl<'a> LiveWriter<'a> {
                 })?;
                 (Some(after), Vec::new())
             }
+            (Action::MergePatch(patch), DryRun::Client) => {
+                let mut after = before.clone().unwrap_or(Value::Null);
+                json_patch::merge(&mut after, patch);
+                (Some(after), Vec::new())
+            }
             (Action::Create(obj), DryRun::Client) => (Some(obj.clone()), Vec::new()),
             (Action::Delete, DryRun::Client) => (None, Vec::new()),
             (action, _) => {
@@ -304,6 +312,17 @@ impl<'a> LiveWriter<'a> {
                     target,
                     "PATCH",
                     Some(("application/json-patch+json", body)),
+                    None,
+                    dry_run,
+                )
+                .await
+            }
+            Action::MergePatch(patch) => {
+                let body = serde_json::to_vec(patch).unwrap_or_default();
+                self.send(
+                    target,
+                    "PATCH",
+                    Some(("application/merge-patch+json", body)),
                     None,
                     dry_run,
                 )
@@ -566,7 +585,7 @@ pub async fn apply_all(
 
 fn applied_verb(action: &Action) -> &'static str {
     match action {
-        Action::Patch(_) => "patched",
+        Action::Patch(_) | Action::MergePatch(_) => "patched",
         Action::Create(_) => "created",
         Action::Delete => "deleted",
     }

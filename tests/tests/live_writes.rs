@@ -217,6 +217,31 @@ fn server_dry_run_reports_the_pod_security_warnings() {
 }
 
 #[test]
+fn a_namespace_label_dry_run_returns_the_violations_of_existing_pods() {
+    let live = live();
+    let change = LiveChange {
+        target: ObjectRef::new("v1", "Namespace", None, "shop"),
+        action: Action::MergePatch(
+            json!({"metadata": {"labels": {"pod-security.kubernetes.io/enforce": "restricted"}}}),
+        ),
+        reason: "enforce restricted".into(),
+    };
+    let (result, out) = live.run(vec![change], DryRun::Server, false);
+    let outcome = result.expect("dry run");
+    assert_eq!(
+        outcome.warnings,
+        vec![
+            "existing pods in namespace \"shop\" violate the new PodSecurity enforce level \"restricted:latest\"".to_string(),
+            "checkout-744c5644f7-2n26g (and 4 other pods): allowPrivilegeEscalation != false, unrestricted capabilities, runAsNonRoot != true, seccompProfile".to_string(),
+        ]
+    );
+    assert!(
+        out.contains("+    pod-security.kubernetes.io/enforce: restricted"),
+        "{out}"
+    );
+}
+
+#[test]
 fn creating_and_deleting_preview_and_apply() {
     let live = live();
     let policy = json!({"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
