@@ -16,6 +16,9 @@ pub struct Workload<'a> {
     pub metadata: &'a ObjectMeta,
     /// Labels of the pods it creates (the template's; a Pod's own).
     pub pod_labels: Option<&'a BTreeMap<String, String>>,
+    /// Metadata of the pods it creates (the template's; a Pod's own): annotations that
+    /// admission reads, e.g. AppArmor and seccomp.
+    pub pod_metadata: Option<&'a ObjectMeta>,
     pub pod_spec: &'a PodSpec,
     /// How many pods belong to it (through ReplicaSets and Jobs; the Pod itself for a Pod).
     pub pod_count: usize,
@@ -131,6 +134,7 @@ impl Inventory {
                         object: object_ref($o),
                         metadata: &$o.metadata,
                         pod_labels,
+                        pod_metadata: template.metadata.as_ref(),
                         pod_spec,
                         pod_count: 0,
                         nodes: Vec::new(),
@@ -185,6 +189,7 @@ impl Inventory {
                         object: object_ref(pod),
                         metadata: &pod.metadata,
                         pod_labels: pod.metadata.labels.as_ref(),
+                        pod_metadata: Some(&pod.metadata),
                         pod_spec,
                         pod_count: 1,
                         nodes: node.into_iter().collect(),

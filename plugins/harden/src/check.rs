@@ -1,0 +1,175 @@
+//! `check`: every workload in scope (controllers, and Pods no controller owns) against the Pod
+//! Security Standards at the chosen level and version, and against the hardening rules.
+//! Findings land on the controller, never on the pods it created.
+
+use std::collections::HashSet;
+
+use guardrails::cluster::NamespaceScope;
+use guardrails::finding::Finding;
+use guardrails::inventory::Inventory;
+use guardrails::selector::LabelQuery;
+use guardrails::workload::Workload;
+use serde_json::json;
+
+use crate::cli::Families;
+use crate::pss::{self, Level, LevelVersion, Version};
+use crate::{catalogue, hardening};
+
+/// The namespace label whose version `check` uses when `--pss-version` is not given.
+pub const ENFORCE_VERSION_LABEL: &str = "pod-security.kubernetes.io/enforce-version";
+
+pub struct CheckOptions<'a> {
+    pub level: Level,
+    /// `None`: each namespace's enforce-version label, else latest.
+    pub version: Option<Version>,
+    pub families: Families,
+    pub disabled: HashSet<String>,
+    pub scope: &'a NamespaceScope,
+    pub selector: Option<&'a LabelQuery>,
+}
+
+impl CheckOptions<'_> {
+    fn enabled(&self, rule: &str) -> bool {
+        let family = match self.families {
+            Families::All => true,
+            Families::Pss => catalogue::is_pss(rule),
+            Families::Hardening => !catalogue::is_pss(rule),
+        };
+        family && !self.disabled.contains(rule)
+    }
+}
+
+/// What a check run found, and the policy versions it evaluated at.
+pub struct CheckOutcome {
+    pub findings: Vec<Finding>,
+    pub workloads: usize,
+    /// Namespaces whose enforce-version label was not a valid version (latest was used).
+    pub invalid_version_labels: Vec<(String, String)>,
+}
+
+/// The policy version for a namespace: the flag, else its enforce-version label, else latest.
+fn version_for(
+    inventory: &Inventory,
+    namespace: &str,
+    requested: Option<Version>,
+    invalid: &mut Vec<(String, String)>,
+) -> Version {
+    if let Some(v) = requested {
+        return v;
+    }
+    let label = inventory
+        .namespace(namespace)
+        .and_then(|ns| ns.metadata.labels.as_ref())
+        .and_then(|l| l.get(ENFORCE_VERSION_LABEL));
+    match label.map(|v| v.parse::<Version>()) {
+        Some(Ok(v)) => v,
+        Some(Err(_)) => {
+            // Upstream evaluates an unparsable version label as latest.
+            let entry = (namespace.to_string(), label.cloned().unwrap_or_default());
+            if !invalid.contains(&entry) {
+                invalid.push(entry);
+            }
+            Version::Latest
+        }
+        None => Version::Latest,
+    }
+}
+
+pub fn check(inventory: &Inventory, opts: &CheckOptions<'_>) -> CheckOutcome {
+    let mut findings = Vec::new();
+    let mut invalid = Vec::new();
+    let mut count = 0;
+    for w in inventory.workloads() {
+        let namespace = w.namespace().to_string();
+        if !opts.scope.includes(Some(&namespace)) {
+            continue;
+        }
+        if let Some(q) = opts.selector
+            && !w.metadata.labels.as_ref().is_some_and(|l| q.matches(l))
+        {
+            continue;
+        }
+        count += 1;
+        let version = version_for(inventory, &namespace, opts.version, &mut invalid);
+        let policy = LevelVersion {
+            level: opts.level,
+            version,
+        };
+        pss_findings(&w, policy, opts, &mut findings);
+        hardening_findings(inventory, &w, opts, &mut findings);
+    }
+    for f in &mut findings {
+        f.location = inventory.location_of(&f.object);
+    }
+    CheckOutcome {
+        findings,
+        workloads: count,
+        invalid_version_labels: invalid,
+    }
+}
+
+fn pss_findings(
+    w: &Workload<'_>,
+    policy: LevelVersion,
+    opts: &CheckOptions<'_>,
+    out: &mut Vec<Finding>,
+) {
+    let empty = Default::default();
+    let metadata = w.pod_metadata.unwrap_or(&empty);
+    for v in pss::evaluate(policy, metadata, w.pod_spec) {
+        let Some(rule) = catalogue::pss_rule(v.check) else {
+            continue;
+        };
+        if !opts.enabled(rule.id) {
+            continue;
+        }
+        let evidence = json!({
+            "policy": policy.to_string(),
+            "check": v.check,
+            "reason": v.reason,
+            "detail": v.detail,
+            "containers": v.containers,
+        });
+        out.push(Finding::new(
+            rule,
+            w.object.clone(),
+            "",
+            v.segment(),
+            evidence,
+        ));
+    }
+}
+
+fn hardening_findings(
+    inventory: &Inventory,
+    w: &Workload<'_>,
+    opts: &CheckOptions<'_>,
+    out: &mut Vec<Finding>,
+) {
+    if opts.families == Families::Pss {
+        return;
+    }
+    let spec = w.pod_spec;
+    let service_account = w.service_account_name();
+    let gaps = [
+        hardening::read_only_root_fs(spec),
+        hardening::no_resources(spec),
+        hardening::automount_token(
+            spec,
+            inventory.service_account(w.namespace(), service_account),
+        ),
+        hardening::run_as_uid_zero_or_unset(spec),
+        hardening::default_service_account(service_account),
+    ];
+    for gap in gaps.into_iter().flatten() {
+        if opts.enabled(gap.rule.id) {
+            out.push(Finding::new(
+                gap.rule,
+                w.object.clone(),
+                "",
+                gap.message,
+                gap.evidence,
+            ));
+        }
+    }
+}
