@@ -6,6 +6,7 @@
 pub mod catalogue;
 pub mod check;
 pub mod cli;
+pub mod fix;
 pub mod hardening;
 pub mod pss;
 

@@ -8,6 +8,7 @@
 //! newest one any check defines.
 
 mod checks;
+pub use checks::sysctl_allowed;
 pub mod containers;
 
 use std::fmt;

@@ -232,3 +232,41 @@ fn quirks_of_upstream_messages_are_kept() {
         ]
     );
 }
+
+/// RFC 7386 merge (enough for patches without lists).
+fn merge(target: &mut Value, patch: &Value) {
+    match (target, patch) {
+        (Value::Object(t), Value::Object(p)) => {
+            for (k, v) in p {
+                merge(t.entry(k.clone()).or_insert(Value::Null), v);
+            }
+        }
+        (t, p) => *t = p.clone(),
+    }
+}
+
+#[test]
+fn remaining_violations_after_a_partial_fix_match_the_api_server() {
+    // 078: a dry-run patch adding pod-level runAsNonRoot and seccompProfile to shop/frontend;
+    // the API server's warning lists what the patched template still violates.
+    let mut deployment =
+        recording("028-get-deployment-shop-frontend.json")["response"]["body"].clone();
+    let rec = recording("078-patch-smp-deployment-securitycontext-partial-dryrun.json");
+    merge(&mut deployment, &rec["request"]["body"]);
+    let template = &deployment["spec"]["template"];
+    let pod: Pod = serde_json::from_value(serde_json::json!({
+        "metadata": template["metadata"], "spec": template["spec"]
+    }))
+    .expect("template");
+    let violations = evaluate(
+        restricted_latest(),
+        &pod.metadata,
+        pod.spec.as_ref().expect("spec"),
+    );
+    let expected = warning_text(
+        rec["response"]["headers"]["warning"][0]
+            .as_str()
+            .expect("w"),
+    );
+    assert_eq!(warning(restricted_latest(), &violations), expected);
+}
