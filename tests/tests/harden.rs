@@ -527,3 +527,67 @@ fn bad_input_gets_one_line_and_the_contract_exit_code() {
         "/nope/config",
     );
 }
+
+#[test]
+fn debug_containers_added_to_controller_pods_are_checked_on_the_controller() {
+    // `kubectl debug` adds an ephemeral container to one pod of shop/frontend.
+    let mut objects = Inventory::from_recordings().objects();
+    let mut debugged = objects
+        .iter()
+        .find(|o| {
+            o["kind"] == "Pod"
+                && o["metadata"]["name"]
+                    .as_str()
+                    .is_some_and(|n| n.starts_with("frontend-"))
+        })
+        .expect("a frontend pod")
+        .clone();
+    debugged["spec"]["ephemeralContainers"] = serde_json::json!([{
+        "name": "debugger", "image": "busybox:1.36",
+        "securityContext": {"privileged": true}
+    }]);
+    let name = debugged["metadata"]["name"]
+        .as_str()
+        .expect("name")
+        .to_string();
+    objects.retain(|o| !(o["kind"] == "Pod" && o["metadata"]["name"] == name.as_str()));
+    objects.push(debugged);
+    let inventory = Inventory::from_objects(objects);
+    let dir = tempfile::tempdir().expect("tmp");
+    let file = dir.path().join("cluster.json");
+    std::fs::write(&file, inventory.to_list_document().to_string()).expect("write");
+    let server = TestApiServer::start(ApiServerConfig {
+        inventory,
+        ..ApiServerConfig::default()
+    });
+    let live = json_of(
+        &server
+            .kubectl(&["harden", "-n", "shop", "--level", "baseline", "-o", "json"])
+            .output()
+            .expect("run"),
+    );
+    let offline = json_of(&run(&[
+        "harden",
+        "-f",
+        &file.display().to_string(),
+        "-n",
+        "shop",
+        "--level",
+        "baseline",
+        "-o",
+        "json",
+    ]));
+    for report in [&live, &offline] {
+        let f = finding(report, "pss-privileged", "Deployment/shop/frontend")
+            .expect("the debug container's privilege lands on the Deployment");
+        assert_eq!(
+            f["message"],
+            "privileged (container \"debugger\" must not set securityContext.privileged=true)"
+        );
+        assert!(
+            !keys(report).iter().any(|(_, o)| o.starts_with("Pod/")),
+            "never on the pod"
+        );
+    }
+    assert_eq!(live["findings"], offline["findings"]);
+}

@@ -116,7 +116,23 @@ fn pss_findings(
 ) {
     let empty = Default::default();
     let metadata = w.pod_metadata.unwrap_or(&empty);
-    for v in pss::evaluate(policy, metadata, w.pod_spec) {
+    // Debug containers added to the workload's pods run under it too: check them with the
+    // template (once per name; each pod's are usually alike).
+    let with_added;
+    let spec = if w.added_ephemeral_containers.is_empty() {
+        w.pod_spec
+    } else {
+        let mut spec = w.pod_spec.clone();
+        let list = spec.ephemeral_containers.get_or_insert_with(Vec::new);
+        for c in &w.added_ephemeral_containers {
+            if !list.iter().any(|e| e.name == c.name) {
+                list.push((*c).clone());
+            }
+        }
+        with_added = spec;
+        &with_added
+    };
+    for v in pss::evaluate(policy, metadata, spec) {
         let Some(rule) = catalogue::pss_rule(v.check) else {
             continue;
         };
