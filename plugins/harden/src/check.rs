@@ -189,3 +189,82 @@ fn hardening_findings(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const CLUSTER: &str = r#"
+apiVersion: v1
+kind: Namespace
+metadata: {name: old, labels: {pod-security.kubernetes.io/enforce-version: v1.21}}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web, namespace: old, labels: {tier: front}}
+spec:
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec:
+      securityContext: {runAsNonRoot: true, seccompProfile: {type: RuntimeDefault}}
+      containers:
+      - {name: c, image: x, securityContext: {allowPrivilegeEscalation: false}}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: lone, namespace: other}
+spec: {containers: [{name: c, image: x, securityContext: {privileged: true}}]}
+"#;
+
+    fn run(families: Families, disabled: &[&str], version: Option<Version>) -> Vec<String> {
+        let inv = Inventory::from_text("c.yaml", CLUSTER, crate::KINDS).expect("inventory");
+        let scope = NamespaceScope::All;
+        let opts = CheckOptions {
+            level: Level::Restricted,
+            version,
+            families,
+            disabled: disabled.iter().map(|s| s.to_string()).collect(),
+            scope: &scope,
+            selector: None,
+        };
+        let mut out: Vec<String> = check(&inv, &opts)
+            .findings
+            .iter()
+            .map(|f| format!("{} {}", f.rule, f.object.display_path()))
+            .collect();
+        out.sort();
+        out
+    }
+
+    #[test]
+    fn the_namespace_label_decides_the_version_unless_a_version_is_given() {
+        // v1.21 predates capabilities_restricted: missing drop ALL is fine there.
+        let by_label = run(Families::Pss, &[], None);
+        assert!(
+            !by_label
+                .iter()
+                .any(|f| f == "pss-capabilities-restricted Deployment/old/web"),
+            "{by_label:?}"
+        );
+        let latest = run(Families::Pss, &[], Some(Version::Latest));
+        assert!(latest.contains(&"pss-capabilities-restricted Deployment/old/web".to_string()));
+        assert!(latest.contains(&"pss-privileged Pod/other/lone".to_string()));
+    }
+
+    #[test]
+    fn families_and_disabled_rules_filter() {
+        let hardening = run(Families::Hardening, &["hardening-no-resources"], None);
+        assert!(!hardening.is_empty());
+        assert!(
+            hardening
+                .iter()
+                .all(|f| f.starts_with("hardening-") && !f.starts_with("hardening-no-resources"))
+        );
+        let pss = run(Families::Pss, &["pss-privileged"], None);
+        assert!(
+            pss.iter()
+                .all(|f| f.starts_with("pss-") && !f.starts_with("pss-privileged "))
+        );
+    }
+}

@@ -157,12 +157,31 @@ pub fn evaluate(policy: LevelVersion, metadata: &ObjectMeta, spec: &PodSpec) -> 
     let minor = policy.version.effective_minor();
     let pod = Pod { metadata, spec };
     let mut violations = Vec::new();
-    for check in active_checks(policy.level, minor) {
+    for check in registry(policy.level, minor) {
         if let Some(v) = (check.run)(&pod, minor) {
             violations.push(v);
         }
     }
     violations
+}
+
+/// The active checks per level and policy version, computed once (upstream precomputes the
+/// same table in its registry).
+fn registry(level: Level, minor: u32) -> &'static [&'static CheckInfo] {
+    use std::sync::OnceLock;
+    static TABLE: OnceLock<Vec<Vec<&'static CheckInfo>>> = OnceLock::new();
+    let table = TABLE.get_or_init(|| {
+        [Level::Baseline, Level::Restricted]
+            .into_iter()
+            .flat_map(|l| (0..=MAX_MINOR).map(move |m| active_checks(l, m).collect()))
+            .collect()
+    });
+    let row = match level {
+        Level::Baseline => 0,
+        Level::Restricted => 1,
+    } * (MAX_MINOR as usize + 1)
+        + minor.min(MAX_MINOR) as usize;
+    &table[row]
 }
 
 /// The checks that run at a level and policy version (overridden baseline checks removed).
