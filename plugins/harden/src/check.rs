@@ -167,14 +167,16 @@ fn hardening_findings(
     }
     let spec = w.pod_spec;
     let service_account = w.service_account_name();
+    // The API rejects Linux-only fields (readOnlyRootFilesystem, runAsUser) on Windows pods.
+    let linux = spec.os.as_ref().is_none_or(|os| os.name != "windows");
     let gaps = [
-        hardening::read_only_root_fs(spec),
+        hardening::read_only_root_fs(spec).filter(|_| linux),
         hardening::no_resources(spec),
         hardening::automount_token(
             spec,
             inventory.service_account(w.namespace(), service_account),
         ),
-        hardening::run_as_uid_zero_or_unset(spec),
+        hardening::run_as_uid_zero_or_unset(spec).filter(|_| linux),
         hardening::default_service_account(service_account),
     ];
     for gap in gaps.into_iter().flatten() {
@@ -210,6 +212,11 @@ spec:
       securityContext: {runAsNonRoot: true, seccompProfile: {type: RuntimeDefault}}
       containers:
       - {name: c, image: x, securityContext: {allowPrivilegeEscalation: false}}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: win, namespace: other}
+spec: {os: {name: windows}, containers: [{name: c, image: x}]}
 ---
 apiVersion: v1
 kind: Pod
@@ -261,6 +268,10 @@ spec: {containers: [{name: c, image: x, securityContext: {privileged: true}}]}
                 .iter()
                 .all(|f| f.starts_with("hardening-") && !f.starts_with("hardening-no-resources"))
         );
+        assert!(!hardening.iter().any(|f| f.ends_with("Pod/other/win")
+            && (f.starts_with("hardening-read-only-root-fs")
+                || f.starts_with("hardening-run-as-uid"))));
+        assert!(hardening.contains(&"hardening-automount-token Pod/other/win".to_string()));
         let pss = run(Families::Pss, &["pss-privileged"], None);
         assert!(
             pss.iter()
