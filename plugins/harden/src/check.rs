@@ -5,11 +5,11 @@
 use std::collections::HashSet;
 
 use guardrails::cluster::NamespaceScope;
-use guardrails::finding::Finding;
+use guardrails::finding::{Finding, RuleInfo, SourceLocation, fingerprint};
 use guardrails::inventory::Inventory;
 use guardrails::selector::LabelQuery;
 use guardrails::workload::Workload;
-use serde_json::json;
+use serde_json::value::RawValue;
 
 use crate::cli::Families;
 use crate::pss::{self, Level, LevelVersion, Version};
@@ -95,11 +95,9 @@ pub fn check(inventory: &Inventory, opts: &CheckOptions<'_>) -> CheckOutcome {
             level: opts.level,
             version,
         };
-        pss_findings(&w, policy, opts, &mut findings);
-        hardening_findings(inventory, &w, opts, &mut findings);
-    }
-    for f in &mut findings {
-        f.location = inventory.location_of(&f.object);
+        let location = inventory.location_of(&w.object);
+        pss_findings(&w, policy, opts, &location, &mut findings);
+        hardening_findings(inventory, &w, opts, &location, &mut findings);
     }
     CheckOutcome {
         findings,
@@ -108,12 +106,45 @@ pub fn check(inventory: &Inventory, opts: &CheckOptions<'_>) -> CheckOutcome {
     }
 }
 
+/// The evidence of a `pss-*` finding (serialised straight to JSON text: large clusters have
+/// hundreds of thousands of findings).
+#[derive(serde::Serialize)]
+struct PssEvidence<'a> {
+    policy: &'a str,
+    check: &'a str,
+    reason: &'a str,
+    detail: &'a str,
+    containers: &'a [String],
+}
+
+/// A finding on a workload (what `Finding::new` builds, without a JSON value tree).
+fn finding(
+    rule: &RuleInfo,
+    w: &Workload<'_>,
+    message: String,
+    evidence: Box<RawValue>,
+    location: &Option<SourceLocation>,
+) -> Finding {
+    Finding {
+        id: fingerprint(rule.id, &w.object, ""),
+        rule: rule.id.to_string(),
+        severity: rule.severity,
+        object: w.object.clone(),
+        message,
+        remediation: rule.remediation.to_string(),
+        evidence,
+        location: location.clone(),
+    }
+}
+
 fn pss_findings(
     w: &Workload<'_>,
     policy: LevelVersion,
     opts: &CheckOptions<'_>,
+    location: &Option<SourceLocation>,
     out: &mut Vec<Finding>,
 ) {
+    let policy_name = policy.to_string();
     let empty = Default::default();
     let metadata = w.pod_metadata.unwrap_or(&empty);
     // Debug containers added to the workload's pods run under it too: check them with the
@@ -139,19 +170,19 @@ fn pss_findings(
         if !opts.enabled(rule.id) {
             continue;
         }
-        let evidence = json!({
-            "policy": policy.to_string(),
-            "check": v.check,
-            "reason": v.reason,
-            "detail": v.detail,
-            "containers": v.containers,
-        });
-        out.push(Finding::new(
+        let evidence = PssEvidence {
+            policy: &policy_name,
+            check: v.check,
+            reason: &v.reason,
+            detail: &v.detail,
+            containers: &v.containers,
+        };
+        out.push(finding(
             rule,
-            w.object.clone(),
-            "",
+            w,
             v.segment(),
-            evidence,
+            hardening::raw(&evidence),
+            location,
         ));
     }
 }
@@ -160,6 +191,7 @@ fn hardening_findings(
     inventory: &Inventory,
     w: &Workload<'_>,
     opts: &CheckOptions<'_>,
+    location: &Option<SourceLocation>,
     out: &mut Vec<Finding>,
 ) {
     if opts.families == Families::Pss {
@@ -181,13 +213,7 @@ fn hardening_findings(
     ];
     for gap in gaps.into_iter().flatten() {
         if opts.enabled(gap.rule.id) {
-            out.push(Finding::new(
-                gap.rule,
-                w.object.clone(),
-                "",
-                gap.message,
-                gap.evidence,
-            ));
+            out.push(finding(gap.rule, w, gap.message, gap.evidence, location));
         }
     }
 }

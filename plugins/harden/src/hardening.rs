@@ -5,15 +5,28 @@
 use guardrails::finding::RuleInfo;
 use guardrails::workload::{TokenDecision, TokenMount, token_mount};
 use k8s_openapi::api::core::v1::{Container, PodSpec, ServiceAccount};
-use serde_json::{Value, json};
+use serde::Serialize;
+use serde_json::value::RawValue;
 
 use crate::catalogue;
 
-/// One hardening gap on a workload: the rule, a message and evidence.
+/// One hardening gap on a workload: the rule, a message and evidence (JSON text).
 pub struct Gap {
     pub rule: &'static RuleInfo,
     pub message: String,
-    pub evidence: Value,
+    pub evidence: Box<RawValue>,
+}
+
+/// Evidence serialised straight to JSON text (no value tree: there can be hundreds of
+/// thousands of findings). Serialising these plain structs cannot fail; `null` keeps it total.
+pub fn raw<T: Serialize>(evidence: &T) -> Box<RawValue> {
+    serde_json::value::to_raw_value(evidence)
+        .unwrap_or_else(|_| RawValue::from_string("null".to_string()).unwrap_or_default())
+}
+
+#[derive(Serialize)]
+struct Containers<'a> {
+    containers: &'a [&'a str],
 }
 
 /// `container "a"` / `containers "a", "b"`.
@@ -52,7 +65,9 @@ pub fn read_only_root_fs(spec: &PodSpec) -> Option<Gap> {
             "{} must set securityContext.readOnlyRootFilesystem=true",
             containers_phrase(&writable)
         ),
-        evidence: json!({ "containers": writable }),
+        evidence: raw(&Containers {
+            containers: &writable,
+        }),
     })
 }
 
@@ -84,8 +99,27 @@ pub fn no_resources(spec: &PodSpec) -> Option<Gap> {
     (!details.is_empty()).then(|| Gap {
         rule: &catalogue::NO_RESOURCES,
         message: details.join("; "),
-        evidence: json!({ "containers": names }),
+        evidence: raw(&Containers { containers: &names }),
     })
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct TokenEvidence {
+    token_mount: TokenMount,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct UidEvidence<'a> {
+    uid_zero: &'a [&'a str],
+    unset: &'a [&'a str],
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ServiceAccountEvidence {
+    service_account: &'static str,
 }
 
 pub fn automount_token(spec: &PodSpec, service_account: Option<&ServiceAccount>) -> Option<Gap> {
@@ -110,7 +144,7 @@ pub fn automount_token(spec: &PodSpec, service_account: Option<&ServiceAccount>)
     Some(Gap {
         rule: &catalogue::AUTOMOUNT_TOKEN,
         message: format!("the ServiceAccount token is mounted: {why}"),
-        evidence: json!({ "tokenMount": mount }),
+        evidence: raw(&TokenEvidence { token_mount: mount }),
     })
 }
 
@@ -145,7 +179,10 @@ pub fn run_as_uid_zero_or_unset(spec: &PodSpec) -> Option<Gap> {
     (!parts.is_empty()).then(|| Gap {
         rule: &catalogue::RUN_AS_UID_ZERO_OR_UNSET,
         message: parts.join("; "),
-        evidence: json!({ "uidZero": root, "unset": unset }),
+        evidence: raw(&UidEvidence {
+            uid_zero: &root,
+            unset: &unset,
+        }),
     })
 }
 
@@ -153,13 +190,16 @@ pub fn default_service_account(service_account_name: &str) -> Option<Gap> {
     (service_account_name == "default").then(|| Gap {
         rule: &catalogue::DEFAULT_SERVICE_ACCOUNT,
         message: "runs as the namespace's default ServiceAccount".to_string(),
-        evidence: json!({ "serviceAccount": "default" }),
+        evidence: raw(&ServiceAccountEvidence {
+            service_account: "default",
+        }),
     })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::{Value, json};
 
     fn spec(value: Value) -> PodSpec {
         serde_json::from_value(value).expect("pod spec")

@@ -103,15 +103,17 @@ pub async fn run(cli: Cli) -> Result<i32> {
             report.ignored = inventory.ignored_kinds.clone();
             let gate_outcome =
                 gate::apply(&mut report, &cli.gate, chrono::Local::now().date_naive())?;
+            let code = gate::exit_code(&report, &gate_outcome, cli.gate.fail_on.0);
+            let expired = std::mem::take(&mut report.expired_exceptions);
             match format {
                 OutputFormat::Table | OutputFormat::Wide | OutputFormat::Markdown => {
-                    write_sections(&mut out, &report, &opts, outcome.workloads, format, styles)?
+                    write_sections(&mut out, report, &opts, outcome.workloads, format, styles)?
                 }
                 _ => render::write_report(&mut out, &report, format, styles, &rules)?,
             }
             out.flush()?;
             run::phase("report");
-            for expired in &report.expired_exceptions {
+            for expired in &expired {
                 run::warn(&format!(
                     "exception for {} on {} expired on {}; it no longer suppresses anything",
                     expired["rule"].as_str().unwrap_or("?"),
@@ -128,7 +130,7 @@ pub async fn run(cli: Cli) -> Result<i32> {
                     gate_outcome.in_baseline.len()
                 );
             }
-            Ok(gate::exit_code(&report, &gate_outcome, cli.gate.fail_on.0))
+            Ok(code)
         }
     }
 }
@@ -137,7 +139,7 @@ pub async fn run(cli: Cli) -> Result<i32> {
 /// each with its own heading and summary.
 fn write_sections(
     out: &mut dyn Write,
-    report: &Report,
+    mut report: Report,
     opts: &CheckOptions<'_>,
     workloads: usize,
     format: OutputFormat,
@@ -154,24 +156,35 @@ fn write_sections(
                 "Pod Security Standards: {} ({version}), {workloads} workloads",
                 opts.level
             ),
-            true,
         ),
         (
             cli::Families::Hardening,
             "Hardening beyond the standard".to_string(),
-            false,
         ),
     ];
+    // Split without copying: large clusters have hundreds of thousands of findings.
+    let (pss_findings, hardening_findings): (Vec<_>, Vec<_>) = std::mem::take(&mut report.findings)
+        .into_iter()
+        .partition(|f| catalogue::is_pss(&f.rule));
+    let (pss_suppressed, hardening_suppressed): (Vec<_>, Vec<_>) =
+        std::mem::take(&mut report.suppressed)
+            .into_iter()
+            .partition(|f| catalogue::is_pss(&f.rule));
+    let parts = [
+        (pss_findings, pss_suppressed),
+        (hardening_findings, hardening_suppressed),
+    ];
     let mut first = true;
-    for (family, title, is_pss) in sections {
+    for ((family, title), (findings, suppressed)) in sections.into_iter().zip(parts) {
         if opts.families != cli::Families::All && opts.families != family {
             continue;
         }
-        let mut part = report.clone();
-        part.findings
-            .retain(|f| catalogue::is_pss(&f.rule) == is_pss);
-        part.suppressed
-            .retain(|f| catalogue::is_pss(&f.rule) == is_pss);
+        // The rest of the report (sources, notes) is small once the findings are moved out.
+        let mut part = Report {
+            findings,
+            suppressed,
+            ..report.clone()
+        };
         part.recompute_summary();
         if !first {
             writeln!(out)?;
