@@ -1,0 +1,307 @@
+//! `check`: every workload in scope (controllers, and Pods no controller owns) against the Pod
+//! Security Standards at the chosen level and version, and against the hardening rules.
+//! Findings land on the controller, never on the pods it created.
+
+use std::collections::HashSet;
+
+use guardrails::cluster::NamespaceScope;
+use guardrails::finding::{Finding, RuleInfo, SourceLocation, fingerprint};
+use guardrails::inventory::Inventory;
+use guardrails::selector::LabelQuery;
+use guardrails::workload::Workload;
+use serde_json::value::RawValue;
+
+use crate::cli::Families;
+use crate::pss::{self, Level, LevelVersion, Version};
+use crate::{catalogue, hardening};
+
+/// The namespace label whose version `check` uses when `--pss-version` is not given.
+pub const ENFORCE_VERSION_LABEL: &str = "pod-security.kubernetes.io/enforce-version";
+
+pub struct CheckOptions<'a> {
+    pub level: Level,
+    /// `None`: each namespace's enforce-version label, else latest.
+    pub version: Option<Version>,
+    pub families: Families,
+    pub disabled: HashSet<String>,
+    pub scope: &'a NamespaceScope,
+    pub selector: Option<&'a LabelQuery>,
+}
+
+impl CheckOptions<'_> {
+    fn enabled(&self, rule: &str) -> bool {
+        let family = match self.families {
+            Families::All => true,
+            Families::Pss => catalogue::is_pss(rule),
+            Families::Hardening => !catalogue::is_pss(rule),
+        };
+        family && !self.disabled.contains(rule)
+    }
+}
+
+/// What a check run found, and the policy versions it evaluated at.
+pub struct CheckOutcome {
+    pub findings: Vec<Finding>,
+    pub workloads: usize,
+    /// Namespaces whose enforce-version label was not a valid version (latest was used).
+    pub invalid_version_labels: Vec<(String, String)>,
+}
+
+/// The policy version for a namespace: the flag, else its enforce-version label, else latest.
+fn version_for(
+    inventory: &Inventory,
+    namespace: &str,
+    requested: Option<Version>,
+    invalid: &mut Vec<(String, String)>,
+) -> Version {
+    if let Some(v) = requested {
+        return v;
+    }
+    let label = inventory
+        .namespace(namespace)
+        .and_then(|ns| ns.metadata.labels.as_ref())
+        .and_then(|l| l.get(ENFORCE_VERSION_LABEL));
+    match label.map(|v| v.parse::<Version>()) {
+        Some(Ok(v)) => v,
+        Some(Err(_)) => {
+            // Upstream evaluates an unparsable version label as latest.
+            let entry = (namespace.to_string(), label.cloned().unwrap_or_default());
+            if !invalid.contains(&entry) {
+                invalid.push(entry);
+            }
+            Version::Latest
+        }
+        None => Version::Latest,
+    }
+}
+
+pub fn check(inventory: &Inventory, opts: &CheckOptions<'_>) -> CheckOutcome {
+    let mut findings = Vec::new();
+    let mut invalid = Vec::new();
+    let mut count = 0;
+    for w in inventory.workloads() {
+        let namespace = w.namespace().to_string();
+        if !opts.scope.includes(Some(&namespace)) {
+            continue;
+        }
+        if let Some(q) = opts.selector
+            && !w.metadata.labels.as_ref().is_some_and(|l| q.matches(l))
+        {
+            continue;
+        }
+        count += 1;
+        let version = version_for(inventory, &namespace, opts.version, &mut invalid);
+        let policy = LevelVersion {
+            level: opts.level,
+            version,
+        };
+        let location = inventory.location_of(&w.object);
+        pss_findings(&w, policy, opts, &location, &mut findings);
+        hardening_findings(inventory, &w, opts, &location, &mut findings);
+    }
+    CheckOutcome {
+        findings,
+        workloads: count,
+        invalid_version_labels: invalid,
+    }
+}
+
+/// The evidence of a `pss-*` finding (serialised straight to JSON text: large clusters have
+/// hundreds of thousands of findings).
+#[derive(serde::Serialize)]
+struct PssEvidence<'a> {
+    policy: &'a str,
+    check: &'a str,
+    reason: &'a str,
+    detail: &'a str,
+    containers: &'a [String],
+}
+
+/// A finding on a workload (what `Finding::new` builds, without a JSON value tree).
+fn finding(
+    rule: &RuleInfo,
+    w: &Workload<'_>,
+    message: String,
+    evidence: Box<RawValue>,
+    location: &Option<SourceLocation>,
+) -> Finding {
+    Finding {
+        id: fingerprint(rule.id, &w.object, ""),
+        rule: rule.id.to_string(),
+        severity: rule.severity,
+        object: w.object.clone(),
+        message,
+        remediation: rule.remediation.to_string(),
+        evidence,
+        location: location.clone(),
+    }
+}
+
+fn pss_findings(
+    w: &Workload<'_>,
+    policy: LevelVersion,
+    opts: &CheckOptions<'_>,
+    location: &Option<SourceLocation>,
+    out: &mut Vec<Finding>,
+) {
+    let policy_name = policy.to_string();
+    let empty = Default::default();
+    let metadata = w.pod_metadata.unwrap_or(&empty);
+    // Debug containers added to the workload's pods run under it too: check them with the
+    // template (once per name; each pod's are usually alike).
+    let with_added;
+    let spec = if w.added_ephemeral_containers.is_empty() {
+        w.pod_spec
+    } else {
+        let mut spec = w.pod_spec.clone();
+        let list = spec.ephemeral_containers.get_or_insert_with(Vec::new);
+        for c in &w.added_ephemeral_containers {
+            if !list.iter().any(|e| e.name == c.name) {
+                list.push((*c).clone());
+            }
+        }
+        with_added = spec;
+        &with_added
+    };
+    for v in pss::evaluate(policy, metadata, spec) {
+        let Some(rule) = catalogue::pss_rule(v.check) else {
+            continue;
+        };
+        if !opts.enabled(rule.id) {
+            continue;
+        }
+        let evidence = PssEvidence {
+            policy: &policy_name,
+            check: v.check,
+            reason: &v.reason,
+            detail: &v.detail,
+            containers: &v.containers,
+        };
+        out.push(finding(
+            rule,
+            w,
+            v.segment(),
+            hardening::raw(&evidence),
+            location,
+        ));
+    }
+}
+
+fn hardening_findings(
+    inventory: &Inventory,
+    w: &Workload<'_>,
+    opts: &CheckOptions<'_>,
+    location: &Option<SourceLocation>,
+    out: &mut Vec<Finding>,
+) {
+    if opts.families == Families::Pss {
+        return;
+    }
+    let spec = w.pod_spec;
+    let service_account = w.service_account_name();
+    // The API rejects Linux-only fields (readOnlyRootFilesystem, runAsUser) on Windows pods.
+    let linux = spec.os.as_ref().is_none_or(|os| os.name != "windows");
+    let gaps = [
+        hardening::read_only_root_fs(spec).filter(|_| linux),
+        hardening::no_resources(spec),
+        hardening::automount_token(
+            spec,
+            inventory.service_account(w.namespace(), service_account),
+        ),
+        hardening::run_as_uid_zero_or_unset(spec).filter(|_| linux),
+        hardening::default_service_account(service_account),
+    ];
+    for gap in gaps.into_iter().flatten() {
+        if opts.enabled(gap.rule.id) {
+            out.push(finding(gap.rule, w, gap.message, gap.evidence, location));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const CLUSTER: &str = r#"
+apiVersion: v1
+kind: Namespace
+metadata: {name: old, labels: {pod-security.kubernetes.io/enforce-version: v1.21}}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web, namespace: old, labels: {tier: front}}
+spec:
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec:
+      securityContext: {runAsNonRoot: true, seccompProfile: {type: RuntimeDefault}}
+      containers:
+      - {name: c, image: x, securityContext: {allowPrivilegeEscalation: false}}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: win, namespace: other}
+spec: {os: {name: windows}, containers: [{name: c, image: x}]}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: lone, namespace: other}
+spec: {containers: [{name: c, image: x, securityContext: {privileged: true}}]}
+"#;
+
+    fn run(families: Families, disabled: &[&str], version: Option<Version>) -> Vec<String> {
+        let inv = Inventory::from_text("c.yaml", CLUSTER, crate::KINDS).expect("inventory");
+        let scope = NamespaceScope::All;
+        let opts = CheckOptions {
+            level: Level::Restricted,
+            version,
+            families,
+            disabled: disabled.iter().map(|s| s.to_string()).collect(),
+            scope: &scope,
+            selector: None,
+        };
+        let mut out: Vec<String> = check(&inv, &opts)
+            .findings
+            .iter()
+            .map(|f| format!("{} {}", f.rule, f.object.display_path()))
+            .collect();
+        out.sort();
+        out
+    }
+
+    #[test]
+    fn the_namespace_label_decides_the_version_unless_a_version_is_given() {
+        // v1.21 predates capabilities_restricted: missing drop ALL is fine there.
+        let by_label = run(Families::Pss, &[], None);
+        assert!(
+            !by_label
+                .iter()
+                .any(|f| f == "pss-capabilities-restricted Deployment/old/web"),
+            "{by_label:?}"
+        );
+        let latest = run(Families::Pss, &[], Some(Version::Latest));
+        assert!(latest.contains(&"pss-capabilities-restricted Deployment/old/web".to_string()));
+        assert!(latest.contains(&"pss-privileged Pod/other/lone".to_string()));
+    }
+
+    #[test]
+    fn families_and_disabled_rules_filter() {
+        let hardening = run(Families::Hardening, &["hardening-no-resources"], None);
+        assert!(!hardening.is_empty());
+        assert!(
+            hardening
+                .iter()
+                .all(|f| f.starts_with("hardening-") && !f.starts_with("hardening-no-resources"))
+        );
+        assert!(!hardening.iter().any(|f| f.ends_with("Pod/other/win")
+            && (f.starts_with("hardening-read-only-root-fs")
+                || f.starts_with("hardening-run-as-uid"))));
+        assert!(hardening.contains(&"hardening-automount-token Pod/other/win".to_string()));
+        let pss = run(Families::Pss, &["pss-privileged"], None);
+        assert!(
+            pss.iter()
+                .all(|f| f.starts_with("pss-") && !f.starts_with("pss-privileged "))
+        );
+    }
+}
