@@ -342,6 +342,36 @@ spec: {containers: [{name: c, image: x, securityContext: {privileged: true}}]}
     }
 
     #[test]
+    fn parallel_chunks_give_the_sequential_findings() {
+        let mut text = String::new();
+        for i in 0..PARALLEL_FROM + 500 {
+            let privileged = i % 3 == 0;
+            text.push_str(&format!(
+                "---\napiVersion: v1\nkind: Pod\nmetadata: {{name: p{i}, namespace: ns{}}}\nspec: {{containers: [{{name: c, image: x, securityContext: {{privileged: {privileged}}}}}]}}\n",
+                i % 7
+            ));
+        }
+        let inv = Inventory::from_text("many.yaml", &text, crate::KINDS).expect("inventory");
+        let scope = NamespaceScope::All;
+        let opts = CheckOptions {
+            level: Level::Restricted,
+            version: None,
+            families: Families::All,
+            disabled: HashSet::new(),
+            scope: &scope,
+            selector: None,
+        };
+        let ids = |findings: &[Finding]| -> Vec<String> {
+            findings.iter().map(|f| f.id.clone()).collect()
+        };
+        let parallel = check(&inv, &opts);
+        let (sequential, _) = check_part(&inv, &opts, &inv.workloads());
+        assert_eq!(parallel.workloads, PARALLEL_FROM + 500);
+        assert_eq!(ids(&parallel.findings), ids(&sequential));
+        assert!(parallel.findings.iter().any(|f| f.rule == "pss-privileged"));
+    }
+
+    #[test]
     fn families_and_disabled_rules_filter() {
         let hardening = run(Families::Hardening, &["hardening-no-resources"], None);
         assert!(!hardening.is_empty());
