@@ -26,6 +26,9 @@ pub struct CheckOptions<'a> {
     pub disabled: HashSet<String>,
     pub scope: &'a NamespaceScope,
     pub selector: Option<&'a LabelQuery>,
+    /// Live: the API server's minor version. Its PodSecurity admission knows no newer policy
+    /// version, so `latest` (and anything newer) means this one.
+    pub server_minor: Option<u32>,
 }
 
 impl CheckOptions<'_> {
@@ -210,7 +213,8 @@ fn pss_findings(
         with_added = spec;
         &with_added
     };
-    for v in pss::evaluate(policy, metadata, spec) {
+    let newest = opts.server_minor.unwrap_or(pss::MAX_MINOR);
+    for v in pss::evaluate_up_to(policy, newest, metadata, spec) {
         let Some(rule) = catalogue::pss_rule(v.check) else {
             continue;
         };
@@ -316,6 +320,7 @@ spec: {containers: [{name: c, image: x, securityContext: {privileged: true}}]}
             disabled: disabled.iter().map(|s| s.to_string()).collect(),
             scope: &scope,
             selector: None,
+            server_minor: None,
         };
         let mut out: Vec<String> = check(&inv, &opts)
             .findings
@@ -360,6 +365,7 @@ spec: {containers: [{name: c, image: x, securityContext: {privileged: true}}]}
             disabled: HashSet::new(),
             scope: &scope,
             selector: None,
+            server_minor: None,
         };
         let ids = |findings: &[Finding]| -> Vec<String> {
             findings.iter().map(|f| f.id.clone()).collect()
