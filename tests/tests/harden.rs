@@ -591,3 +591,49 @@ fn debug_containers_added_to_controller_pods_are_checked_on_the_controller() {
     }
     assert_eq!(live["findings"], offline["findings"]);
 }
+
+#[test]
+fn live_latest_is_the_api_servers_newest_policy_version() {
+    // The test API server answers /version as kube-apiserver 1.24, whose PodSecurity admission
+    // has no host-probe check (policy v1.34): live, `latest` is v1.24; offline it is the newest.
+    let mut objects = Inventory::from_recordings().objects();
+    objects.push(serde_json::json!({
+        "apiVersion": "v1", "kind": "Pod",
+        "metadata": {"name": "probe", "namespace": "shop"},
+        "spec": {"containers": [{"name": "app", "image": "registry.example/app:1",
+            "livenessProbe": {"httpGet": {"host": "10.0.0.1", "port": 80}}}]}
+    }));
+    let inventory = Inventory::from_objects(objects);
+    let dir = tempfile::tempdir().expect("tmp");
+    let file = dir.path().join("cluster.json");
+    std::fs::write(&file, inventory.to_list_document().to_string()).expect("write");
+    let server = TestApiServer::start(ApiServerConfig {
+        inventory,
+        ..ApiServerConfig::default()
+    });
+    let args = ["-n", "shop", "--rules", "pss", "-o", "json"];
+    let live = json_of(
+        &server
+            .kubectl(&[&["harden"][..], &args[..]].concat())
+            .output()
+            .expect("run"),
+    );
+    let f = file.display().to_string();
+    let offline = json_of(&run(&[&["harden", "-f", &f][..], &args[..]].concat()));
+    let rule = "pss-host-probes-and-host-lifecycle";
+    assert!(finding(&live, rule, "Pod/shop/probe").is_none(), "{live}");
+    assert!(
+        finding(&live, "pss-run-as-non-root", "Pod/shop/probe").is_some(),
+        "the pod is checked live"
+    );
+    let found = finding(&offline, rule, "Pod/shop/probe").expect("offline latest has it");
+    assert_eq!(found["evidence"]["policy"], "restricted:latest");
+    // Asking for v1.34 against a 1.24 server is capped the same way, as the server would.
+    let pinned = json_of(
+        &server
+            .kubectl(&[&["harden", "--pss-version", "v1.34"][..], &args[..]].concat())
+            .output()
+            .expect("run"),
+    );
+    assert!(finding(&pinned, rule, "Pod/shop/probe").is_none());
+}

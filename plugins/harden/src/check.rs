@@ -26,6 +26,9 @@ pub struct CheckOptions<'a> {
     pub disabled: HashSet<String>,
     pub scope: &'a NamespaceScope,
     pub selector: Option<&'a LabelQuery>,
+    /// Live: the API server's minor version. Its PodSecurity admission knows no newer policy
+    /// version, so `latest` (and anything newer) means this one.
+    pub server_minor: Option<u32>,
 }
 
 impl CheckOptions<'_> {
@@ -44,15 +47,18 @@ pub struct CheckOutcome {
     pub findings: Vec<Finding>,
     pub workloads: usize,
     /// Namespaces whose enforce-version label was not a valid version (latest was used).
-    pub invalid_version_labels: Vec<(String, String)>,
+    pub invalid_version_labels: Vec<InvalidLabel>,
 }
+
+/// A namespace whose enforce-version label is not a policy version, and the label's value.
+pub type InvalidLabel = (String, String);
 
 /// The policy version for a namespace: the flag, else its enforce-version label, else latest.
 fn version_for(
     inventory: &Inventory,
     namespace: &str,
     requested: Option<Version>,
-    invalid: &mut Vec<(String, String)>,
+    invalid: &mut Vec<InvalidLabel>,
 ) -> Version {
     if let Some(v) = requested {
         return v;
@@ -76,34 +82,75 @@ fn version_for(
 }
 
 pub fn check(inventory: &Inventory, opts: &CheckOptions<'_>) -> CheckOutcome {
-    let mut findings = Vec::new();
+    let workloads: Vec<Workload<'_>> = inventory
+        .workloads()
+        .into_iter()
+        .filter(|w| opts.scope.includes(Some(w.namespace())))
+        .filter(|w| {
+            opts.selector
+                .is_none_or(|q| w.metadata.labels.as_ref().is_some_and(|l| q.matches(l)))
+        })
+        .collect();
+    // Workloads are independent: large inputs are checked on every core, in order-preserving
+    // chunks (the report is sorted afterwards anyway).
+    let threads = if workloads.len() < PARALLEL_FROM {
+        1
+    } else {
+        std::thread::available_parallelism().map_or(1, |n| n.get().min(8))
+    };
+    let chunk = workloads.len().div_ceil(threads).max(1);
+    let parts: Vec<(Vec<Finding>, Vec<InvalidLabel>)> = std::thread::scope(|scope| {
+        let handles: Vec<_> = workloads
+            .chunks(chunk)
+            .map(|part| scope.spawn(move || check_part(inventory, opts, part)))
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+            })
+            .collect()
+    });
+    let mut findings = Vec::with_capacity(parts.iter().map(|(f, _)| f.len()).sum());
+    let mut invalid: Vec<InvalidLabel> = Vec::new();
+    for (part_findings, part_invalid) in parts {
+        findings.extend(part_findings);
+        for entry in part_invalid {
+            if !invalid.contains(&entry) {
+                invalid.push(entry);
+            }
+        }
+    }
+    CheckOutcome {
+        findings,
+        workloads: workloads.len(),
+        invalid_version_labels: invalid,
+    }
+}
+
+/// Below this many workloads one thread is faster than starting more.
+const PARALLEL_FROM: usize = 2_000;
+
+fn check_part(
+    inventory: &Inventory,
+    opts: &CheckOptions<'_>,
+    workloads: &[Workload<'_>],
+) -> (Vec<Finding>, Vec<InvalidLabel>) {
+    // Most workloads fail a few checks: size the list once instead of growing it.
+    let mut findings = Vec::with_capacity(workloads.len() * 6);
     let mut invalid = Vec::new();
-    let mut count = 0;
-    for w in inventory.workloads() {
-        let namespace = w.namespace().to_string();
-        if !opts.scope.includes(Some(&namespace)) {
-            continue;
-        }
-        if let Some(q) = opts.selector
-            && !w.metadata.labels.as_ref().is_some_and(|l| q.matches(l))
-        {
-            continue;
-        }
-        count += 1;
-        let version = version_for(inventory, &namespace, opts.version, &mut invalid);
+    for w in workloads {
+        let version = version_for(inventory, w.namespace(), opts.version, &mut invalid);
         let policy = LevelVersion {
             level: opts.level,
             version,
         };
         let location = inventory.location_of(&w.object);
-        pss_findings(&w, policy, opts, &location, &mut findings);
-        hardening_findings(inventory, &w, opts, &location, &mut findings);
+        pss_findings(w, policy, opts, &location, &mut findings);
+        hardening_findings(inventory, w, opts, &location, &mut findings);
     }
-    CheckOutcome {
-        findings,
-        workloads: count,
-        invalid_version_labels: invalid,
-    }
+    (findings, invalid)
 }
 
 /// The evidence of a `pss-*` finding (serialised straight to JSON text: large clusters have
@@ -144,6 +191,9 @@ fn pss_findings(
     location: &Option<SourceLocation>,
     out: &mut Vec<Finding>,
 ) {
+    if opts.families == Families::Hardening {
+        return;
+    }
     let policy_name = policy.to_string();
     let empty = Default::default();
     let metadata = w.pod_metadata.unwrap_or(&empty);
@@ -163,7 +213,8 @@ fn pss_findings(
         with_added = spec;
         &with_added
     };
-    for v in pss::evaluate(policy, metadata, spec) {
+    let newest = opts.server_minor.unwrap_or(pss::MAX_MINOR);
+    for v in pss::evaluate_up_to(policy, newest, metadata, spec) {
         let Some(rule) = catalogue::pss_rule(v.check) else {
             continue;
         };
@@ -201,20 +252,29 @@ fn hardening_findings(
     let service_account = w.service_account_name();
     // The API rejects Linux-only fields (readOnlyRootFilesystem, runAsUser) on Windows pods.
     let linux = spec.os.as_ref().is_none_or(|os| os.name != "windows");
+    let on = |rule: &RuleInfo| opts.enabled(rule.id);
     let gaps = [
-        hardening::read_only_root_fs(spec).filter(|_| linux),
-        hardening::no_resources(spec),
-        hardening::automount_token(
-            spec,
-            inventory.service_account(w.namespace(), service_account),
-        ),
-        hardening::run_as_uid_zero_or_unset(spec).filter(|_| linux),
-        hardening::default_service_account(service_account),
+        (on(&catalogue::READ_ONLY_ROOT_FS) && linux)
+            .then(|| hardening::read_only_root_fs(spec))
+            .flatten(),
+        on(&catalogue::NO_RESOURCES)
+            .then(|| hardening::no_resources(spec))
+            .flatten(),
+        on(&catalogue::AUTOMOUNT_TOKEN)
+            .then(|| {
+                let sa = inventory.service_account(w.namespace(), service_account);
+                hardening::automount_token(spec, sa)
+            })
+            .flatten(),
+        (on(&catalogue::RUN_AS_UID_ZERO_OR_UNSET) && linux)
+            .then(|| hardening::run_as_uid_zero_or_unset(spec))
+            .flatten(),
+        on(&catalogue::DEFAULT_SERVICE_ACCOUNT)
+            .then(|| hardening::default_service_account(service_account))
+            .flatten(),
     ];
     for gap in gaps.into_iter().flatten() {
-        if opts.enabled(gap.rule.id) {
-            out.push(finding(gap.rule, w, gap.message, gap.evidence, location));
-        }
+        out.push(finding(gap.rule, w, gap.message, gap.evidence, location));
     }
 }
 
@@ -260,6 +320,7 @@ spec: {containers: [{name: c, image: x, securityContext: {privileged: true}}]}
             disabled: disabled.iter().map(|s| s.to_string()).collect(),
             scope: &scope,
             selector: None,
+            server_minor: None,
         };
         let mut out: Vec<String> = check(&inv, &opts)
             .findings
@@ -283,6 +344,37 @@ spec: {containers: [{name: c, image: x, securityContext: {privileged: true}}]}
         let latest = run(Families::Pss, &[], Some(Version::Latest));
         assert!(latest.contains(&"pss-capabilities-restricted Deployment/old/web".to_string()));
         assert!(latest.contains(&"pss-privileged Pod/other/lone".to_string()));
+    }
+
+    #[test]
+    fn parallel_chunks_give_the_sequential_findings() {
+        let mut text = String::new();
+        for i in 0..PARALLEL_FROM + 500 {
+            let privileged = i % 3 == 0;
+            text.push_str(&format!(
+                "---\napiVersion: v1\nkind: Pod\nmetadata: {{name: p{i}, namespace: ns{}}}\nspec: {{containers: [{{name: c, image: x, securityContext: {{privileged: {privileged}}}}}]}}\n",
+                i % 7
+            ));
+        }
+        let inv = Inventory::from_text("many.yaml", &text, crate::KINDS).expect("inventory");
+        let scope = NamespaceScope::All;
+        let opts = CheckOptions {
+            level: Level::Restricted,
+            version: None,
+            families: Families::All,
+            disabled: HashSet::new(),
+            scope: &scope,
+            selector: None,
+            server_minor: None,
+        };
+        let ids = |findings: &[Finding]| -> Vec<String> {
+            findings.iter().map(|f| f.id.clone()).collect()
+        };
+        let parallel = check(&inv, &opts);
+        let (sequential, _) = check_part(&inv, &opts, &inv.workloads());
+        assert_eq!(parallel.workloads, PARALLEL_FROM + 500);
+        assert_eq!(ids(&parallel.findings), ids(&sequential));
+        assert!(parallel.findings.iter().any(|f| f.rule == "pss-privileged"));
     }
 
     #[test]

@@ -74,6 +74,10 @@ pub async fn run(cli: Cli) -> Result<i32> {
     )
     .await?;
     let inventory = acquired.inventory;
+    let server_minor = match &acquired.cluster {
+        Some(cluster) => server_minor(cluster).await,
+        None => None,
+    };
     run::phase("inventory");
 
     match cli.command.unwrap_or(Command::Check) {
@@ -85,6 +89,7 @@ pub async fn run(cli: Cli) -> Result<i32> {
                 disabled,
                 scope: &acquired.scope,
                 selector: selector.as_ref(),
+                server_minor,
             };
             let outcome = check(&inventory, &opts);
             run::phase("check");
@@ -133,6 +138,27 @@ pub async fn run(cli: Cli) -> Result<i32> {
             Ok(code)
         }
     }
+}
+
+/// The API server's minor version (`/version`; "24+" style suffixes ignored). Unknown means
+/// no cap: the evaluator's newest policy version is used, with a warning.
+async fn server_minor(cluster: &guardrails::cluster::Cluster) -> Option<u32> {
+    let info = match cluster.client.apiserver_version().await {
+        Ok(info) => info,
+        Err(e) => {
+            run::warn(&format!(
+                "cannot read the API server version ({e}); evaluating latest as v1.{}",
+                pss::MAX_MINOR
+            ));
+            return None;
+        }
+    };
+    let digits: String = info
+        .minor
+        .chars()
+        .take_while(|c| c.is_ascii_digit())
+        .collect();
+    digits.parse().ok()
 }
 
 /// Human output: the Pod Security Standards and the hardening rules as two separate reports,

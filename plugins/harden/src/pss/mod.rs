@@ -154,7 +154,18 @@ pub static CHECKS: &[CheckInfo] = &checks::ALL;
 
 /// The checks a pod fails at `policy`, in the API server's order. Empty means allowed.
 pub fn evaluate(policy: LevelVersion, metadata: &ObjectMeta, spec: &PodSpec) -> Vec<Violation> {
-    let minor = policy.version.effective_minor();
+    evaluate_up_to(policy, MAX_MINOR, metadata, spec)
+}
+
+/// [`evaluate`] as an API server whose newest policy version is `newest` does it: a requested
+/// version above that (and `latest`) is evaluated at `newest` (e.g. 24 for a 1.24 server).
+pub fn evaluate_up_to(
+    policy: LevelVersion,
+    newest: u32,
+    metadata: &ObjectMeta,
+    spec: &PodSpec,
+) -> Vec<Violation> {
+    let minor = policy.version.effective_minor().min(newest);
     let pod = Pod { metadata, spec };
     let mut violations = Vec::new();
     for check in registry(policy.level, minor) {
