@@ -131,6 +131,8 @@ inventory_kinds! {
 pub struct OwnedPod {
     pub metadata: k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta,
     pub node_name: Option<String>,
+    /// `status.podIP` (live): NetworkPolicy ipBlocks can match pod addresses.
+    pub pod_ip: Option<String>,
 }
 
 /// Kinds whose Pods are kept as [`OwnedPod`] when that kind is collected.
@@ -154,6 +156,7 @@ pub(crate) fn demotable(pod: &Pod, wanted: &[ResourceKind]) -> bool {
 pub(crate) fn owned(pod: Pod) -> OwnedPod {
     OwnedPod {
         node_name: pod.spec.and_then(|s| s.node_name),
+        pod_ip: pod.status.and_then(|s| s.pod_ip),
         metadata: pod.metadata,
     }
 }

@@ -21,6 +21,16 @@ pub struct Workload<'a> {
     pub pod_count: usize,
     /// The nodes of those pods (live; unscheduled pods have none).
     nodes: Vec<&'a str>,
+    /// The pods themselves (their own labels, node and IP; the spec is `pod_spec`).
+    pub pods: Vec<PodInstance<'a>>,
+}
+
+/// One existing pod of a workload: what differs between the pods of one template.
+#[derive(Debug, Clone, Copy)]
+pub struct PodInstance<'a> {
+    pub metadata: &'a ObjectMeta,
+    pub node_name: Option<&'a str>,
+    pub pod_ip: Option<&'a str>,
 }
 
 impl Workload<'_> {
@@ -134,6 +144,7 @@ impl Inventory {
                         pod_spec,
                         pod_count: 0,
                         nodes: Vec::new(),
+                        pods: Vec::new(),
                     });
                 }
             };
@@ -166,15 +177,26 @@ impl Inventory {
             if let Some(&i) = top_owner(&pod.metadata).and_then(|owner| index.get(&owner)) {
                 workloads[i].pod_count += 1;
                 workloads[i].nodes.extend(pod.node_name.as_deref());
+                workloads[i].pods.push(PodInstance {
+                    metadata: &pod.metadata,
+                    node_name: pod.node_name.as_deref(),
+                    pod_ip: pod.pod_ip.as_deref(),
+                });
             }
         }
         for pod in &self.pods {
             let node = pod.spec.as_ref().and_then(|s| s.node_name.as_deref());
+            let instance = PodInstance {
+                metadata: &pod.metadata,
+                node_name: node,
+                pod_ip: pod.status.as_ref().and_then(|s| s.pod_ip.as_deref()),
+            };
             match top_owner(&pod.metadata) {
                 Some(owner) => {
                     if let Some(&i) = index.get(&owner) {
                         workloads[i].pod_count += 1;
                         workloads[i].nodes.extend(node);
+                        workloads[i].pods.push(instance);
                     }
                 }
                 None => {
@@ -188,6 +210,7 @@ impl Inventory {
                         pod_spec,
                         pod_count: 1,
                         nodes: node.into_iter().collect(),
+                        pods: vec![instance],
                     };
                     workloads.push(w);
                 }
