@@ -290,3 +290,183 @@ fn selector_text(s: &k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelect
         parts.join(",")
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use guardrails::inventory::Inventory;
+
+    use crate::infra;
+    use crate::model::KINDS;
+
+    const NP: &str = "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\n";
+
+    fn findings(yaml: &str) -> Vec<(String, String, String)> {
+        let inv = Inventory::from_text("c.yaml", yaml, KINDS).expect("inventory");
+        let mut model = Model::from_inventory(&inv).expect("model");
+        let dns = infra::find_dns(&mut model);
+        let enforcement = infra::enforcement(&model);
+        let ev = Evaluator::new(&model);
+        let ctx = CoverageContext {
+            evaluator: &ev,
+            scope: &NamespaceScope::All,
+            selector: None,
+            include_system: false,
+            dns: &dns,
+            enforcement: &enforcement,
+        };
+        coverage(&ctx)
+            .into_iter()
+            .map(|f| (f.rule, f.object.name, f.message))
+            .collect()
+    }
+
+    fn deployment(ns: &str, app: &str) -> String {
+        format!(
+            "apiVersion: apps/v1\nkind: Deployment\nmetadata: {{name: {app}, namespace: {ns}}}\nspec:\n  selector: {{matchLabels: {{app: {app}}}}}\n  template:\n    metadata: {{labels: {{app: {app}}}}}\n    spec: {{containers: [{{name: c, image: i}}]}}\n---\n"
+        )
+    }
+
+    fn rules(found: &[(String, String, String)]) -> Vec<(&str, &str)> {
+        found
+            .iter()
+            .map(|(r, o, _)| (r.as_str(), o.as_str()))
+            .collect()
+    }
+
+    #[test]
+    fn namespaces_without_any_policy_are_reported_once() {
+        let yaml = format!(
+            "{}{}{}",
+            deployment("a", "web"),
+            deployment("a", "api"),
+            deployment("b", "db")
+        ) + &format!(
+            "{NP}metadata: {{name: deny, namespace: b}}\nspec: {{podSelector: {{}}, policyTypes: [Ingress]}}\n"
+        );
+        let found = findings(&yaml);
+        let r = rules(&found);
+        assert!(r.contains(&("namespace-without-policy", "a")), "{r:?}");
+        assert!(!r.contains(&("namespace-without-policy", "b")));
+        // Per-workload findings only where policies exist (the namespace finding covers the rest).
+        assert!(
+            !r.iter()
+                .any(|(rule, o)| rule.starts_with("pod-") && (*o == "web" || *o == "api"))
+        );
+        assert!(
+            r.contains(&("pod-egress-not-isolated", "db")),
+            "ingress-only policy leaves egress open"
+        );
+        assert!(!r.contains(&("pod-ingress-not-isolated", "db")));
+    }
+
+    #[test]
+    fn an_egress_policy_without_policy_types_also_isolates_ingress() {
+        let yaml = deployment("a", "web")
+            + &format!(
+                "{NP}metadata: {{name: out, namespace: a}}\nspec:\n  podSelector: {{}}\n  egress: [{{to: [{{namespaceSelector: {{}}}}]}}]\n"
+            );
+        let r = findings(&yaml);
+        let r = rules(&r);
+        assert!(!r.contains(&("pod-ingress-not-isolated", "web")), "{r:?}");
+        assert!(!r.contains(&("pod-egress-not-isolated", "web")), "{r:?}");
+    }
+
+    #[test]
+    fn default_deny_egress_without_dns_is_the_classic_breakage() {
+        let deny = format!(
+            "{NP}metadata: {{name: deny-all, namespace: a}}\nspec: {{podSelector: {{}}, policyTypes: [Ingress, Egress]}}\n---\n"
+        );
+        let found = findings(&(deployment("a", "web") + &deny));
+        let dns: Vec<_> = found
+            .iter()
+            .filter(|f| f.0 == "egress-deny-without-dns")
+            .collect();
+        assert_eq!(dns.len(), 1, "{found:?}");
+        assert!(
+            dns[0].2.contains("UDP and TCP") && dns[0].2.contains("a/deny-all"),
+            "{}",
+            dns[0].2
+        );
+
+        // The usual allow, but selecting the DNS pods by a label they do not carry (IG #5338).
+        let coredns = "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: coredns, namespace: kube-system}\nspec:\n  selector: {matchLabels: {k8s-app: kube-dns}}\n  template:\n    metadata: {labels: {k8s-app: kube-dns}}\n    spec: {containers: [{name: coredns, image: coredns, ports: [{name: dns, containerPort: 5353, protocol: UDP}, {name: dns-tcp, containerPort: 5353}]}]}\n---\napiVersion: v1\nkind: Service\nmetadata: {name: kube-dns, namespace: kube-system, labels: {app: coredns}}\nspec: {selector: {k8s-app: kube-dns}, ports: [{name: dns, port: 53, protocol: UDP, targetPort: dns}, {name: dns-tcp, port: 53, targetPort: dns-tcp}]}\n---\n";
+        let allow = |labels: &str, port: u16| {
+            format!(
+                "{NP}metadata: {{name: dns, namespace: a}}\nspec:\n  podSelector: {{}}\n  policyTypes: [Egress]\n  egress:\n  - to: [{{namespaceSelector: {{matchLabels: {{kubernetes.io/metadata.name: kube-system}}}}, podSelector: {{matchLabels: {{{labels}}}}}}}]\n    ports: [{{protocol: UDP, port: {port}}}, {{protocol: TCP, port: {port}}}]\n---\n"
+            )
+        };
+        let base = deployment("a", "web") + &deny + coredns;
+        let found = findings(&(base.clone() + &allow("app: coredns", 5353)));
+        assert!(
+            found.iter().any(|f| f.0 == "egress-deny-without-dns"),
+            "Service labels are not pod labels"
+        );
+        // Port 53 is the Service port; CoreDNS listens on 5353 here, so 53 does not help.
+        let found = findings(&(base.clone() + &allow("k8s-app: kube-dns", 53)));
+        assert!(
+            found.iter().any(|f| f.0 == "egress-deny-without-dns"),
+            "{found:?}"
+        );
+        let found = findings(&(base + &allow("k8s-app: kube-dns", 5353)));
+        assert!(
+            !found.iter().any(|f| f.0 == "egress-deny-without-dns"),
+            "{found:?}"
+        );
+    }
+
+    #[test]
+    fn selectors_that_match_nothing_are_reported() {
+        let yaml = deployment("a", "web")
+            + &format!(
+                "{NP}metadata: {{name: typo, namespace: a}}\nspec: {{podSelector: {{matchLabels: {{app: wbe}}}}}}\n---\n"
+            )
+            + &format!(
+                "{NP}metadata: {{name: peers, namespace: a}}\nspec:\n  podSelector: {{}}\n  ingress:\n  - from:\n    - namespaceSelector: {{matchLabels: {{team: nobody}}}}\n    - podSelector: {{matchLabels: {{app: ghost}}}}\n    - podSelector: {{matchLabels: {{app: web}}}}\n"
+            );
+        let found = findings(&yaml);
+        let r = rules(&found);
+        assert!(r.contains(&("policy-selects-nothing", "typo")), "{r:?}");
+        assert!(!r.contains(&("policy-selects-nothing", "peers")));
+        let peers: Vec<&String> = found
+            .iter()
+            .filter(|f| f.0 == "peer-matches-nothing")
+            .map(|f| &f.2)
+            .collect();
+        assert_eq!(peers.len(), 2, "{peers:?}");
+        assert!(peers[0].contains("from[0]") && peers[0].contains("matches no namespace"));
+        assert!(peers[1].contains("from[1]") && peers[1].contains("no pod"));
+    }
+
+    #[test]
+    fn the_network_plugin_is_detected_from_kube_system() {
+        let ds = |name: &str, image: &str| {
+            format!(
+                "apiVersion: apps/v1\nkind: DaemonSet\nmetadata: {{name: {name}, namespace: kube-system}}\nspec:\n  selector: {{matchLabels: {{app: {name}}}}}\n  template:\n    metadata: {{labels: {{app: {name}}}}}\n    spec: {{hostNetwork: true, containers: [{{name: c, image: {image}}}]}}\n---\n"
+            )
+        };
+        let cni = |yaml: &str| {
+            let inv = Inventory::from_text("c.yaml", yaml, KINDS).expect("inventory");
+            infra::enforcement(&Model::from_inventory(&inv).expect("model"))
+        };
+        assert_eq!(
+            cni(&ds("calico-node", "docker.io/calico/node:v3.28.0")),
+            Enforcement::Enforcing("Calico".into())
+        );
+        assert_eq!(
+            cni(&ds("kube-flannel-ds", "flannel/flannel:v0.25")),
+            Enforcement::NotEnforcing("flannel".into())
+        );
+        assert_eq!(
+            cni(&ds("kube-proxy", "registry.k8s.io/kube-proxy:v1.30.0")),
+            Enforcement::Unknown
+        );
+        assert_eq!(cni(&deployment("a", "web")), Enforcement::NoData);
+        let found = findings(&ds("kube-flannel-ds", "flannel/flannel:v0.25"));
+        assert!(
+            found
+                .iter()
+                .any(|f| f.0 == "cni-enforcement-unknown" && f.2.contains("flannel"))
+        );
+    }
+}
