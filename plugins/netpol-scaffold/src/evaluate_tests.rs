@@ -263,11 +263,20 @@ fn p07_both_the_senders_egress_and_the_receivers_ingress_must_allow() {
             && d.direction == Direction::Egress
             && d.rule.is_none())
     );
-    assert!(
-        decided
-            .iter()
-            .any(|d| d.policy == "y/allow-all-in" && d.rule == Some(0))
+    // A denied connection is explained by the side that denies it only.
+    assert_eq!(decided.len(), 1, "{decided:?}");
+    // An allowed one by the allowing rules of both sides.
+    let c = ev.connection(
+        &Endpoint::Pod(pod(&m, "x/b")),
+        &Endpoint::Pod(pod(&m, "y/a")),
     );
+    let decided = c.decided_by(&ev, Protocol::Tcp, 80);
+    assert_eq!(
+        decided.len(),
+        1,
+        "x/b's egress is not isolated: {decided:?}"
+    );
+    assert!(decided[0].policy == "y/allow-all-in" && decided[0].rule == Some(0));
 }
 
 #[test]

@@ -160,6 +160,11 @@ impl Model {
             model.ensure_namespace(&policy.namespace);
             model.policies.push(policy);
         }
+        // Files keep their own order, the API server lists by namespace and name: explanations
+        // must not depend on which.
+        model
+            .policies
+            .sort_by(|a, b| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)));
         for w in inv.workloads() {
             let ns = w.namespace().to_string();
             model.ensure_namespace(&ns);
