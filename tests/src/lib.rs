@@ -37,3 +37,4 @@ pub use harness::{kubectl, plugin_path_env};
 pub use inventory::Inventory;
 pub use kubeconfig::write_kubeconfig;
 pub mod synthetic;
+pub mod synthetic_netpol;

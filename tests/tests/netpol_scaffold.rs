@@ -671,3 +671,206 @@ fn bad_input_gets_one_line_and_the_contract_exit_code() {
         .expect("run");
     assert_clean_error(&out, 4, "kubeconfig");
 }
+
+#[test]
+fn scaffold_proposes_safe_default_deny_and_proves_it() {
+    let ex = examples();
+    let args = [
+        "netpol-scaffold",
+        "scaffold",
+        "-n",
+        "shop",
+        "-f",
+        &ex,
+        "--allow-dns",
+        "--ingress-from",
+        "auto",
+        "--expose",
+        "frontend",
+        "--infer",
+        "--allow",
+        "frontend->svc-less-typo:80",
+    ];
+    // A bad --allow is a usage error before anything is written.
+    assert_clean_error(&run(&args), 2, "no workload or pod shop/svc-less-typo");
+
+    let args = [
+        "netpol-scaffold",
+        "scaffold",
+        "-n",
+        "shop",
+        "-f",
+        &ex,
+        "--allow-dns",
+        "--ingress-from",
+        "auto",
+        "--expose",
+        "frontend",
+        "--infer",
+        "--allow",
+        "frontend->shop/svc/checkout:8080",
+    ];
+    let out = run(&args);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let yaml = stdout(&out);
+    for name in [
+        "name: default-deny\n",
+        "name: allow-dns-egress\n",
+        "name: allow-ingress-from-ingress-nginx\n",
+        "name: allow-frontend-to-checkout\n",
+        "name: allow-frontend-egress-to-checkout\n",
+        "name: allow-checkout-egress-to-payments-api\n",
+    ] {
+        assert!(yaml.contains(name), "{name:?} missing:\n{yaml}");
+    }
+    assert!(
+        stderr(&out)
+            .contains("checked with the evaluator: DNS and every requested connection allowed"),
+        "{}",
+        stderr(&out)
+    );
+
+    // Applied on top of the examples: DNS works, the namespace is isolated both ways, and the
+    // connections asked for (and the one inferred from checkout's PAYMENTS_URL) still work.
+    let dir = tempfile::tempdir().expect("tmp");
+    let proposed = dir.path().join("shop.yaml");
+    std::fs::write(&proposed, &yaml).expect("write");
+    let p = proposed.display().to_string();
+    let report = json_of(&run(&[
+        "netpol-scaffold",
+        "-f",
+        &ex,
+        "-f",
+        &p,
+        "-n",
+        "shop",
+        "-o",
+        "json",
+    ]));
+    assert!(
+        !findings(&report)
+            .iter()
+            .any(|(r, _)| r == "egress-deny-without-dns" || r.starts_with("pod-")),
+        "{:?}",
+        findings(&report)
+    );
+    let cases = dir.path().join("cases.yaml");
+    std::fs::write(
+        &cases,
+        "- {from: ingress-nginx/ingress-nginx-controller, to: shop/svc/frontend, port: 80, expected: ALLOW}\n\
+         - {from: shop/frontend, to: shop/svc/checkout, port: 8080, expected: ALLOW}\n\
+         - {from: shop/checkout, to: payments/svc/payments-api, port: 8080, expected: ALLOW}\n\
+         - {from: shop/frontend, to: payments/svc/payments-api, port: 8080, expected: DENY}\n\
+         - {from: shop/web-cache, to: kube-system/svc/kube-dns, port: 53, protocol: UDP, expected: ALLOW}\n\
+         - {from: shop/checkout, to: 203.0.113.10, port: 443, expected: DENY}\n\
+         - {from: monitoring/prometheus, to: shop/svc/checkout, port: 8080, expected: DENY}\n",
+    )
+    .expect("write");
+    let c = cases.display().to_string();
+    let out = run(&[
+        "netpol-scaffold",
+        "check",
+        "--cases",
+        &c,
+        "-f",
+        &ex,
+        "-f",
+        &p,
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        stdout(&out),
+        stderr(&out)
+    );
+
+    // --out-dir: one file per policy, numbered in apply order.
+    let out_dir = dir.path().join("policies");
+    let o = out_dir.display().to_string();
+    let written = run(&[
+        "netpol-scaffold",
+        "scaffold",
+        "-n",
+        "shop",
+        "-f",
+        &ex,
+        "--yes",
+        "--out-dir",
+        &o,
+    ]);
+    assert_eq!(written.status.code(), Some(0), "{}", stderr(&written));
+    let mut files: Vec<String> = std::fs::read_dir(&out_dir)
+        .expect("dir")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .collect();
+    files.sort();
+    assert_eq!(files[0], "01-default-deny.yaml");
+    assert_eq!(files[1], "02-allow-dns-egress.yaml");
+    assert!(
+        files.iter().all(|f| !f.starts_with('.')),
+        "no temp files left: {files:?}"
+    );
+
+    // Without the DNS allow, the self-check says what breaks.
+    let bare = run(&["netpol-scaffold", "scaffold", "-n", "shop", "-f", &ex]);
+    assert!(
+        stderr(&bare).contains("cannot resolve names"),
+        "{}",
+        stderr(&bare)
+    );
+
+    assert_clean_error(
+        &run(&["netpol-scaffold", "scaffold", "-f", &ex]),
+        2,
+        "pass -n NS",
+    );
+    assert_clean_error(
+        &run(&["netpol-scaffold", "scaffold", "-n", "nowhere", "-f", &ex]),
+        2,
+        "namespace nowhere not found",
+    );
+    assert_clean_error(
+        &run(&[
+            "netpol-scaffold",
+            "scaffold",
+            "-n",
+            "shop",
+            "-f",
+            &ex,
+            "--ingress-from",
+            "auto",
+        ]),
+        2,
+        "--ingress-from needs --expose",
+    );
+}
+
+#[test]
+fn scaffold_live_equals_offline() {
+    let server = TestApiServer::start(ApiServerConfig {
+        inventory: Inventory::from_objects(example_objects()),
+        ..ApiServerConfig::default()
+    });
+    let args = [
+        "netpol-scaffold",
+        "scaffold",
+        "-n",
+        "payments",
+        "--yes",
+        "--allow",
+        "payments-api->mysql:3306",
+    ];
+    let live = server.kubectl(&args).output().expect("run");
+    assert_eq!(live.status.code(), Some(0), "{}", stderr(&live));
+    let mut offline_args = args.to_vec();
+    let ex = examples();
+    offline_args.extend(["-f", &ex]);
+    let offline = run(&offline_args);
+    assert_eq!(stdout(&live), stdout(&offline));
+    assert!(
+        stdout(&live).contains("name: allow-checkout-to-payments-api"),
+        "{}",
+        stdout(&live)
+    );
+}

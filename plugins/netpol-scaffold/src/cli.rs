@@ -84,6 +84,30 @@ pub enum Command {
         #[arg(long, value_name = "FILE", conflicts_with_all = ["from", "to", "port"])]
         cases: Option<PathBuf>,
     },
+    /// Propose the policies for a namespace to go default-deny safely (YAML to stdout or --out-dir)
+    Scaffold {
+        /// Accept every suggestion: DNS egress, inferred allows, and ingress from the controller found to the --expose workloads
+        #[arg(short = 'y', long)]
+        yes: bool,
+        /// Allow egress to the cluster DNS found (its namespace, pod labels and target ports; UDP and TCP)
+        #[arg(long)]
+        allow_dns: bool,
+        /// Allow ingress from the ingress controller: 'auto' (the one found) or NS/key=value
+        #[arg(long, value_name = "auto|NS/LABELS")]
+        ingress_from: Option<String>,
+        /// Workloads the ingress controller may reach, on their Services' target ports (repeatable; needed with --ingress-from)
+        #[arg(long, value_name = "WORKLOAD")]
+        expose: Vec<String>,
+        /// An allowed connection FROM->TO:PORT[/PROTO]; FROM/TO: WORKLOAD, NS/WORKLOAD or NS/svc/NAME (repeatable)
+        #[arg(long = "allow", value_name = "FROM->TO:PORT")]
+        allows: Vec<String>,
+        /// Allow the connections workload env values name (e.g. mysql.payments.svc:3306)
+        #[arg(long)]
+        infer: bool,
+        /// Write one file per policy into DIR instead of printing YAML
+        #[arg(long, value_name = "DIR")]
+        out_dir: Option<PathBuf>,
+    },
     /// The connectivity matrix between all workloads in scope
     Matrix {
         /// Overrides -o: table, wide, json, markdown or dot

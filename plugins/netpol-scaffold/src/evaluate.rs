@@ -464,24 +464,10 @@ impl<'m> Evaluator<'m> {
         decision
     }
 
-    /// Everything about a connection attempt from `from` to `to`.
-    pub fn connection(&self, from: &Endpoint, to: &Endpoint) -> Connection {
+    /// Why a pair is decided regardless of policies, if it is.
+    pub fn special(&self, from: &Endpoint, to: &Endpoint) -> Option<Special> {
         let pods = &self.model.pods;
-        let egress = match from {
-            Endpoint::Pod(src) => {
-                let dest = match to {
-                    Endpoint::Pod(d) => Some(*d),
-                    _ => None,
-                };
-                Some(self.side(*src, Direction::Egress, to, dest))
-            }
-            _ => None,
-        };
-        let ingress = match to {
-            Endpoint::Pod(dst) => Some(self.side(*dst, Direction::Ingress, from, Some(*dst))),
-            _ => None,
-        };
-        let special = match (from, to) {
+        match (from, to) {
             (Endpoint::Pod(a), Endpoint::Pod(b)) if a == b => Some(Special::Loopback),
             (Endpoint::Node(node), Endpoint::Pod(d)) if pods[*d].node.as_deref() == Some(node) => {
                 Some(Special::OwnNode)
@@ -498,7 +484,85 @@ impl<'m> Evaluator<'m> {
                 let host = |e: &Endpoint| matches!(e, Endpoint::Pod(p) if pods[*p].host_network);
                 (host(from) || host(to)).then_some(Special::HostNetwork)
             }
+        }
+    }
+
+    /// What `src` may open to `dst` (pods, no explanation): the matrix's fast path, which
+    /// allocates only when a rule matches. `None` = every port (neither side restricts).
+    pub fn allowed_between(&self, src: usize, dst: usize) -> Option<PortSet> {
+        let egress = self.side_ports(src, Direction::Egress, dst, dst);
+        if egress.as_ref().is_some_and(PortSet::is_empty) {
+            return Some(PortSet::empty());
+        }
+        let ingress = self.side_ports(dst, Direction::Ingress, src, dst);
+        match (egress, ingress) {
+            (None, None) => None,
+            (Some(p), None) | (None, Some(p)) => Some(p),
+            (Some(a), Some(b)) => Some(a.intersect(&b)),
+        }
+    }
+
+    /// `None`: not isolated; else what the rules allow toward `peer` (possibly nothing).
+    fn side_ports(
+        &self,
+        subject: usize,
+        direction: Direction,
+        peer: usize,
+        destination: usize,
+    ) -> Option<PortSet> {
+        let policies = &self.isolating[dir_index(direction)][subject];
+        if policies.is_empty() {
+            return None;
+        }
+        let mut allowed = PortSet::empty();
+        let peer_endpoint = Endpoint::Pod(peer);
+        for &policy in policies {
+            let Some(rules) = &self.rules[policy as usize][dir_index(direction)] else {
+                continue;
+            };
+            for rule in rules {
+                let matched = rule.peers.is_empty()
+                    || rule.peers.iter().any(|m| match m {
+                        PeerMatch::Pods(set) => self.pod_sets[*set].contains(peer),
+                        PeerMatch::Block(_) => {
+                            self.peer_matches_endpoint(m, &peer_endpoint) == Match::Yes
+                        }
+                    });
+                if !matched {
+                    continue;
+                }
+                match &rule.fixed_ports {
+                    Some(p) => allowed.union_with(p),
+                    None => allowed.union_with(&resolve_ports(
+                        &rule.ports,
+                        Some(self.model.ports_of(&self.model.pods[destination])),
+                    )),
+                }
+                if allowed.is_all() {
+                    return Some(allowed);
+                }
+            }
+        }
+        Some(allowed)
+    }
+
+    /// Everything about a connection attempt from `from` to `to`.
+    pub fn connection(&self, from: &Endpoint, to: &Endpoint) -> Connection {
+        let egress = match from {
+            Endpoint::Pod(src) => {
+                let dest = match to {
+                    Endpoint::Pod(d) => Some(*d),
+                    _ => None,
+                };
+                Some(self.side(*src, Direction::Egress, to, dest))
+            }
+            _ => None,
         };
+        let ingress = match to {
+            Endpoint::Pod(dst) => Some(self.side(*dst, Direction::Ingress, from, Some(*dst))),
+            _ => None,
+        };
+        let special = self.special(from, to);
         let mut allowed = PortSet::all();
         for side in [&egress, &ingress].into_iter().flatten() {
             allowed = allowed.intersect(&side.allowed);

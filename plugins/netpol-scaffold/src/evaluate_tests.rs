@@ -82,6 +82,24 @@ fn assert_table(m: &Model, protocol: Protocol, port: u16, expected: &str) {
         }
     }
     assert!(wrong.is_empty(), "{protocol}/{port}:\n{}", wrong.join("\n"));
+    assert_fast_path_agrees(m);
+}
+
+/// The matrix's allocation-free path gives what the explained path gives, on every pair.
+fn assert_fast_path_agrees(m: &Model) {
+    let ev = Evaluator::new(m);
+    for a in 0..m.pods.len() {
+        for b in 0..m.pods.len() {
+            if a == b {
+                continue;
+            }
+            let slow = ev.connection(&Endpoint::Pod(a), &Endpoint::Pod(b)).allowed;
+            let fast = ev
+                .allowed_between(a, b)
+                .unwrap_or_else(crate::ports::PortSet::all);
+            assert_eq!(slow, fast, "{} -> {}", m.pods[a].name, m.pods[b].name);
+        }
+    }
 }
 
 const NP: &str = "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\n";
@@ -489,6 +507,7 @@ fn p14_an_ipblock_holding_a_pod_ip_allows_that_pod() {
         verdict(&m, "n/client", "n/server", Protocol::Tcp, 8080),
         Verdict::Deny
     );
+    assert_fast_path_agrees(&m);
 }
 
 // ---- D. Ports and protocols ----------------------------------------------------------------
@@ -583,6 +602,7 @@ fn p18_named_ports_resolve_per_destination_pod_and_protocol() {
         &Endpoint::Address(parse_address("203.0.113.1").expect("ip")),
     );
     assert!(c.allowed.is_empty(), "{}", c.allowed);
+    assert_fast_path_agrees(&m);
 }
 
 #[test]
@@ -625,6 +645,7 @@ fn p20_host_network_pods_depend_on_the_cni() {
         verdict(&m, "n/agent", "n/local", Protocol::Tcp, 80),
         Verdict::Allow
     );
+    assert_fast_path_agrees(&m);
 }
 
 // ---- Multi-namespace truth tables ---------------------------------------------------------

@@ -1,6 +1,6 @@
 //! `matrix`: who can open connections to whom, on which ports. Pods that NetworkPolicy cannot
 //! tell apart (same namespace, labels, ports, hostNetwork; plus node for hostNetwork pods and
-//! IP when ipBlocks exist) form one endpoint, so a Deployment's replicas are evaluated once.
+//! the ipBlocks holding their IP) form one endpoint, so a Deployment's replicas are evaluated once.
 
 use std::collections::HashMap;
 use std::io::Write;
@@ -62,24 +62,23 @@ pub struct Matrix {
 
 /// Groups the pods `include` accepts into endpoints.
 pub fn endpoints(model: &Model, include: &dyn Fn(usize) -> bool) -> Vec<MatrixEndpoint> {
-    let uses_ip_blocks = model.policies.iter().any(|p| {
-        [&p.ingress, &p.egress]
-            .into_iter()
-            .flatten()
-            .flatten()
-            .any(|r| {
-                r.peers
-                    .iter()
-                    .any(|peer| matches!(peer, Peer::IpBlock { .. }))
-            })
-    });
+    // Two pods are told apart by ipBlocks only if different ipBlocks hold their addresses.
+    let blocks: Vec<&Peer> = model
+        .policies
+        .iter()
+        .flat_map(|p| [&p.ingress, &p.egress])
+        .flatten()
+        .flatten()
+        .flat_map(|r| r.peers.iter())
+        .filter(|peer| matches!(peer, Peer::IpBlock { .. }))
+        .collect();
     type Key<'a> = (
         &'a str,
         &'a std::collections::BTreeMap<String, String>,
         usize,
         bool,
         Option<&'a str>,
-        Option<std::net::IpAddr>,
+        Vec<u32>,
     );
     let mut index: HashMap<Key<'_>, usize> = HashMap::new();
     let mut groups: Vec<MatrixEndpoint> = Vec::new();
@@ -88,13 +87,19 @@ pub fn endpoints(model: &Model, include: &dyn Fn(usize) -> bool) -> Vec<MatrixEn
         if !include(i) {
             continue;
         }
+        let in_blocks: Vec<u32> = match pod.ip {
+            Some(ip) => (0..blocks.len() as u32)
+                .filter(|&b| blocks[b as usize].matches_ip(ip))
+                .collect(),
+            None => Vec::new(),
+        };
         let key: Key<'_> = (
             pod.namespace.as_str(),
             &pod.labels,
             pod.ports,
             pod.host_network,
             pod.node.as_deref().filter(|_| pod.host_network),
-            pod.ip.filter(|_| uses_ip_blocks),
+            in_blocks,
         );
         let g = *index.entry(key).or_insert_with(|| {
             groups.push(MatrixEndpoint {
@@ -133,13 +138,23 @@ pub fn compute(ev: &Evaluator<'_>, endpoints: Vec<MatrixEndpoint>) -> Matrix {
             } else {
                 to.members[0]
             };
-            let c = ev.connection(&Endpoint::Pod(src), &Endpoint::Pod(dst));
-            let (verdict, allowed) = match c.special {
+            let special = ev.special(&Endpoint::Pod(src), &Endpoint::Pod(dst));
+            let ports = || ev.allowed_between(src, dst).unwrap_or_else(PortSet::all);
+            let (verdict, allowed) = match special {
                 Some(Special::Loopback | Special::OwnNode) => (Cell::All, PortSet::all()),
-                Some(Special::HostNetwork) => (Cell::Depends, c.allowed),
-                None if c.allowed.is_all() => (Cell::All, c.allowed),
-                None if c.allowed.is_empty() => continue,
-                None => (Cell::Partial, c.allowed),
+                Some(Special::HostNetwork) => (Cell::Depends, ports()),
+                None => {
+                    let allowed = ports();
+                    if allowed.is_empty() {
+                        continue;
+                    }
+                    let cell = if allowed.is_all() {
+                        Cell::All
+                    } else {
+                        Cell::Partial
+                    };
+                    (cell, allowed)
+                }
             };
             let allowed = if allowed.is_all() {
                 vec!["all".to_string()]

@@ -73,7 +73,7 @@ pub enum TargetPort {
     Named(String),
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct Model {
     pub namespaces: Vec<NamespaceInfo>,
     pub pods: Vec<PodInfo>,
@@ -82,6 +82,9 @@ pub struct Model {
     pub policies: Vec<Policy>,
     /// Names and images of the workloads where network plugins run, for the CNI detection.
     pub system_workloads: Vec<(String, Vec<String>)>,
+    /// Literal env values of each workload, on its first pod (model index): Service references
+    /// like `mysql.payments.svc:3306` hint at the connections it needs.
+    pub env_values: Vec<(usize, String)>,
     namespace_index: HashMap<String, usize>,
 }
 
@@ -179,6 +182,14 @@ impl Model {
                     .filter_map(|c| c.image.clone())
                     .collect();
                 model.system_workloads.push((w.object.name.clone(), images));
+            }
+            let first_pod = model.pods.len();
+            for c in &w.pod_spec.containers {
+                for e in c.env.iter().flatten() {
+                    if let Some(v) = e.value.as_ref().filter(|v| !v.is_empty()) {
+                        model.env_values.push((first_pod, v.clone()));
+                    }
+                }
             }
             if w.pods.is_empty() {
                 model.pods.push(PodInfo {
