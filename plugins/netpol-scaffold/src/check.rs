@@ -527,3 +527,79 @@ mod owo_style {
     pub const RED: Style = Style::new().red();
     pub const YELLOW: Style = Style::new().yellow();
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn endpoints_parse_in_the_contract_notation() {
+        let ep = |s: &str| EndpointSpec::parse(s);
+        assert_eq!(
+            ep("shop/frontend-abc"),
+            Ok(EndpointSpec::Pod {
+                namespace: "shop".into(),
+                name: "frontend-abc".into()
+            })
+        );
+        assert_eq!(
+            ep("shop/app=frontend,tier!=db"),
+            Ok(EndpointSpec::Labels {
+                namespace: "shop".into(),
+                query: "app=frontend,tier!=db".into()
+            })
+        );
+        assert_eq!(
+            ep("payments/svc/mysql"),
+            Ok(EndpointSpec::Service {
+                namespace: "payments".into(),
+                name: "mysql".into()
+            })
+        );
+        assert_eq!(
+            ep("node/worker-1"),
+            Ok(EndpointSpec::Node("worker-1".into()))
+        );
+        assert!(matches!(ep("10.0.0.0/8"), Ok(EndpointSpec::Address(_))));
+        assert!(matches!(ep("2001:db8::1"), Ok(EndpointSpec::Address(_))));
+        for bad in ["shop", "/x", "shop/", "shop/=x", ""] {
+            assert!(ep(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn ports_parse_with_an_optional_protocol() {
+        let p = |s: &str| PortSpec::parse(s, None);
+        assert_eq!(
+            p("3306"),
+            Ok(PortSpec {
+                port: PortValue::Number(3306),
+                protocol: Protocol::Tcp
+            })
+        );
+        assert_eq!(
+            p("53/udp"),
+            Ok(PortSpec {
+                port: PortValue::Number(53),
+                protocol: Protocol::Udp
+            })
+        );
+        assert_eq!(
+            p("http/TCP"),
+            Ok(PortSpec {
+                port: PortValue::Named("http".into()),
+                protocol: Protocol::Tcp
+            })
+        );
+        assert_eq!(
+            PortSpec::parse("53", Some("UDP")),
+            Ok(PortSpec {
+                port: PortValue::Number(53),
+                protocol: Protocol::Udp
+            })
+        );
+        for bad in ["0", "65536", "80/ICMP", "Not_A_Name"] {
+            assert!(p(bad).is_err(), "{bad:?}");
+        }
+    }
+}

@@ -60,6 +60,7 @@ pub enum MatrixFormat {
     /// One line per pair with the allowed ports
     Wide,
     Json,
+    Yaml,
     Markdown,
     /// Graphviz: one edge per allowed pair, labelled with the ports
     Dot,
@@ -110,7 +111,7 @@ pub enum Command {
     },
     /// The connectivity matrix between all workloads in scope
     Matrix {
-        /// Overrides -o: table, wide, json, markdown or dot
+        /// Overrides -o: table, wide, json, yaml, markdown or dot
         #[arg(long = "format", value_enum, value_name = "FORMAT")]
         matrix_format: Option<MatrixFormat>,
     },

@@ -202,7 +202,8 @@ pub async fn run(cli: Cli) -> Result<i32> {
         }
         Command::Matrix { matrix_format } => {
             let matrix_format = matrix_format.unwrap_or(match format {
-                OutputFormat::Json | OutputFormat::Yaml | OutputFormat::Sarif => MatrixFormat::Json,
+                OutputFormat::Json | OutputFormat::Sarif => MatrixFormat::Json,
+                OutputFormat::Yaml => MatrixFormat::Yaml,
                 OutputFormat::Wide => MatrixFormat::Wide,
                 OutputFormat::Markdown => MatrixFormat::Markdown,
                 OutputFormat::Table => MatrixFormat::Table,

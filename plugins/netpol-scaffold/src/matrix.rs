@@ -194,6 +194,14 @@ pub fn write(out: &mut dyn Write, m: &Matrix, format: MatrixFormat, styles: Styl
                 matrix: m,
             },
         ),
+        MatrixFormat::Yaml => render::write_yaml(
+            out,
+            &MatrixDocument {
+                api_version: "guardrails/v1",
+                kind: "ConnectivityMatrix",
+                matrix: m,
+            },
+        ),
         MatrixFormat::Table => write_grid(out, m, styles),
         MatrixFormat::Wide | MatrixFormat::Markdown => {
             let mut table = Table::new(&["FROM", "TO", "ALLOWED"]);
@@ -220,36 +228,52 @@ pub fn write(out: &mut dyn Write, m: &Matrix, format: MatrixFormat, styles: Styl
     }
 }
 
+/// The grid, streamed row by row (a 5,000-endpoint grid has 25 million cells: no table of
+/// strings), in the shared tables' style: upper-case headers, columns three spaces apart.
 fn write_grid(out: &mut dyn Write, m: &Matrix, styles: Styles) -> Result<()> {
     let n = m.endpoints.len();
-    let mut cells = vec![vec!['.'; n]; n];
+    let mut cells = vec![b'.'; n * n];
     for c in &m.connections {
-        cells[c.from][c.to] = match c.verdict {
-            Cell::All => 'A',
-            Cell::Partial => 'P',
-            Cell::Depends => '?',
-            Cell::None => '.',
+        cells[c.from * n + c.to] = match c.verdict {
+            Cell::All => b'A',
+            Cell::Partial => b'P',
+            Cell::Depends => b'?',
+            Cell::None => b'.',
         };
     }
     let width = n.to_string().len();
-    let mut headers: Vec<String> = vec!["#".into(), "FROM \\ TO".into()];
-    headers.extend((1..=n).map(|i| format!("{i:>width$}")));
-    let header_refs: Vec<&str> = headers.iter().map(String::as_str).collect();
-    let mut table = Table::new(&header_refs);
-    for (i, e) in m.endpoints.iter().enumerate() {
-        let mut row = vec![(i + 1).to_string(), e.name.clone()];
-        row.extend(cells[i].iter().map(|c| {
-            let text = format!("{c:>width$}");
-            match c {
-                'A' => styles.paint(&text, owo_colors::Style::new().green()),
-                '?' => styles.paint(&text, owo_colors::Style::new().yellow()),
-                '.' => styles.dim(&text),
-                _ => text,
-            }
-        }));
-        table.row(row);
+    let index_width = width.max(1);
+    let name_width = m
+        .endpoints
+        .iter()
+        .map(|e| e.name.chars().count())
+        .chain(std::iter::once("FROM \\ TO".len()))
+        .max()
+        .unwrap_or(0);
+    let mut line = format!("{:<index_width$}   {:<name_width$}", "#", "FROM \\ TO");
+    for i in 1..=n {
+        line.push_str(&format!("   {i:>width$}"));
     }
-    table.write(out, styles)?;
+    writeln!(out, "{}", line.trim_end())?;
+    for (i, e) in m.endpoints.iter().enumerate() {
+        let mut line = format!("{:<index_width$}   {:<name_width$}", i + 1, e.name);
+        for &c in &cells[i * n..(i + 1) * n] {
+            if !styles.color {
+                line.extend(std::iter::repeat_n(' ', 3 + width - 1));
+                line.push(c as char);
+                continue;
+            }
+            let text = format!("{:>width$}", c as char);
+            line.push_str("   ");
+            line.push_str(&match c {
+                b'A' => styles.paint(&text, owo_colors::Style::new().green()),
+                b'?' => styles.paint(&text, owo_colors::Style::new().yellow()),
+                b'.' => styles.dim(&text),
+                _ => text,
+            });
+        }
+        writeln!(out, "{line}")?;
+    }
     writeln!(
         out,
         "\nA = all ports, P = some ports (-o wide lists them), . = nothing, ? = depends on the CNI (hostNetwork)"
