@@ -1,7 +1,8 @@
 //! NetworkPolicy benchmark (run with `cargo bench -p guardrails-e2e --bench netpol`; needs GNU
 //! time at /usr/bin/time). Builds the release `kubectl-netpol_scaffold`, generates a synthetic
-//! cluster of 5,000 pods and 1,000 NetworkPolicies (`BENCH_DIVISOR=N` shrinks the namespace
-//! count N-fold), and reports wall time and peak RSS of the connectivity matrix and coverage.
+//! cluster of 5,000 pods and 1,000 NetworkPolicies twice — Deployments of 5 replicas, and every
+//! pod distinct (25 million pairs) — (`BENCH_DIVISOR=N` shrinks the namespace count N-fold),
+//! and reports wall time and peak RSS of the connectivity matrix and coverage.
 //! Targets: matrix under 5 s and 500 MB.
 
 use std::path::{Path, PathBuf};
@@ -62,37 +63,46 @@ fn main() {
     };
     let binary = release_binary();
     let dir = tempfile::tempdir().expect("tmp");
-    let file = std::env::var_os("BENCH_KEEP")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| dir.path().join("netpol-cluster.json"));
-    std::fs::write(&file, netpol_cluster(&scale).to_string()).expect("write");
-    println!(
-        "synthetic cluster: {} pods, {} NetworkPolicies, {:.0} MiB of JSON",
-        scale.pods(),
-        scale.policies(),
-        std::fs::metadata(&file).map(|m| m.len()).unwrap_or(0) as f64 / 1_048_576.0
-    );
-    let f = file.display().to_string();
-    for (label, args) in [
-        (
-            "matrix -o json",
-            vec!["matrix", "-A", "-f", &f, "-o", "json"],
-        ),
-        ("matrix (grid)", vec!["matrix", "-A", "-f", &f]),
-        (
-            "coverage -o json",
-            vec!["-A", "-f", &f, "-o", "json", "--fail-on", "never"],
-        ),
+    for (shape, distinct_pods) in [
+        ("Deployments of 5 replicas", false),
+        ("every pod distinct", true),
     ] {
-        let runs: Vec<(f64, f64, usize)> = (0..3).map(|_| timed(&binary, &args)).collect();
-        let mut secs: Vec<f64> = runs.iter().map(|r| r.0).collect();
-        secs.sort_by(|a, b| a.total_cmp(b));
+        let scale = NetpolScale {
+            distinct_pods,
+            ..scale
+        };
+        let file = dir
+            .path()
+            .join(format!("netpol-cluster-{distinct_pods}.json"));
+        std::fs::write(&file, netpol_cluster(&scale).to_string()).expect("write");
         println!(
-            "{label}: median {:.2} s, peak RSS {:.0} MiB, output {:.1} MiB (runs: {:?})",
-            secs[1],
-            runs.iter().map(|r| r.1).fold(0.0, f64::max),
-            runs[0].2 as f64 / 1_048_576.0,
-            runs.iter().map(|r| r.0).collect::<Vec<_>>()
+            "synthetic cluster ({shape}): {} pods, {} NetworkPolicies, {:.0} MiB of JSON",
+            scale.pods(),
+            scale.policies(),
+            std::fs::metadata(&file).map(|m| m.len()).unwrap_or(0) as f64 / 1_048_576.0
         );
+        let f = file.display().to_string();
+        for (label, args) in [
+            (
+                "matrix -o json",
+                vec!["matrix", "-A", "-f", &f, "-o", "json"],
+            ),
+            ("matrix (grid)", vec!["matrix", "-A", "-f", &f]),
+            (
+                "coverage -o json",
+                vec!["-A", "-f", &f, "-o", "json", "--fail-on", "never"],
+            ),
+        ] {
+            let runs: Vec<(f64, f64, usize)> = (0..3).map(|_| timed(&binary, &args)).collect();
+            let mut secs: Vec<f64> = runs.iter().map(|r| r.0).collect();
+            secs.sort_by(|a, b| a.total_cmp(b));
+            println!(
+                "  {label}: median {:.2} s, peak RSS {:.0} MiB, output {:.1} MiB (runs: {:?})",
+                secs[1],
+                runs.iter().map(|r| r.1).fold(0.0, f64::max),
+                runs[0].2 as f64 / 1_048_576.0,
+                runs.iter().map(|r| r.0).collect::<Vec<_>>()
+            );
+        }
     }
 }

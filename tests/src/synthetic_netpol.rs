@@ -13,6 +13,9 @@ pub struct NetpolScale {
     pub pods_per_deployment: usize,
     pub policies_per_namespace: usize,
     pub nodes: usize,
+    /// Give every pod its own label (like StatefulSet pods' pod-name), so no two pods can be
+    /// evaluated as one: the matrix's worst case.
+    pub distinct_pods: bool,
 }
 
 impl NetpolScale {
@@ -23,6 +26,7 @@ impl NetpolScale {
         pods_per_deployment: 5,
         policies_per_namespace: 20,
         nodes: 50,
+        distinct_pods: false,
     };
 
     pub fn pods(&self) -> usize {
@@ -78,6 +82,10 @@ pub fn netpol_cluster(scale: &NetpolScale) -> Value {
                     (n * scale.deployments_per_namespace + d) * scale.pods_per_deployment + p;
                 let mut pod_labels = labels.clone();
                 pod_labels["pod-template-hash"] = json!("5d8f7c");
+                if scale.distinct_pods {
+                    pod_labels["statefulset.kubernetes.io/pod-name"] =
+                        json!(format!("{rs}-{p:05}"));
+                }
                 items.push(json!({"apiVersion": "v1", "kind": "Pod",
                     "metadata": {"name": format!("{rs}-{p:05}"), "namespace": ns, "labels": pod_labels,
                         "ownerReferences": [{"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": rs, "uid": rs_uid, "controller": true}]},
