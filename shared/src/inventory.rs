@@ -133,6 +133,8 @@ pub struct OwnedPod {
     pub node_name: Option<String>,
     /// Containers added to this pod alone (`kubectl debug`): no template has them.
     pub ephemeral_containers: Vec<k8s_openapi::api::core::v1::EphemeralContainer>,
+    /// `status.podIP` (live): NetworkPolicy ipBlocks can match pod addresses.
+    pub pod_ip: Option<String>,
 }
 
 /// Kinds whose Pods are kept as [`OwnedPod`] when that kind is collected.
@@ -163,6 +165,7 @@ pub(crate) fn owned(pod: Pod) -> OwnedPod {
     };
     OwnedPod {
         node_name,
+        pod_ip: pod.status.and_then(|s| s.pod_ip),
         metadata: pod.metadata,
         ephemeral_containers,
     }

@@ -29,6 +29,12 @@ pub fn is_valid(selector: &LabelSelector) -> bool {
     requirements_of(selector).is_ok()
 }
 
+/// The requirements of `selector`, validated once, for callers that match it against many
+/// label sets (all must hold; empty = everything). Errors like [`is_valid`] refusing it.
+pub fn compile(selector: &LabelSelector) -> Result<Vec<Requirement>, String> {
+    requirements_of(selector)
+}
+
 fn requirements_of(selector: &LabelSelector) -> Result<Vec<Requirement>, String> {
     let labels = selector.match_labels.iter().flatten();
     let mut reqs = labels

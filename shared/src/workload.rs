@@ -27,6 +27,16 @@ pub struct Workload<'a> {
     pub added_ephemeral_containers: Vec<&'a k8s_openapi::api::core::v1::EphemeralContainer>,
     /// The nodes of those pods (live; unscheduled pods have none).
     nodes: Vec<&'a str>,
+    /// The pods themselves (their own labels, node and IP; the spec is `pod_spec`).
+    pub pods: Vec<PodInstance<'a>>,
+}
+
+/// One existing pod of a workload: what differs between the pods of one template.
+#[derive(Debug, Clone, Copy)]
+pub struct PodInstance<'a> {
+    pub metadata: &'a ObjectMeta,
+    pub node_name: Option<&'a str>,
+    pub pod_ip: Option<&'a str>,
 }
 
 impl Workload<'_> {
@@ -142,6 +152,7 @@ impl Inventory {
                         pod_count: 0,
                         added_ephemeral_containers: Vec::new(),
                         nodes: Vec::new(),
+                        pods: Vec::new(),
                     });
                 }
             };
@@ -177,10 +188,20 @@ impl Inventory {
                 workloads[i]
                     .added_ephemeral_containers
                     .extend(pod.ephemeral_containers.iter());
+                workloads[i].pods.push(PodInstance {
+                    metadata: &pod.metadata,
+                    node_name: pod.node_name.as_deref(),
+                    pod_ip: pod.pod_ip.as_deref(),
+                });
             }
         }
         for pod in &self.pods {
             let node = pod.spec.as_ref().and_then(|s| s.node_name.as_deref());
+            let instance = PodInstance {
+                metadata: &pod.metadata,
+                node_name: node,
+                pod_ip: pod.status.as_ref().and_then(|s| s.pod_ip.as_deref()),
+            };
             match top_owner(&pod.metadata) {
                 Some(owner) => {
                     if let Some(&i) = index.get(&owner) {
@@ -193,6 +214,7 @@ impl Inventory {
                         workloads[i]
                             .added_ephemeral_containers
                             .extend(added.into_iter().flatten());
+                        workloads[i].pods.push(instance);
                     }
                 }
                 None => {
@@ -208,6 +230,7 @@ impl Inventory {
                         pod_count: 1,
                         added_ephemeral_containers: Vec::new(),
                         nodes: node.into_iter().collect(),
+                        pods: vec![instance],
                     };
                     workloads.push(w);
                 }

@@ -38,4 +38,5 @@ pub use harness::{kubectl, plugin_path_env};
 pub use inventory::Inventory;
 pub use kubeconfig::write_kubeconfig;
 pub mod synthetic;
+pub mod synthetic_netpol;
 pub mod synthetic_workloads;

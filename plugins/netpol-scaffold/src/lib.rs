@@ -1,0 +1,402 @@
+//! `kubectl netpol-scaffold`: who can talk to what. Collects namespaces, workloads, Services
+//! and NetworkPolicies (live or from files), evaluates them with exact NetworkPolicy semantics
+//! (`evaluate`), and reports coverage gaps (`coverage`), answers reachability checks (`check`),
+//! or prints the connectivity matrix (`matrix`).
+
+pub mod catalogue;
+pub mod check;
+pub mod cli;
+pub mod coverage;
+pub mod evaluate;
+pub mod infra;
+pub mod matrix;
+pub mod model;
+pub mod policy;
+pub mod ports;
+pub mod scaffold;
+
+use std::io::Write;
+
+use guardrails::cli::OutputFormat;
+use guardrails::collect::acquire;
+use guardrails::error::{Error, Result};
+use guardrails::finding::Report;
+use guardrails::render::{self, Styles};
+use guardrails::selector::LabelQuery;
+use guardrails::{exit_code, gate, run};
+
+use crate::cli::{Cli, Command, MatrixFormat};
+use crate::evaluate::Evaluator;
+use crate::infra::Enforcement;
+use crate::model::Model;
+
+pub async fn run(cli: Cli) -> Result<i32> {
+    let format = cli.output.format;
+    let styles = Styles::for_output(cli.output.color, format);
+    let mut out = run::stdout();
+    if cli.gate.list_rules {
+        render::write_rules(&mut out, catalogue::RULES, format, styles)?;
+        out.flush()?;
+        return Ok(exit_code::OK);
+    }
+    let selector = cli
+        .scope
+        .selector
+        .as_deref()
+        .map(LabelQuery::parse)
+        .transpose()
+        .map_err(|e| Error::Usage(e.to_string()))?;
+    // Flags and case files are checked before the cluster is contacted.
+    let cases = match &cli.command {
+        Some(Command::Check {
+            from,
+            to,
+            port,
+            cases,
+        }) => Some(match cases {
+            Some(path) => check::load_cases(path)?,
+            None => {
+                let (Some(from), Some(to), Some(port)) = (from, to, port) else {
+                    return Err(Error::Usage(
+                        "check needs --from, --to and --port, or --cases".into(),
+                    ));
+                };
+                for endpoint in [from, to] {
+                    check::EndpointSpec::parse(endpoint).map_err(Error::Usage)?;
+                }
+                vec![check::Case {
+                    from: from.clone(),
+                    to: to.clone(),
+                    port: check::PortSpec::parse(port, None)
+                        .map_err(|e| Error::Usage(format!("--port: {e}")))?,
+                    expected: None,
+                }]
+            }
+        }),
+        _ => None,
+    };
+
+    run::phase("start");
+    let acquired = acquire(
+        &cli.input,
+        &cli.cluster,
+        &cli.scope,
+        model::KINDS,
+        cli.gate.require_complete,
+    )
+    .await?;
+    let inventory = acquired.inventory;
+    let scope = acquired.scope;
+    let mut model = Model::from_inventory(&inventory)?;
+    run::phase("model");
+
+    let code = match cli.command.unwrap_or(Command::Coverage) {
+        Command::Coverage => {
+            let dns = infra::find_dns(&mut model);
+            let enforcement = infra::enforcement(&model);
+            let evaluator = Evaluator::new(&model);
+            run::phase("evaluator");
+            let ctx = coverage::CoverageContext {
+                evaluator: &evaluator,
+                scope: &scope,
+                selector: selector.as_ref(),
+                include_system: cli.include_system,
+                dns: &dns,
+                enforcement: &enforcement,
+            };
+            let mut findings = coverage::coverage(&ctx);
+            for f in &mut findings {
+                f.location = inventory.location_of(&f.object);
+            }
+            run::phase("coverage");
+            match &enforcement {
+                Enforcement::NoData => run::warn(
+                    "cannot tell whether the network plugin enforces NetworkPolicy (no kube-system workloads in the input)",
+                ),
+                Enforcement::Unknown | Enforcement::NotEnforcing(_) => run::warn(
+                    "the network plugin may not enforce NetworkPolicy; see the cni-enforcement-unknown finding",
+                ),
+                Enforcement::Enforcing(_) => {}
+            }
+            let mut report = Report::new(
+                "netpol-scaffold",
+                inventory.source.clone(),
+                findings,
+                inventory.skipped.clone(),
+            );
+            report.ignored = inventory.ignored_kinds.clone();
+            let outcome = gate::apply(&mut report, &cli.gate, chrono::Local::now().date_naive())?;
+            render::write_report(&mut out, &report, format, styles, catalogue::RULES)?;
+            out.flush()?;
+            if !outcome.in_baseline.is_empty() {
+                eprintln!(
+                    "note: {} finding(s) are already in the baseline and do not count toward --fail-on",
+                    outcome.in_baseline.len()
+                );
+            }
+            gate::exit_code(&report, &outcome, cli.gate.fail_on.0)
+        }
+        Command::Check { cases: file, .. } => {
+            let cases = cases.unwrap_or_default();
+            let from_file = file.is_some();
+            let problem = |i: usize, e: String| -> Error {
+                match &file {
+                    Some(path) => Error::input(format!("{}: case {}", path.display(), i + 1), e),
+                    None => Error::Usage(e),
+                }
+            };
+            // Endpoints may add query-only pods, so they are resolved before the evaluator exists.
+            let mut resolved = Vec::with_capacity(cases.len());
+            for (i, case) in cases.iter().enumerate() {
+                let from = check::resolve(&mut model, &case.from).map_err(|e| problem(i, e))?;
+                let to = check::resolve(&mut model, &case.to).map_err(|e| problem(i, e))?;
+                resolved.push((from, to));
+            }
+            let evaluator = Evaluator::new(&model);
+            let mut results = Vec::with_capacity(cases.len());
+            for (i, (case, (from, to))) in cases.iter().zip(&resolved).enumerate() {
+                results
+                    .push(check::evaluate(&evaluator, case, from, to).map_err(|e| problem(i, e))?);
+            }
+            check::write(&mut out, &results, format, styles)?;
+            let failed = results.iter().filter(|r| r.pass == Some(false)).count();
+            if from_file && failed > 0 {
+                out.flush()?;
+                eprintln!("{failed} of {} case(s) failed", results.len());
+                exit_code::FINDINGS
+            } else {
+                exit_code::OK
+            }
+        }
+        Command::Scaffold {
+            yes,
+            allow_dns,
+            ingress_from,
+            expose,
+            allows,
+            infer,
+            out_dir,
+        } => {
+            let namespace = match (&scope, cli.scope.all_namespaces) {
+                (guardrails::cluster::NamespaceScope::One(ns), false) => ns.clone(),
+                _ => {
+                    return Err(Error::Usage(
+                        "scaffold works on one namespace: pass -n NS".into(),
+                    ));
+                }
+            };
+            let found_controller = scaffold::find_ingress_controller(&model).is_some();
+            let opts = scaffold::ScaffoldOptions {
+                namespace: namespace.clone(),
+                allow_dns: allow_dns || yes,
+                ingress_from: ingress_from.or_else(|| {
+                    (yes && found_controller && !expose.is_empty()).then(|| "auto".to_string())
+                }),
+                expose,
+                allows,
+                infer: infer || yes,
+            };
+            let code = scaffold_command(&mut model, &opts, out_dir.as_deref(), &mut out)?;
+            out.flush()?;
+            code
+        }
+        Command::Matrix { matrix_format } => {
+            let matrix_format = matrix_format.unwrap_or(match format {
+                OutputFormat::Json | OutputFormat::Sarif => MatrixFormat::Json,
+                OutputFormat::Yaml => MatrixFormat::Yaml,
+                OutputFormat::Wide => MatrixFormat::Wide,
+                OutputFormat::Markdown => MatrixFormat::Markdown,
+                OutputFormat::Table => MatrixFormat::Table,
+            });
+            let evaluator = Evaluator::new(&model);
+            run::phase("evaluator");
+            let include = |i: usize| {
+                let pod = &model.pods[i];
+                scope.includes(Some(&pod.namespace))
+                    && selector.as_ref().is_none_or(|s| s.matches(&pod.labels))
+            };
+            let endpoints = matrix::endpoints(&model, &include);
+            let matrix = matrix::compute(&evaluator, endpoints);
+            run::phase("matrix");
+            matrix::write(&mut out, &matrix, matrix_format, styles)?;
+            exit_code::OK
+        }
+    };
+    out.flush()?;
+    run::phase("report");
+    Ok(code)
+}
+
+/// Proposes, verifies with the evaluator (warnings on stderr), and writes the policies.
+fn scaffold_command(
+    model: &mut Model,
+    opts: &scaffold::ScaffoldOptions,
+    out_dir: Option<&std::path::Path>,
+    out: &mut dyn Write,
+) -> Result<i32> {
+    let ns = opts.namespace.as_str();
+    if model.namespace_index(ns).is_none() {
+        return Err(Error::Usage(format!(
+            "namespace {ns} not found in the input"
+        )));
+    }
+    let dns = infra::find_dns(model);
+    let mut edges = Vec::new();
+    for text in &opts.allows {
+        edges.push(scaffold::parse_allow(model, text, ns).map_err(Error::Usage)?);
+    }
+    if opts.infer {
+        for edge in scaffold::infer_edges(model, &model.env_values, ns) {
+            if !edges
+                .iter()
+                .any(|e| e.from == edge.from && e.to == edge.to && e.port == edge.port)
+            {
+                edges.push(edge);
+            }
+        }
+    }
+    let proposals = scaffold::propose(model, &dns, opts, &edges).map_err(Error::Usage)?;
+
+    // Self-check: the proposals together with the policies already there.
+    let mut proposed = model.clone();
+    for p in &proposals {
+        proposed
+            .policies
+            .push(policy::Policy::from_api(&p.policy).map_err(|e| {
+                Error::Usage(format!("internal: generated an invalid policy: {e}"))
+            })?);
+    }
+    let ev = Evaluator::new(&proposed);
+    let pods_in = |labels: &std::collections::BTreeMap<String, String>,
+                   namespace: &str|
+     -> Vec<usize> {
+        proposed
+            .pods
+            .iter()
+            .enumerate()
+            .filter(|(_, p)| {
+                p.namespace == namespace && labels.iter().all(|(k, v)| p.labels.get(k) == Some(v))
+            })
+            .map(|(i, _)| i)
+            .collect()
+    };
+    let mut problems = Vec::new();
+    if opts.allow_dns {
+        for (i, pod) in proposed
+            .pods
+            .iter()
+            .enumerate()
+            .filter(|(_, p)| p.namespace == ns)
+        {
+            for &dns_pod in &dns.pods {
+                let c = ev.connection(
+                    &evaluate::Endpoint::Pod(i),
+                    &evaluate::Endpoint::Pod(dns_pod),
+                );
+                let ok = dns.ports.iter().all(|(protocol, target)| {
+                    let port = match target {
+                        model::TargetPort::Number(n) => Some(*n),
+                        model::TargetPort::Named(name) => proposed
+                            .ports_of(&proposed.pods[dns_pod])
+                            .iter()
+                            .find(|c| c.name.as_deref() == Some(name) && c.protocol == *protocol)
+                            .map(|c| c.number),
+                    };
+                    port.is_some_and(|p| {
+                        c.egress
+                            .as_ref()
+                            .is_some_and(|e| e.allowed.contains(*protocol, p))
+                    })
+                });
+                if !ok {
+                    problems.push(format!(
+                        "{} still cannot reach the cluster DNS",
+                        pod.workload.display_path()
+                    ));
+                }
+            }
+        }
+    } else {
+        problems.push(format!(
+            "without --allow-dns, pods in {ns} cannot resolve names once default-deny is applied"
+        ));
+    }
+    for edge in &edges {
+        for from in pods_in(&edge.from.1, &edge.from.0).into_iter().take(1) {
+            for to in pods_in(&edge.to.1, &edge.to.0).into_iter().take(1) {
+                let port = match &edge.port {
+                    scaffold::PortChoice::Number(n) => Some(*n),
+                    scaffold::PortChoice::Named(name) => proposed
+                        .ports_of(&proposed.pods[to])
+                        .iter()
+                        .find(|c| c.name.as_deref() == Some(name) && c.protocol == edge.protocol)
+                        .map(|c| c.number),
+                };
+                let c = ev.connection(&evaluate::Endpoint::Pod(from), &evaluate::Endpoint::Pod(to));
+                let verdict = port.map(|p| c.verdict_for(edge.protocol, p));
+                if verdict != Some(evaluate::Verdict::Allow) {
+                    let by: Vec<String> = port
+                        .map(|p| {
+                            c.decided_by(&ev, edge.protocol, p)
+                                .iter()
+                                .map(|d| d.policy.clone())
+                                .collect()
+                        })
+                        .unwrap_or_default();
+                    problems.push(format!(
+                        "{} -> {} ({}) is still denied{}",
+                        proposed.pods[from].workload.display_path(),
+                        proposed.pods[to].workload.display_path(),
+                        edge.why,
+                        if by.is_empty() {
+                            String::new()
+                        } else {
+                            format!(" by {}", by.join(", "))
+                        }
+                    ));
+                }
+            }
+        }
+    }
+    for p in &problems {
+        run::warn(p);
+    }
+
+    match out_dir {
+        None => {
+            out.write_all(
+                scaffold::to_yaml(&proposals)
+                    .map_err(Error::Usage)?
+                    .as_bytes(),
+            )?;
+        }
+        Some(dir) => {
+            std::fs::create_dir_all(dir).map_err(|e| Error::input(dir.display().to_string(), e))?;
+            for (i, p) in proposals.iter().enumerate() {
+                let name = p.policy.metadata.name.clone().unwrap_or_default();
+                let file = dir.join(format!("{:02}-{name}.yaml", i + 1));
+                let text = scaffold::to_yaml(std::slice::from_ref(p)).map_err(Error::Usage)?;
+                // Written next to the target, then renamed: never a half-written file.
+                let tmp = dir.join(format!(".{:02}-{name}.yaml.tmp", i + 1));
+                std::fs::write(&tmp, text)
+                    .map_err(|e| Error::input(tmp.display().to_string(), e))?;
+                std::fs::rename(&tmp, &file)
+                    .map_err(|e| Error::input(file.display().to_string(), e))?;
+                writeln!(out, "wrote {}", file.display())?;
+            }
+        }
+    }
+    eprintln!(
+        "{} NetworkPolicies for {ns}; checked with the evaluator: {}",
+        proposals.len(),
+        if problems.is_empty() {
+            "DNS and every requested connection allowed".to_string()
+        } else {
+            format!("{} problem(s) above", problems.len())
+        }
+    );
+    Ok(exit_code::OK)
+}
+
+#[cfg(test)]
+mod evaluate_tests;
