@@ -174,6 +174,29 @@ impl Default for GateArgs {
     }
 }
 
+/// `--dry-run`: how far a write goes.
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum DryRun {
+    /// Write (after confirmation)
+    #[default]
+    None,
+    /// Show the diff only; nothing is sent or written
+    Client,
+    /// Send the requests with dryRun=All; nothing is persisted
+    Server,
+}
+
+/// Flags of every command that changes files or the cluster.
+#[derive(Args, Debug, Clone, Default)]
+pub struct WriteArgs {
+    /// none = write; client = show the diff only; server = let the API server validate (dryRun=All)
+    #[arg(long, value_enum, default_value_t, value_name = "MODE", num_args = 0..=1, require_equals = true, default_missing_value = "client", help_heading = "Writes")]
+    pub dry_run: DryRun,
+    /// Do not ask for confirmation (required when there is no terminal)
+    #[arg(short = 'y', long, help_heading = "Writes")]
+    pub yes: bool,
+}
+
 /// The `--fail-on` threshold; `None` (spelled `never`) never fails.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FailOn(pub Option<Severity>);

@@ -27,6 +27,10 @@ pub enum Error {
     )]
     Incomplete(String),
 
+    /// A file or cluster write failed or was refused (no confirmation, conflict, permission).
+    #[error("{0}")]
+    Write(String),
+
     /// Writing the report failed (other than a closed pipe, which is handled quietly).
     #[error("writing output: {0}")]
     Output(#[from] std::io::Error),
@@ -48,6 +52,7 @@ impl Error {
                 exit_code::CLUSTER
             }
             Error::Output(_) => exit_code::INPUT,
+            Error::Write(_) => exit_code::WRITE,
         }
     }
 }
