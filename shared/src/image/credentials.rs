@@ -414,3 +414,20 @@ mod tests {
         assert!(err.contains("config.json"), "{err}");
     }
 }
+
+#[cfg(test)]
+mod loopback_tests {
+    use super::*;
+
+    #[test]
+    fn scheme_and_port_keys_match_loopback_registries() {
+        let mut k = Keyring::default();
+        k.add_pull_secret(
+            br#"{"auths": {"http://127.0.0.1:5000": {"auth": "Y2k6czNjcmV0"}}}"#,
+            "t",
+        )
+        .expect("parse");
+        let found = k.lookup(&ImageRef::parse("127.0.0.1:5000/private/app:v1").expect("ref"));
+        assert_eq!(found.len(), 1, "{k:?}");
+    }
+}

@@ -172,7 +172,9 @@ impl Resolver {
                     let who = credential
                         .map(|c| format!("as {} ({})", c.username, c.source))
                         .unwrap_or_else(|| "anonymously".into());
-                    last_auth_error = Some(ResolveError::Unauthorized(format!("{message} {who}")));
+                    // The first refusal is the telling one (the most specific credential).
+                    last_auth_error
+                        .get_or_insert(ResolveError::Unauthorized(format!("{message} {who}")));
                 }
                 other => return other,
             }
