@@ -150,6 +150,71 @@ impl TestRegistry {
             .count()
     }
 
+    /// One plain HTTP/1.0 exchange (with Basic auth when configured): (status, body).
+    fn raw(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+    ) -> (u16, Vec<u8>) {
+        use base64::Engine;
+        let mut stream = TcpStream::connect(("127.0.0.1", self.port)).expect("connect");
+        let mut request = format!(
+            "{method} {path} HTTP/1.0\r\nHost: {}\r\nContent-Length: {}\r\n",
+            self.host(),
+            body.len()
+        );
+        for (k, v) in headers {
+            request.push_str(&format!("{k}: {v}\r\n"));
+        }
+        if let Some((u, p)) = &self.credentials {
+            let token = base64::engine::general_purpose::STANDARD.encode(format!("{u}:{p}"));
+            request.push_str(&format!("Authorization: Basic {token}\r\n"));
+        }
+        request.push_str("\r\n");
+        stream.write_all(request.as_bytes()).expect("send");
+        stream.write_all(body).expect("send body");
+        let mut answer = Vec::new();
+        stream.read_to_end(&mut answer).expect("read");
+        let split = answer
+            .windows(4)
+            .position(|w| w == b"\r\n\r\n")
+            .map_or(answer.len(), |i| i + 4);
+        let head = String::from_utf8_lossy(&answer[..split]).to_string();
+        let status = head
+            .split_whitespace()
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0);
+        (status, answer[split..].to_vec())
+    }
+
+    /// Tags the manifest `repo:from` also as `repo:to` through the registry API (no copy:
+    /// same digest), e.g. to make many distinct references cheaply.
+    pub fn tag(&self, repo: &str, from: &str, to: &str) {
+        let media_type = "application/vnd.oci.image.manifest.v1+json";
+        let (status, manifest) = self.raw(
+            "GET",
+            &format!("/v2/{repo}/manifests/{from}"),
+            &[("Accept", media_type)],
+            &[],
+        );
+        assert_eq!(status, 200, "GET {repo}:{from}");
+        let (status, body) = self.raw(
+            "PUT",
+            &format!("/v2/{repo}/manifests/{to}"),
+            &[("Content-Type", media_type)],
+            &manifest,
+        );
+        assert_eq!(
+            status,
+            201,
+            "PUT {repo}:{to}: {}",
+            String::from_utf8_lossy(&body)
+        );
+    }
+
     fn skopeo(&self) -> Command {
         let mut cmd = Command::new("skopeo");
         cmd.arg("--insecure-policy");

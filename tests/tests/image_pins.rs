@@ -645,3 +645,190 @@ fn pin_refuses_helm_templates_with_a_clear_error() {
     assert_clean_error(&out, 3, "deployment.yaml:8: Helm/Go template");
     assert_eq!(std::fs::read_to_string(&chart).expect("read"), text);
 }
+
+/// A registry speaking the token protocol (as Docker Hub, GHCR and Quay do), which
+/// docker-registry's htpasswd mode does not: `/v2/` answers `401 Bearer realm=…`, the realm
+/// hands out a token for anonymous pulls, manifests need it. Repository `plain` answers without
+/// `Docker-Content-Digest`, so the digest must come from hashing the GET body.
+struct TokenRegistry {
+    host: String,
+    requests: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+    _thread: std::thread::JoinHandle<()>,
+}
+
+const MANIFEST: &str = r#"{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a","size":2},"layers":[]}"#;
+
+impl TokenRegistry {
+    fn start() -> TokenRegistry {
+        use axum::http::{HeaderMap, Method, StatusCode, Uri};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        listener.set_nonblocking(true).expect("nonblocking");
+        let host = listener.local_addr().expect("addr").to_string();
+        let requests = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let log = std::sync::Arc::clone(&requests);
+        let realm = format!("http://{host}/token");
+        let thread = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
+            runtime.block_on(async move {
+                let handler = move |method: Method, uri: Uri, headers: HeaderMap| {
+                    let log = std::sync::Arc::clone(&log);
+                    let realm = realm.clone();
+                    async move {
+                        let path = uri.path().to_string();
+                        if let Ok(mut l) = log.lock() {
+                            l.push(format!("{method} {uri}"));
+                        }
+                        let authorized = headers
+                            .get("authorization")
+                            .is_some_and(|v| v == "Bearer anon-token");
+                        let challenge =
+                            format!(r#"Bearer realm="{realm}",service="test-registry""#);
+                        if path == "/token" {
+                            return (
+                                StatusCode::OK,
+                                HeaderMap::new(),
+                                r#"{"access_token":"anon-token"}"#.to_string(),
+                            );
+                        }
+                        let mut h = HeaderMap::new();
+                        if !authorized {
+                            h.insert("www-authenticate", challenge.parse().expect("header"));
+                            return (StatusCode::UNAUTHORIZED, h, String::new());
+                        }
+                        h.insert(
+                            "content-type",
+                            "application/vnd.oci.image.manifest.v1+json"
+                                .parse()
+                                .expect("ct"),
+                        );
+                        match path.as_str() {
+                            "/v2/" => (StatusCode::OK, HeaderMap::new(), "{}".into()),
+                            "/v2/hub/app/manifests/v1" => {
+                                h.insert(
+                                    "docker-content-digest",
+                                    guardrails_e2e::registry::sha256(MANIFEST.as_bytes())
+                                        .parse()
+                                        .expect("d"),
+                                );
+                                (
+                                    StatusCode::OK,
+                                    h,
+                                    if method == Method::HEAD {
+                                        String::new()
+                                    } else {
+                                        MANIFEST.into()
+                                    },
+                                )
+                            }
+                            "/v2/hub/plain/manifests/v1" => (
+                                StatusCode::OK,
+                                h,
+                                if method == Method::HEAD {
+                                    String::new()
+                                } else {
+                                    MANIFEST.into()
+                                },
+                            ),
+                            _ => (
+                                StatusCode::NOT_FOUND,
+                                HeaderMap::new(),
+                                r#"{"errors":[{"code":"MANIFEST_UNKNOWN"}]}"#.into(),
+                            ),
+                        }
+                    }
+                };
+                let app = axum::Router::new().fallback(handler);
+                let listener = tokio::net::TcpListener::from_std(listener).expect("listener");
+                let _ = axum::serve(listener, app).await;
+            });
+        });
+        TokenRegistry {
+            host,
+            requests,
+            _thread: thread,
+        }
+    }
+
+    fn requests(&self) -> Vec<String> {
+        self.requests.lock().map(|r| r.clone()).unwrap_or_default()
+    }
+}
+
+#[test]
+fn anonymous_bearer_tokens_and_the_get_fallback_without_digest_header() {
+    let registry = TokenRegistry::start();
+    let host = registry.host.clone();
+    let dir = tempfile::tempdir().expect("tmp");
+    let file = dir.path().join("apps.yaml");
+    let app = format!("{host}/hub/app:v1");
+    let plain = format!("{host}/hub/plain:v1");
+    std::fs::write(&file, deployments(&[&app, &plain], 2)).expect("write");
+    let out = run(&[
+        "image-pins",
+        "resolve",
+        "-f",
+        &file.display().to_string(),
+        "-o",
+        "json",
+        "--insecure-registry",
+        &host,
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let images = resolutions(&out);
+    let expected = guardrails_e2e::registry::sha256(MANIFEST.as_bytes());
+    assert_eq!(entry(&images, &app)["digest"], expected.as_str());
+    assert_eq!(
+        entry(&images, &plain)["digest"],
+        expected.as_str(),
+        "sha256 of the GET body"
+    );
+    let requests = registry.requests();
+    let count = |prefix: &str| requests.iter().filter(|r| r.starts_with(prefix)).count();
+    assert_eq!(
+        count("GET /v2/"),
+        2,
+        "one ping, one GET for the repository without digest header: {requests:?}"
+    );
+    assert_eq!(
+        requests.iter().filter(|r| *r == "GET /v2/").count(),
+        1,
+        "one ping for the registry: {requests:?}"
+    );
+    assert_eq!(count("HEAD /v2/hub/"), 2, "{requests:?}");
+    assert_eq!(
+        count("GET /token?"),
+        2,
+        "one token per repository scope: {requests:?}"
+    );
+    assert!(
+        requests
+            .iter()
+            .any(|r| r.contains("scope=repository%3Ahub%2Fapp%3Apull")
+                && r.contains("service=test-registry")),
+        "{requests:?}"
+    );
+}
+
+#[test]
+fn kubectl_completes_plugin_arguments() {
+    let subcommands = stdout(&run(&["__complete", "image-pins", "re"]));
+    assert!(
+        subcommands.lines().any(|l| l.starts_with("resolve\t")),
+        "{subcommands}"
+    );
+    let dry_run = stdout(&run(&["__complete", "image-pins", "pin", "--dry"]));
+    assert!(
+        dry_run.lines().any(|l| l.starts_with("--dry-run")),
+        "{dry_run}"
+    );
+    let flags = stdout(&run(&["__complete", "image-pins", "resolve", "--insecure"]));
+    assert!(
+        flags
+            .lines()
+            .any(|l| l.starts_with("--insecure-registry\t")),
+        "{flags}"
+    );
+}
