@@ -681,17 +681,28 @@ impl TokenRegistry {
                         if let Ok(mut l) = log.lock() {
                             l.push(format!("{method} {uri}"));
                         }
-                        let authorized = headers
+                        let auth = headers
                             .get("authorization")
-                            .is_some_and(|v| v == "Bearer anon-token");
+                            .and_then(|v| v.to_str().ok())
+                            .unwrap_or("")
+                            .to_string();
+                        // hub/private needs the token issued to ci:pw; the rest an anonymous one.
+                        let authorized = if path.starts_with("/v2/hub/private/") {
+                            auth == "Bearer user-token"
+                        } else {
+                            auth == "Bearer anon-token" || auth == "Bearer user-token"
+                        };
                         let challenge =
                             format!(r#"Bearer realm="{realm}",service="test-registry""#);
                         if path == "/token" {
-                            return (
-                                StatusCode::OK,
-                                HeaderMap::new(),
-                                r#"{"access_token":"anon-token"}"#.to_string(),
-                            );
+                            let query = uri.query().unwrap_or("");
+                            let token =
+                                |body: &str| (StatusCode::OK, HeaderMap::new(), body.to_string());
+                            return match (query.contains("private"), auth.as_str()) {
+                                (_, "Basic Y2k6cHc=") => token(r#"{"token":"user-token"}"#),
+                                (false, "") => token(r#"{"access_token":"anon-token"}"#),
+                                _ => (StatusCode::UNAUTHORIZED, HeaderMap::new(), String::new()),
+                            };
                         }
                         let mut h = HeaderMap::new();
                         if !authorized {
@@ -706,7 +717,7 @@ impl TokenRegistry {
                         );
                         match path.as_str() {
                             "/v2/" => (StatusCode::OK, HeaderMap::new(), "{}".into()),
-                            "/v2/hub/app/manifests/v1" => {
+                            "/v2/hub/app/manifests/v1" | "/v2/hub/private/manifests/v1" => {
                                 h.insert(
                                     "docker-content-digest",
                                     guardrails_e2e::registry::sha256(MANIFEST.as_bytes())
@@ -830,5 +841,58 @@ fn kubectl_completes_plugin_arguments() {
             .lines()
             .any(|l| l.starts_with("--insecure-registry\t")),
         "{flags}"
+    );
+}
+
+#[test]
+fn bearer_tokens_with_docker_config_credentials() {
+    let registry = TokenRegistry::start();
+    let host = registry.host.clone();
+    let dir = tempfile::tempdir().expect("tmp");
+    let file = dir.path().join("private.yaml");
+    let private = format!("{host}/hub/private:v1");
+    std::fs::write(&file, deployments(&[&private], 1)).expect("write");
+    let resolve_with = |config: Option<&Path>| {
+        let mut cmd = harness::kubectl(&[
+            "image-pins",
+            "resolve",
+            "-f",
+            &file.display().to_string(),
+            "-o",
+            "json",
+            "--insecure-registry",
+            &host,
+        ]);
+        if let Some(c) = config {
+            cmd.env("DOCKER_CONFIG", c);
+        }
+        cmd.output().expect("run")
+    };
+    let anonymous = resolve_with(None);
+    assert_eq!(anonymous.status.code(), Some(4));
+    let error = entry(&resolutions(&anonymous), &private)["error"]
+        .as_str()
+        .unwrap_or("")
+        .to_string();
+    assert!(
+        error.contains("authentication failed") && error.contains("token service"),
+        "{error}"
+    );
+
+    let config = docker_config(dir.path(), &host, "ci", "pw");
+    let out = resolve_with(Some(&config));
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let expected = guardrails_e2e::registry::sha256(MANIFEST.as_bytes());
+    assert_eq!(
+        entry(&resolutions(&out), &private)["digest"],
+        expected.as_str()
+    );
+    assert!(
+        registry
+            .requests()
+            .iter()
+            .any(|r| r.starts_with("GET /token?") && r.contains("hub%2Fprivate")),
+        "{:?}",
+        registry.requests()
     );
 }
