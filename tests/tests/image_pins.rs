@@ -896,3 +896,18 @@ fn bearer_tokens_with_docker_config_credentials() {
         registry.requests()
     );
 }
+
+#[test]
+fn examples_table() {
+    let out = run(&[
+        "image-pins",
+        "-f",
+        &examples(),
+        "-o",
+        "wide",
+        "--fail-on",
+        "never",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    insta::assert_snapshot!(stdout(&out));
+}

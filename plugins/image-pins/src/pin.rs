@@ -272,6 +272,49 @@ spec: {containers: [{name: c, image: nginx:1.27}]}
     }
 
     #[test]
+    fn json_lists_are_pinned_item_by_item() {
+        let text = r#"{"apiVersion": "v1", "kind": "List", "items": [
+  {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "a", "namespace": "x"},
+   "spec": {"containers": [{"name": "c", "image": "nginx:1.27"}]}},
+  {"apiVersion": "batch/v1", "kind": "CronJob", "metadata": {"name": "b", "namespace": "x"},
+   "spec": {"schedule": "* * * * *", "jobTemplate": {"spec": {"template": {"spec":
+     {"containers": [{"name": "c", "image": "nginx:1.27"}]}}}}}}
+]}
+"#;
+        let pins: HashMap<String, String> = [(
+            "docker.io/library/nginx:1.27".to_string(),
+            format!("nginx:1.27@{D}"),
+        )]
+        .into();
+        let scope: BTreeSet<ObjectRef> = [
+            ObjectRef::new("v1", "Pod", Some("x"), "a"),
+            ObjectRef::new("batch/v1", "CronJob", Some("x"), "b"),
+        ]
+        .into();
+        let plan = plan_file(Path::new("l.json"), text, &pins, &scope)
+            .expect("plan")
+            .expect("edits");
+        assert_eq!(plan.changes.len(), 2);
+        assert_eq!(
+            plan.changes[1].path,
+            "items[1].spec.jobTemplate.spec.template.spec.containers[0].image"
+        );
+        assert_eq!(
+            plan.write.after,
+            text.replace(
+                "\"image\": \"nginx:1.27\"",
+                &format!("\"image\": \"nginx:1.27@{D}\"")
+            )
+        );
+        let parsed: serde_json::Value =
+            serde_json::from_str(&plan.write.after).expect("still JSON");
+        assert_eq!(
+            parsed["items"][0]["spec"]["containers"][0]["image"],
+            format!("nginx:1.27@{D}")
+        );
+    }
+
+    #[test]
     fn templates_and_stdin_are_refused() {
         let dir = tempfile::tempdir().expect("tmp");
         let chart = dir.path().join("deploy.yaml");

@@ -267,11 +267,12 @@ pub fn write_grouped_table(
                 .or_default()
                 .push(user);
         }
-        let mut headers = vec!["IMAGE", "SEVERITY", "RULE", "USED BY"];
-        if wide {
-            headers.push("CONTAINERS");
-        }
-        let mut table = Table::new(&headers);
+        let headers: &[&str] = if wide {
+            &["IMAGE", "SEVERITY", "RULE", "CONTAINERS", "USED BY"]
+        } else {
+            &["IMAGE", "SEVERITY", "RULE", "USED BY"]
+        };
+        let mut table = Table::new(headers);
         for (image, rules) in &groups {
             for ((severity, rule), users) in rules {
                 let mut users = users.clone();
@@ -290,15 +291,11 @@ pub fn write_grouped_table(
                         _ => first.join(", "),
                     }
                 };
-                let mut row = vec![
-                    image.clone(),
-                    styles.severity(severity.0),
-                    rule.clone(),
-                    used_by,
-                ];
+                let mut row = vec![image.clone(), styles.severity(severity.0), rule.clone()];
                 if wide {
                     row.push(users.len().to_string());
                 }
+                row.push(used_by);
                 table.row(row);
             }
         }

@@ -236,8 +236,11 @@ impl Keyring {
 
     /// Every credential that applies to `image`, most specific first.
     pub fn lookup(&self, image: &ImageRef) -> Vec<Credential> {
+        // `host:port`, with `[v6]:port` brackets: a colon inside the brackets is no port.
         let (host, port) = match image.domain.rsplit_once(':') {
-            Some((h, p)) if !h.ends_with(']') || p.bytes().all(|b| b.is_ascii_digit()) => {
+            Some((h, p))
+                if !p.contains(']') && !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()) =>
+            {
                 (h.to_string(), Some(p.to_string()))
             }
             _ => (image.domain.clone(), None),
@@ -429,5 +432,16 @@ mod loopback_tests {
         .expect("parse");
         let found = k.lookup(&ImageRef::parse("127.0.0.1:5000/private/app:v1").expect("ref"));
         assert_eq!(found.len(), 1, "{k:?}");
+        let mut v6 = Keyring::default();
+        v6.add_pull_secret(br#"{"[::1]": {"auth": "Y2k6czNjcmV0"}}"#, "t")
+            .expect("parse");
+        assert_eq!(
+            v6.lookup(&ImageRef::parse("[::1]/app").expect("ref")).len(),
+            1
+        );
+        assert!(
+            v6.lookup(&ImageRef::parse("[::1]:5000/app").expect("ref"))
+                .is_empty()
+        );
     }
 }
