@@ -911,3 +911,59 @@ fn examples_table() {
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     insta::assert_snapshot!(stdout(&out));
 }
+
+#[test]
+fn credential_helpers_from_the_docker_config_are_run() {
+    use std::os::unix::fs::PermissionsExt;
+    let registry = TestRegistry::start_with_basic_auth("helper-user", "helper-pw");
+    let host = registry.host();
+    let digest = registry.push_image("private/app", "v1", "a");
+    let dir = tempfile::tempdir().expect("tmp");
+    // A credential helper as docker runs it: `get`, the server on stdin, JSON on stdout.
+    let bin = dir.path().join("bin");
+    std::fs::create_dir_all(&bin).expect("bin");
+    let helper = bin.join("docker-credential-fake");
+    std::fs::write(
+        &helper,
+        format!(
+            "#!/bin/sh\n[ \"$1\" = get ] || exit 1\nread server\necho \"$server\" >> {log}\necho '{{\"ServerURL\":\"'\"$server\"'\",\"Username\":\"helper-user\",\"Secret\":\"helper-pw\"}}'\n",
+            log = dir.path().join("asked").display()
+        ),
+    )
+    .expect("helper");
+    std::fs::set_permissions(&helper, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    let config = dir.path().join("docker");
+    std::fs::create_dir_all(&config).expect("config dir");
+    std::fs::write(
+        config.join("config.json"),
+        json!({"credHelpers": {host.clone(): "fake"}}).to_string(),
+    )
+    .expect("config");
+    let file = dir.path().join("app.yaml");
+    let reference = format!("{host}/private/app:v1");
+    std::fs::write(&file, deployments(&[&reference], 3)).expect("write");
+    let mut path = std::ffi::OsString::from(bin.as_os_str());
+    path.push(":");
+    path.push(guardrails_e2e::plugin_path_env());
+    let out = harness::kubectl(&[
+        "image-pins",
+        "resolve",
+        "-f",
+        &file.display().to_string(),
+        "-o",
+        "json",
+        "--insecure-registry",
+        &host,
+    ])
+    .env("PATH", path)
+    .env("DOCKER_CONFIG", &config)
+    .output()
+    .expect("run");
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(
+        entry(&resolutions(&out), &reference)["digest"],
+        digest.as_str()
+    );
+    let asked = std::fs::read_to_string(dir.path().join("asked")).expect("helper ran");
+    assert_eq!(asked.trim(), host, "asked once, for this registry");
+}
