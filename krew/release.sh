@@ -18,7 +18,12 @@ shift
 targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=("$(rustc -vV | sed -n 's/^host: //p')")
 base_url=${BASE_URL:-https://github.com/kubectl-guardrails/kubectl-guardrails/releases/download/$version}
-plugins=(rbac-audit)
+# Every plugin with a krew template and a crate.
+plugins=()
+for template in krew/templates/*.yaml; do
+  p=$(basename "$template" .yaml)
+  [ -d "plugins/$p" ] && plugins+=("$p")
+done
 dist=${DIST_DIR:-dist}
 out=${KREW_OUT:-krew/plugins}
 mkdir -p "$dist" "$out"

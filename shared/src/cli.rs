@@ -137,6 +137,29 @@ pub struct OutputArgs {
     pub color: ColorChoice,
 }
 
+/// `--dry-run`: what a writing command does instead of writing.
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum DryRun {
+    /// Write (after showing the diff and confirming)
+    #[default]
+    None,
+    /// Show the diff computed locally; contact the cluster only to read
+    Client,
+    /// Send every write with dryRun=All: the diff and warnings come from the API server
+    Server,
+}
+
+/// Flags of every command that writes to a cluster or a file.
+#[derive(Args, Debug, Clone, Default)]
+pub struct WriteArgs {
+    /// Preview only: 'client' computes the result locally, 'server' asks the API server (dryRun=All)
+    #[arg(long, value_enum, default_value_t, num_args = 0..=1, default_missing_value = "client", value_name = "MODE", help_heading = "Writing")]
+    pub dry_run: DryRun,
+    /// Apply without asking (needed when there is no terminal to ask on)
+    #[arg(short = 'y', long, help_heading = "Writing")]
+    pub yes: bool,
+}
+
 /// How findings turn into an exit code in CI.
 #[derive(Args, Debug, Clone)]
 pub struct GateArgs {
@@ -172,29 +195,6 @@ impl Default for GateArgs {
             list_rules: false,
         }
     }
-}
-
-/// `--dry-run`: how far a write goes.
-#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum DryRun {
-    /// Write (after confirmation)
-    #[default]
-    None,
-    /// Show the diff only; nothing is sent or written
-    Client,
-    /// Send the requests with dryRun=All; nothing is persisted
-    Server,
-}
-
-/// Flags of every command that changes files or the cluster.
-#[derive(Args, Debug, Clone, Default)]
-pub struct WriteArgs {
-    /// none = write; client = show the diff only; server = let the API server validate (dryRun=All)
-    #[arg(long, value_enum, default_value_t, value_name = "MODE", num_args = 0..=1, require_equals = true, default_missing_value = "client", help_heading = "Writes")]
-    pub dry_run: DryRun,
-    /// Do not ask for confirmation (required when there is no terminal)
-    #[arg(short = 'y', long, help_heading = "Writes")]
-    pub yes: bool,
 }
 
 /// The `--fail-on` threshold; `None` (spelled `never`) never fails.

@@ -27,9 +27,14 @@ pub enum Error {
     )]
     Incomplete(String),
 
-    /// A file or cluster write failed or was refused (no confirmation, conflict, permission).
+    /// A write the cluster (or the file system) refused or that failed; what was already
+    /// written is named in the message.
+    #[error("{object}: {message}")]
+    Write { object: String, message: String },
+
+    /// A write not attempted: no confirmation (no terminal to ask on, or the user said no).
     #[error("{0}")]
-    Write(String),
+    NotConfirmed(String),
 
     /// Writing the report failed (other than a closed pipe, which is handled quietly).
     #[error("writing output: {0}")]
@@ -51,8 +56,8 @@ impl Error {
             Error::Kubeconfig(_) | Error::Cluster { .. } | Error::Incomplete(_) => {
                 exit_code::CLUSTER
             }
+            Error::Write { .. } | Error::NotConfirmed(_) => exit_code::WRITE,
             Error::Output(_) => exit_code::INPUT,
-            Error::Write(_) => exit_code::WRITE,
         }
     }
 }

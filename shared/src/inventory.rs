@@ -131,6 +131,8 @@ inventory_kinds! {
 pub struct OwnedPod {
     pub metadata: k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta,
     pub node_name: Option<String>,
+    /// Containers added to this pod alone (`kubectl debug`): no template has them.
+    pub ephemeral_containers: Vec<k8s_openapi::api::core::v1::EphemeralContainer>,
 }
 
 /// Kinds whose Pods are kept as [`OwnedPod`] when that kind is collected.
@@ -152,9 +154,17 @@ pub(crate) fn demotable(pod: &Pod, wanted: &[ResourceKind]) -> bool {
 }
 
 pub(crate) fn owned(pod: Pod) -> OwnedPod {
+    let (node_name, ephemeral_containers) = match pod.spec {
+        Some(spec) => (
+            spec.node_name,
+            spec.ephemeral_containers.unwrap_or_default(),
+        ),
+        None => (None, Vec::new()),
+    };
     OwnedPod {
-        node_name: pod.spec.and_then(|s| s.node_name),
+        node_name,
         metadata: pod.metadata,
+        ephemeral_containers,
     }
 }
 

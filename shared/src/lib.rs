@@ -2,6 +2,7 @@
 //! collect an inventory (live or from files) → analyse with named rules → report findings —
 //! and this crate owns each step that is not specific to one plugin.
 
+pub mod apply;
 pub mod cli;
 pub mod cluster;
 pub mod collect;
@@ -14,6 +15,7 @@ pub mod gate;
 pub mod image;
 pub mod inventory;
 pub mod manifest;
+pub mod preview;
 pub mod render;
 pub mod run;
 pub mod selector;

@@ -16,9 +16,15 @@ pub struct Workload<'a> {
     pub metadata: &'a ObjectMeta,
     /// Labels of the pods it creates (the template's; a Pod's own).
     pub pod_labels: Option<&'a BTreeMap<String, String>>,
+    /// Metadata of the pods it creates (the template's; a Pod's own): annotations that
+    /// admission reads, e.g. AppArmor and seccomp.
+    pub pod_metadata: Option<&'a ObjectMeta>,
     pub pod_spec: &'a PodSpec,
     /// How many pods belong to it (through ReplicaSets and Jobs; the Pod itself for a Pod).
     pub pod_count: usize,
+    /// Ephemeral containers (`kubectl debug`) added to its controller-owned pods: they run
+    /// under the workload but are in no template. (A Pod's own are in its spec.)
+    pub added_ephemeral_containers: Vec<&'a k8s_openapi::api::core::v1::EphemeralContainer>,
     /// The nodes of those pods (live; unscheduled pods have none).
     nodes: Vec<&'a str>,
 }
@@ -131,8 +137,10 @@ impl Inventory {
                         object: object_ref($o),
                         metadata: &$o.metadata,
                         pod_labels,
+                        pod_metadata: template.metadata.as_ref(),
                         pod_spec,
                         pod_count: 0,
+                        added_ephemeral_containers: Vec::new(),
                         nodes: Vec::new(),
                     });
                 }
@@ -166,6 +174,9 @@ impl Inventory {
             if let Some(&i) = top_owner(&pod.metadata).and_then(|owner| index.get(&owner)) {
                 workloads[i].pod_count += 1;
                 workloads[i].nodes.extend(pod.node_name.as_deref());
+                workloads[i]
+                    .added_ephemeral_containers
+                    .extend(pod.ephemeral_containers.iter());
             }
         }
         for pod in &self.pods {
@@ -175,6 +186,13 @@ impl Inventory {
                     if let Some(&i) = index.get(&owner) {
                         workloads[i].pod_count += 1;
                         workloads[i].nodes.extend(node);
+                        let added = pod
+                            .spec
+                            .as_ref()
+                            .and_then(|s| s.ephemeral_containers.as_ref());
+                        workloads[i]
+                            .added_ephemeral_containers
+                            .extend(added.into_iter().flatten());
                     }
                 }
                 None => {
@@ -185,8 +203,10 @@ impl Inventory {
                         object: object_ref(pod),
                         metadata: &pod.metadata,
                         pod_labels: pod.metadata.labels.as_ref(),
+                        pod_metadata: Some(&pod.metadata),
                         pod_spec,
                         pod_count: 1,
+                        added_ephemeral_containers: Vec::new(),
                         nodes: node.into_iter().collect(),
                     };
                     workloads.push(w);
@@ -270,6 +290,23 @@ spec:
         assert_eq!(workloads[0].node_names(), ["node-1"]);
         assert_eq!(workloads[0].service_account_name(), "web");
         assert_eq!(workloads[2].service_account_name(), "default");
+    }
+
+    #[test]
+    fn debug_containers_of_owned_pods_reach_the_controller() {
+        let text = CHAIN.replace(
+            "spec: {nodeName: node-1, containers: [{name: c, image: nginx}]}",
+            "spec: {nodeName: node-1, containers: [{name: c, image: nginx}], ephemeralContainers: [{name: dbg, image: busybox}]}",
+        );
+        let inv = inventory(&text);
+        let workloads = inv.workloads();
+        let names: Vec<&str> = workloads[0]
+            .added_ephemeral_containers
+            .iter()
+            .map(|c| c.name.as_str())
+            .collect();
+        assert_eq!(names, ["dbg"]);
+        assert!(workloads[1].added_ephemeral_containers.is_empty());
     }
 }
 

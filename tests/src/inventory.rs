@@ -187,6 +187,29 @@ impl Inventory {
         self.collections.get(gvr)
     }
 
+    /// One stored object (list-item form, without kind/apiVersion) by its key.
+    pub fn item(&self, gvr: &Gvr, key: &str) -> Option<&Value> {
+        self.collections.get(gvr).and_then(|c| c.items.get(key))
+    }
+
+    /// Stores an object written through the API (list-item form) under `key`.
+    pub fn put(&mut self, gvr: &Gvr, kind: &str, namespaced: bool, key: String, item: Value) {
+        self.collections
+            .entry(gvr.clone())
+            .or_insert_with(|| Collection {
+                kind: kind.to_string(),
+                namespaced,
+                items: BTreeMap::new(),
+            })
+            .items
+            .insert(key, item);
+    }
+
+    /// Removes an object deleted through the API.
+    pub fn remove(&mut self, gvr: &Gvr, key: &str) -> Option<Value> {
+        self.collections.get_mut(gvr)?.items.remove(key)
+    }
+
     /// All collections.
     pub fn collections(&self) -> impl Iterator<Item = (&Gvr, &Collection)> {
         self.collections.iter()

@@ -32,9 +32,11 @@ pub mod selector;
 pub mod table;
 pub mod time;
 pub mod tls;
+pub mod writes;
 
 pub use apiserver::{ApiServerConfig, DEFAULT_TOKEN, Forbid, RecordedRequest, TestApiServer};
 pub use harness::{kubectl, plugin_path_env};
 pub use inventory::Inventory;
 pub use kubeconfig::write_kubeconfig;
 pub mod synthetic;
+pub mod synthetic_workloads;

@@ -341,6 +341,140 @@ fn inventory_round_trips_through_a_list_document() {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Writes
+// ---------------------------------------------------------------------------------------------
+
+/// A server that computes every write (no recorded replay).
+fn computing_core() -> ServerCore {
+    core(ApiServerConfig {
+        replay_recorded_writes: false,
+        ..ApiServerConfig::default()
+    })
+}
+
+/// The object without what a write makes up or a clock decides.
+fn mask_write(mut v: Value) -> Value {
+    if let Some(meta) = v.get_mut("metadata").and_then(Value::as_object_mut) {
+        for field in [
+            "uid",
+            "resourceVersion",
+            "creationTimestamp",
+            "managedFields",
+        ] {
+            meta.shift_remove(field);
+        }
+    }
+    v
+}
+
+#[test]
+fn computed_write_errors_are_the_recorded_ones() {
+    let core = computing_core();
+    for number in [
+        "057", "058", "059", "060", "061", "064", "070", "083", "084", "087", "097",
+    ] {
+        assert_replays(&core, number);
+    }
+}
+
+#[test]
+fn computed_patches_give_the_recorded_objects_and_dry_run_changes_nothing() {
+    let core = computing_core();
+    // 079: the strategic-merge dry run returns the patched object ...
+    let (resp, rec) = replay(&core, "079");
+    assert_eq!(resp.status, 200);
+    assert_eq!(mask_write(resp.json()), mask_write(rec.body.clone()));
+    // ... and (080) the stored object is unchanged.
+    let (resp, rec) = replay(&core, "080");
+    assert_eq!((resp.status, resp.json()), (rec.status, rec.body.clone()));
+    // 081: the same patch for real; a later read shows it with a new resourceVersion.
+    let (resp, rec) = replay(&core, "081");
+    assert_eq!(resp.status, 200);
+    assert_eq!(mask_write(resp.json()), mask_write(rec.body.clone()));
+    let (read, _) = replay(&core, "080");
+    let read = read.json();
+    assert_eq!(
+        read.pointer("/spec/template/spec/securityContext"),
+        rec.body.pointer("/spec/template/spec/securityContext")
+    );
+    assert_ne!(
+        read.pointer("/metadata/resourceVersion"),
+        recordings::body("080").pointer("/metadata/resourceVersion")
+    );
+    let managers: Vec<&str> = read
+        .pointer("/metadata/managedFields")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|m| m["manager"].as_str())
+        .collect();
+    assert!(managers.contains(&"kubectl-harden"), "{managers:?}");
+}
+
+#[test]
+fn computed_create_dry_run_stores_nothing_and_delete_removes() {
+    let core = computing_core();
+    let (resp, rec) = replay(&core, "094");
+    assert_eq!(resp.status, 201);
+    assert_eq!(mask_write(resp.json()), mask_write(rec.body.clone()));
+    assert_eq!(
+        mask_time(resp.json()).pointer("/metadata/managedFields"),
+        mask_time(rec.body.clone()).pointer("/metadata/managedFields")
+    );
+    assert_replays(&core, "095");
+    // 093 for real (computed: no PodSecurity warning without the replay), then 096 deletes it
+    // and 097 finds nothing.
+    let (created, rec) = replay(&core, "093");
+    assert_eq!(created.status, 201);
+    assert_eq!(
+        mask_write(created.json()).get("spec"),
+        mask_write(rec.body.clone()).get("spec")
+    );
+    let (deleted, rec) = replay(&core, "096");
+    assert_eq!(deleted.status, 200);
+    let mut expected = rec.body.clone();
+    expected["details"]["uid"] = created.json()["metadata"]["uid"].clone();
+    assert_eq!(deleted.json(), expected);
+    assert_replays(&core, "097");
+}
+
+#[test]
+fn server_side_apply_conflicts_unless_forced() {
+    let core = computing_core();
+    let (resp, rec) = replay(&core, "085");
+    assert_eq!(resp.status, 409);
+    let body = resp.json();
+    assert_eq!(body["reason"], rec.body["reason"]);
+    assert!(
+        body["message"].as_str().is_some_and(
+            |m| m.contains("- .spec.template.spec.containers[name=\"checkout\"].image")
+        ),
+        "{body}"
+    );
+    let (resp, rec) = replay(&core, "086");
+    assert_eq!(resp.status, 200);
+    assert_eq!(
+        resp.json()
+            .pointer("/spec/template/spec/containers/0/image"),
+        rec.body.pointer("/spec/template/spec/containers/0/image")
+    );
+}
+
+#[test]
+fn recorded_writes_are_replayed_with_their_warnings_once() {
+    let core = core(ApiServerConfig::default());
+    for number in ["078", "082", "088", "089", "090", "091", "092"] {
+        assert_replays(&core, number);
+    }
+    // 081 changes frontend for real; the 078 dry run no longer describes it, so it is computed
+    // (without the recorded warning).
+    assert_replays(&core, "081");
+    let (again, _) = replay(&core, "078");
+    assert_eq!(again.status, 200);
+    assert_eq!(again.header("warning"), None);
+}
+
+// ---------------------------------------------------------------------------------------------
 // The real kubectl against a running server
 // ---------------------------------------------------------------------------------------------
 
@@ -699,4 +833,108 @@ fn kubectl_pages_through_a_synthetic_inventory() {
     );
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(stdout(&out).lines().count(), 30);
+}
+
+#[test]
+fn kubectl_patch_server_dry_run_then_for_real() {
+    let server = TestApiServer::start(ApiServerConfig::default());
+    let patch = r#"{"spec":{"template":{"spec":{"securityContext":{"runAsNonRoot":true}}}}}"#;
+    let args = ["patch", "deployment", "frontend", "-n", "shop", "-p", patch];
+    let mut dry = args.to_vec();
+    dry.push("--dry-run=server");
+    let out = run(&server, &dry);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stdout(&out).starts_with("deployment.apps/frontend patched"),
+        "{}",
+        stdout(&out)
+    );
+    let jsonpath = [
+        "get",
+        "deployment",
+        "frontend",
+        "-n",
+        "shop",
+        "-o",
+        "jsonpath={.spec.template.spec.securityContext.runAsNonRoot}",
+    ];
+    assert_eq!(stdout(&run(&server, &jsonpath)), "");
+    let out = run(&server, &args);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stdout(&out).trim(), "deployment.apps/frontend patched");
+    assert_eq!(stdout(&run(&server, &jsonpath)), "true");
+    // Patching again changes nothing, and kubectl says so.
+    let out = run(&server, &args);
+    assert_eq!(
+        stdout(&out).trim(),
+        "deployment.apps/frontend patched (no change)"
+    );
+}
+
+#[test]
+fn kubectl_create_invalid_and_delete_print_the_recorded_messages() {
+    let server = TestApiServer::start(ApiServerConfig::default());
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = dir.path().join("bad.json");
+    std::fs::write(
+        &file,
+        serde_json::to_vec(&recordings::get("059").request_body).expect("json"),
+    )
+    .expect("write manifest");
+    // The test server serves no OpenAPI documents, which kubectl's client-side validation needs.
+    let out = run(
+        &server,
+        &[
+            "create",
+            "--validate=false",
+            "-f",
+            file.to_str().expect("utf-8"),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains(
+            "The NetworkPolicy \"bad-port\" is invalid: spec.ingress[0].ports[0].port: Invalid value: 70000: must be between 1 and 65535, inclusive"
+        ),
+        "{}",
+        stderr(&out)
+    );
+    let out = run(&server, &["delete", "deployment", "frontend", "-n", "shop"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stdout(&out).trim(), "deployment.apps \"frontend\" deleted");
+    let out = run(&server, &["delete", "deployment", "frontend", "-n", "shop"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out)
+            .contains("Error from server (NotFound): deployments.apps \"frontend\" not found"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn kubectl_shows_the_recorded_pod_security_warnings() {
+    let server = TestApiServer::start(ApiServerConfig::default());
+    let patch = r#"{"metadata":{"labels":{"pod-security.kubernetes.io/enforce":"restricted"}}}"#;
+    let out = run(
+        &server,
+        &[
+            "patch",
+            "namespace",
+            "shop",
+            "--type=merge",
+            "-p",
+            patch,
+            "--dry-run=server",
+            "--field-manager=kubectl-harden",
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains(
+            "Warning: existing pods in namespace \"shop\" violate the new PodSecurity enforce level \"restricted:latest\""
+        ),
+        "{}",
+        stderr(&out)
+    );
 }

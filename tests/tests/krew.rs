@@ -134,49 +134,74 @@ fn release_archive_and_manifest_install_like_krew() {
         .expect("release.sh runs");
     assert!(status.success());
 
-    let manifest_path = index.join("rbac-audit.yaml");
-    let manifest: Value =
-        serde_yaml_ng::from_str(&std::fs::read_to_string(&manifest_path).expect("manifest"))
-            .expect("yaml");
     let archive = std::fs::read_dir(&dist)
         .expect("dist")
         .flatten()
         .map(|e| e.path())
         .next()
         .expect("archive");
-    validate(&manifest, "rbac-audit", &archive);
-
-    // Archive: flat, regular files, the binary and a license.
     let listing = Command::new("tar")
         .arg("-tvzf")
         .arg(&archive)
         .output()
         .expect("tar");
     let listing = String::from_utf8_lossy(&listing.stdout);
+    // Archive: flat, regular files only.
     assert!(
         listing
             .lines()
             .all(|l| l.starts_with('-') || l.starts_with('d')),
         "regular files only:\n{listing}"
     );
-    assert!(listing.contains("kubectl-rbac_audit") && listing.contains("LICENSE"));
+    assert!(listing.contains("LICENSE"));
+    let plugins = packaged_plugins();
+    assert!(plugins.contains(&"rbac-audit".to_string()), "{plugins:?}");
+    for plugin in &plugins {
+        install_and_run(dir.path(), &index, &archive, &listing, plugin);
+    }
+}
+
+/// Every plugin with a krew template and a crate (what release.sh packages).
+fn packaged_plugins() -> Vec<String> {
+    let mut out: Vec<String> = std::fs::read_dir(repo().join("krew/templates"))
+        .expect("krew/templates")
+        .flatten()
+        .filter_map(|e| {
+            let name = e.file_name().to_string_lossy().to_string();
+            name.strip_suffix(".yaml").map(str::to_string)
+        })
+        .filter(|p| repo().join("plugins").join(p).is_dir())
+        .collect();
+    out.sort();
+    out
+}
+
+/// Validates `plugin`'s manifest, installs it from the archive as krew does for this platform
+/// and runs it through kubectl.
+fn install_and_run(root: &Path, index: &Path, archive: &Path, listing: &str, plugin: &str) {
+    let exe = format!("kubectl-{}", plugin.replace('-', "_"));
+    let manifest_path = index.join(format!("{plugin}.yaml"));
+    let manifest: Value =
+        serde_yaml_ng::from_str(&std::fs::read_to_string(&manifest_path).expect("manifest"))
+            .expect("yaml");
+    validate(&manifest, plugin, archive);
+    assert!(listing.contains(&exe), "{exe} in the archive");
     assert!(
-        listing.contains("kubectl_complete-rbac_audit"),
-        "the completion helper ships too"
+        listing.contains(&format!("kubectl_complete-{}", plugin.replace('-', "_"))),
+        "the completion helper of {plugin} ships too"
     );
 
-    // Install as krew does for this platform.
     let platform = &manifest["spec"]["platforms"][0];
-    let extracted = dir.path().join("extract");
-    let store = dir.path().join("store/rbac-audit/v0.1.0");
-    let bin_dir = dir.path().join("bin");
+    let extracted = root.join(format!("extract-{plugin}"));
+    let store = root.join(format!("store/{plugin}/v0.1.0"));
+    let bin_dir = root.join(format!("bin-{plugin}"));
     for d in [&extracted, &store, &bin_dir] {
         std::fs::create_dir_all(d).expect("mkdir");
     }
     assert!(
         Command::new("tar")
             .arg("-xzf")
-            .arg(&archive)
+            .arg(archive)
             .arg("-C")
             .arg(&extracted)
             .status()
@@ -195,21 +220,21 @@ fn release_archive_and_manifest_install_like_krew() {
             .flatten()
             .any(|e| e.file_name().to_string_lossy().eq_ignore_ascii_case(l))
     }));
-    std::os::unix::fs::symlink(&bin, bin_dir.join("kubectl-rbac_audit")).expect("link");
+    std::os::unix::fs::symlink(&bin, bin_dir.join(&exe)).expect("link");
 
     let out = Command::new(harness::kubectl_binary())
-        .args(["rbac-audit", "--version"])
+        .args([plugin, "--version"])
         .env(
             "PATH",
             std::env::join_paths([bin_dir.clone(), "/usr/bin".into(), "/bin".into()])
                 .expect("path"),
         )
-        .env("HOME", dir.path())
+        .env("HOME", root)
         .output()
         .expect("kubectl");
     assert!(
         out.status.success(),
-        "{}",
+        "{plugin}: {}",
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(String::from_utf8_lossy(&out.stdout).contains(env!("CARGO_PKG_VERSION")));

@@ -152,7 +152,7 @@ pub async fn run(mut cli: Cli) -> Result<i32> {
 }
 
 fn edit_confirmed(question: &str, yes: bool) -> Result<bool> {
-    guardrails::edit::confirm(question, yes)
+    guardrails::preview::confirm(question, yes)
 }
 
 /// `pin` works on files only (live pinning of controllers is not implemented yet), never on

@@ -192,7 +192,13 @@ pub fn write_plan(
                 write!(
                     out,
                     "{}",
-                    edit::unified_diff(label, &plan.write.before, &plan.write.after, styles)
+                    guardrails::preview::unified_diff(
+                        &plan.write.before,
+                        &plan.write.after,
+                        &format!("a/{label}"),
+                        &format!("b/{label}"),
+                        styles
+                    )
                 )?;
             }
             Ok(())

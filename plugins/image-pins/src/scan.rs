@@ -69,7 +69,19 @@ pub fn image_uses(
             );
         }
         pull_secrets.dedup();
-        for c in container_images(w.pod_spec) {
+        // `kubectl debug` containers added to the controller's pods run under it too.
+        let added = w
+            .added_ephemeral_containers
+            .iter()
+            .enumerate()
+            .map(|(index, c)| guardrails::workload::ContainerImage {
+                list: ContainerList::EphemeralContainers,
+                index,
+                name: &c.name,
+                image: c.image.as_deref(),
+                pull_policy: c.image_pull_policy.as_deref(),
+            });
+        for c in container_images(w.pod_spec).into_iter().chain(added) {
             uses.push(ImageUse {
                 workload: w.object.clone(),
                 list: c.list,

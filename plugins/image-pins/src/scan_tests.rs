@@ -150,3 +150,28 @@ fn scope_and_selector_filter_workloads() {
     let uses = image_uses(&inv, &NamespaceScope::All, Some(&sel));
     assert!(uses.iter().all(|u| u.workload.name == "web"));
 }
+
+#[test]
+fn debug_containers_added_to_controller_pods_count_for_the_controller() {
+    let text = format!(
+        "{MANIFESTS}---\n{}",
+        r#"apiVersion: v1
+kind: Pod
+metadata:
+  name: web-abc
+  namespace: shop
+  ownerReferences: [{apiVersion: apps/v1, kind: Deployment, name: web, uid: u, controller: true}]
+spec:
+  containers: [{name: web, image: "nginx:latest"}]
+  ephemeralContainers: [{name: debugger, image: "busybox:1.36"}]
+"#
+    );
+    let inv = Inventory::from_text("m.yaml", &text, ResourceKind::ALL).expect("inventory");
+    let uses = image_uses(&inv, &NamespaceScope::All, None);
+    let debugger = uses
+        .iter()
+        .find(|u| u.container == "debugger")
+        .expect("the debug container is examined");
+    assert_eq!(debugger.workload.name, "web", "reported on the controller");
+    assert_eq!(debugger.list, ContainerList::EphemeralContainers);
+}

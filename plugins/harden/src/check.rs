@@ -1,0 +1,399 @@
+//! `check`: every workload in scope (controllers, and Pods no controller owns) against the Pod
+//! Security Standards at the chosen level and version, and against the hardening rules.
+//! Findings land on the controller, never on the pods it created.
+
+use std::collections::HashSet;
+
+use guardrails::cluster::NamespaceScope;
+use guardrails::finding::{Finding, RuleInfo, SourceLocation, fingerprint};
+use guardrails::inventory::Inventory;
+use guardrails::selector::LabelQuery;
+use guardrails::workload::Workload;
+use serde_json::value::RawValue;
+
+use crate::cli::Families;
+use crate::pss::{self, Level, LevelVersion, Version};
+use crate::{catalogue, hardening};
+
+/// The namespace label whose version `check` uses when `--pss-version` is not given.
+pub const ENFORCE_VERSION_LABEL: &str = "pod-security.kubernetes.io/enforce-version";
+
+pub struct CheckOptions<'a> {
+    pub level: Level,
+    /// `None`: each namespace's enforce-version label, else latest.
+    pub version: Option<Version>,
+    pub families: Families,
+    pub disabled: HashSet<String>,
+    pub scope: &'a NamespaceScope,
+    pub selector: Option<&'a LabelQuery>,
+    /// Live: the API server's minor version. Its PodSecurity admission knows no newer policy
+    /// version, so `latest` (and anything newer) means this one.
+    pub server_minor: Option<u32>,
+}
+
+impl CheckOptions<'_> {
+    fn enabled(&self, rule: &str) -> bool {
+        let family = match self.families {
+            Families::All => true,
+            Families::Pss => catalogue::is_pss(rule),
+            Families::Hardening => !catalogue::is_pss(rule),
+        };
+        family && !self.disabled.contains(rule)
+    }
+}
+
+/// What a check run found, and the policy versions it evaluated at.
+pub struct CheckOutcome {
+    pub findings: Vec<Finding>,
+    pub workloads: usize,
+    /// Namespaces whose enforce-version label was not a valid version (latest was used).
+    pub invalid_version_labels: Vec<InvalidLabel>,
+}
+
+/// A namespace whose enforce-version label is not a policy version, and the label's value.
+pub type InvalidLabel = (String, String);
+
+/// The policy version for a namespace: the flag, else its enforce-version label, else latest.
+fn version_for(
+    inventory: &Inventory,
+    namespace: &str,
+    requested: Option<Version>,
+    invalid: &mut Vec<InvalidLabel>,
+) -> Version {
+    if let Some(v) = requested {
+        return v;
+    }
+    let label = inventory
+        .namespace(namespace)
+        .and_then(|ns| ns.metadata.labels.as_ref())
+        .and_then(|l| l.get(ENFORCE_VERSION_LABEL));
+    match label.map(|v| v.parse::<Version>()) {
+        Some(Ok(v)) => v,
+        Some(Err(_)) => {
+            // Upstream evaluates an unparsable version label as latest.
+            let entry = (namespace.to_string(), label.cloned().unwrap_or_default());
+            if !invalid.contains(&entry) {
+                invalid.push(entry);
+            }
+            Version::Latest
+        }
+        None => Version::Latest,
+    }
+}
+
+pub fn check(inventory: &Inventory, opts: &CheckOptions<'_>) -> CheckOutcome {
+    let workloads: Vec<Workload<'_>> = inventory
+        .workloads()
+        .into_iter()
+        .filter(|w| opts.scope.includes(Some(w.namespace())))
+        .filter(|w| {
+            opts.selector
+                .is_none_or(|q| w.metadata.labels.as_ref().is_some_and(|l| q.matches(l)))
+        })
+        .collect();
+    // Workloads are independent: large inputs are checked on every core, in order-preserving
+    // chunks (the report is sorted afterwards anyway).
+    let threads = if workloads.len() < PARALLEL_FROM {
+        1
+    } else {
+        std::thread::available_parallelism().map_or(1, |n| n.get().min(8))
+    };
+    let chunk = workloads.len().div_ceil(threads).max(1);
+    let parts: Vec<(Vec<Finding>, Vec<InvalidLabel>)> = std::thread::scope(|scope| {
+        let handles: Vec<_> = workloads
+            .chunks(chunk)
+            .map(|part| scope.spawn(move || check_part(inventory, opts, part)))
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+            })
+            .collect()
+    });
+    let mut findings = Vec::with_capacity(parts.iter().map(|(f, _)| f.len()).sum());
+    let mut invalid: Vec<InvalidLabel> = Vec::new();
+    for (part_findings, part_invalid) in parts {
+        findings.extend(part_findings);
+        for entry in part_invalid {
+            if !invalid.contains(&entry) {
+                invalid.push(entry);
+            }
+        }
+    }
+    CheckOutcome {
+        findings,
+        workloads: workloads.len(),
+        invalid_version_labels: invalid,
+    }
+}
+
+/// Below this many workloads one thread is faster than starting more.
+const PARALLEL_FROM: usize = 2_000;
+
+fn check_part(
+    inventory: &Inventory,
+    opts: &CheckOptions<'_>,
+    workloads: &[Workload<'_>],
+) -> (Vec<Finding>, Vec<InvalidLabel>) {
+    // Most workloads fail a few checks: size the list once instead of growing it.
+    let mut findings = Vec::with_capacity(workloads.len() * 6);
+    let mut invalid = Vec::new();
+    for w in workloads {
+        let version = version_for(inventory, w.namespace(), opts.version, &mut invalid);
+        let policy = LevelVersion {
+            level: opts.level,
+            version,
+        };
+        let location = inventory.location_of(&w.object);
+        pss_findings(w, policy, opts, &location, &mut findings);
+        hardening_findings(inventory, w, opts, &location, &mut findings);
+    }
+    (findings, invalid)
+}
+
+/// The evidence of a `pss-*` finding (serialised straight to JSON text: large clusters have
+/// hundreds of thousands of findings).
+#[derive(serde::Serialize)]
+struct PssEvidence<'a> {
+    policy: &'a str,
+    check: &'a str,
+    reason: &'a str,
+    detail: &'a str,
+    containers: &'a [String],
+}
+
+/// A finding on a workload (what `Finding::new` builds, without a JSON value tree).
+fn finding(
+    rule: &RuleInfo,
+    w: &Workload<'_>,
+    message: String,
+    evidence: Box<RawValue>,
+    location: &Option<SourceLocation>,
+) -> Finding {
+    Finding {
+        id: fingerprint(rule.id, &w.object, ""),
+        rule: rule.id.to_string(),
+        severity: rule.severity,
+        object: w.object.clone(),
+        message,
+        remediation: rule.remediation.to_string(),
+        evidence,
+        location: location.clone(),
+    }
+}
+
+fn pss_findings(
+    w: &Workload<'_>,
+    policy: LevelVersion,
+    opts: &CheckOptions<'_>,
+    location: &Option<SourceLocation>,
+    out: &mut Vec<Finding>,
+) {
+    if opts.families == Families::Hardening {
+        return;
+    }
+    let policy_name = policy.to_string();
+    let empty = Default::default();
+    let metadata = w.pod_metadata.unwrap_or(&empty);
+    // Debug containers added to the workload's pods run under it too: check them with the
+    // template (once per name; each pod's are usually alike).
+    let with_added;
+    let spec = if w.added_ephemeral_containers.is_empty() {
+        w.pod_spec
+    } else {
+        let mut spec = w.pod_spec.clone();
+        let list = spec.ephemeral_containers.get_or_insert_with(Vec::new);
+        for c in &w.added_ephemeral_containers {
+            if !list.iter().any(|e| e.name == c.name) {
+                list.push((*c).clone());
+            }
+        }
+        with_added = spec;
+        &with_added
+    };
+    let newest = opts.server_minor.unwrap_or(pss::MAX_MINOR);
+    for v in pss::evaluate_up_to(policy, newest, metadata, spec) {
+        let Some(rule) = catalogue::pss_rule(v.check) else {
+            continue;
+        };
+        if !opts.enabled(rule.id) {
+            continue;
+        }
+        let evidence = PssEvidence {
+            policy: &policy_name,
+            check: v.check,
+            reason: &v.reason,
+            detail: &v.detail,
+            containers: &v.containers,
+        };
+        out.push(finding(
+            rule,
+            w,
+            v.segment(),
+            hardening::raw(&evidence),
+            location,
+        ));
+    }
+}
+
+fn hardening_findings(
+    inventory: &Inventory,
+    w: &Workload<'_>,
+    opts: &CheckOptions<'_>,
+    location: &Option<SourceLocation>,
+    out: &mut Vec<Finding>,
+) {
+    if opts.families == Families::Pss {
+        return;
+    }
+    let spec = w.pod_spec;
+    let service_account = w.service_account_name();
+    // The API rejects Linux-only fields (readOnlyRootFilesystem, runAsUser) on Windows pods.
+    let linux = spec.os.as_ref().is_none_or(|os| os.name != "windows");
+    let on = |rule: &RuleInfo| opts.enabled(rule.id);
+    let gaps = [
+        (on(&catalogue::READ_ONLY_ROOT_FS) && linux)
+            .then(|| hardening::read_only_root_fs(spec))
+            .flatten(),
+        on(&catalogue::NO_RESOURCES)
+            .then(|| hardening::no_resources(spec))
+            .flatten(),
+        on(&catalogue::AUTOMOUNT_TOKEN)
+            .then(|| {
+                let sa = inventory.service_account(w.namespace(), service_account);
+                hardening::automount_token(spec, sa)
+            })
+            .flatten(),
+        (on(&catalogue::RUN_AS_UID_ZERO_OR_UNSET) && linux)
+            .then(|| hardening::run_as_uid_zero_or_unset(spec))
+            .flatten(),
+        on(&catalogue::DEFAULT_SERVICE_ACCOUNT)
+            .then(|| hardening::default_service_account(service_account))
+            .flatten(),
+    ];
+    for gap in gaps.into_iter().flatten() {
+        out.push(finding(gap.rule, w, gap.message, gap.evidence, location));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const CLUSTER: &str = r#"
+apiVersion: v1
+kind: Namespace
+metadata: {name: old, labels: {pod-security.kubernetes.io/enforce-version: v1.21}}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web, namespace: old, labels: {tier: front}}
+spec:
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec:
+      securityContext: {runAsNonRoot: true, seccompProfile: {type: RuntimeDefault}}
+      containers:
+      - {name: c, image: x, securityContext: {allowPrivilegeEscalation: false}}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: win, namespace: other}
+spec: {os: {name: windows}, containers: [{name: c, image: x}]}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: lone, namespace: other}
+spec: {containers: [{name: c, image: x, securityContext: {privileged: true}}]}
+"#;
+
+    fn run(families: Families, disabled: &[&str], version: Option<Version>) -> Vec<String> {
+        let inv = Inventory::from_text("c.yaml", CLUSTER, crate::KINDS).expect("inventory");
+        let scope = NamespaceScope::All;
+        let opts = CheckOptions {
+            level: Level::Restricted,
+            version,
+            families,
+            disabled: disabled.iter().map(|s| s.to_string()).collect(),
+            scope: &scope,
+            selector: None,
+            server_minor: None,
+        };
+        let mut out: Vec<String> = check(&inv, &opts)
+            .findings
+            .iter()
+            .map(|f| format!("{} {}", f.rule, f.object.display_path()))
+            .collect();
+        out.sort();
+        out
+    }
+
+    #[test]
+    fn the_namespace_label_decides_the_version_unless_a_version_is_given() {
+        // v1.21 predates capabilities_restricted: missing drop ALL is fine there.
+        let by_label = run(Families::Pss, &[], None);
+        assert!(
+            !by_label
+                .iter()
+                .any(|f| f == "pss-capabilities-restricted Deployment/old/web"),
+            "{by_label:?}"
+        );
+        let latest = run(Families::Pss, &[], Some(Version::Latest));
+        assert!(latest.contains(&"pss-capabilities-restricted Deployment/old/web".to_string()));
+        assert!(latest.contains(&"pss-privileged Pod/other/lone".to_string()));
+    }
+
+    #[test]
+    fn parallel_chunks_give_the_sequential_findings() {
+        let mut text = String::new();
+        for i in 0..PARALLEL_FROM + 500 {
+            let privileged = i % 3 == 0;
+            text.push_str(&format!(
+                "---\napiVersion: v1\nkind: Pod\nmetadata: {{name: p{i}, namespace: ns{}}}\nspec: {{containers: [{{name: c, image: x, securityContext: {{privileged: {privileged}}}}}]}}\n",
+                i % 7
+            ));
+        }
+        let inv = Inventory::from_text("many.yaml", &text, crate::KINDS).expect("inventory");
+        let scope = NamespaceScope::All;
+        let opts = CheckOptions {
+            level: Level::Restricted,
+            version: None,
+            families: Families::All,
+            disabled: HashSet::new(),
+            scope: &scope,
+            selector: None,
+            server_minor: None,
+        };
+        let ids = |findings: &[Finding]| -> Vec<String> {
+            findings.iter().map(|f| f.id.clone()).collect()
+        };
+        let parallel = check(&inv, &opts);
+        let (sequential, _) = check_part(&inv, &opts, &inv.workloads());
+        assert_eq!(parallel.workloads, PARALLEL_FROM + 500);
+        assert_eq!(ids(&parallel.findings), ids(&sequential));
+        assert!(parallel.findings.iter().any(|f| f.rule == "pss-privileged"));
+    }
+
+    #[test]
+    fn families_and_disabled_rules_filter() {
+        let hardening = run(Families::Hardening, &["hardening-no-resources"], None);
+        assert!(!hardening.is_empty());
+        assert!(
+            hardening
+                .iter()
+                .all(|f| f.starts_with("hardening-") && !f.starts_with("hardening-no-resources"))
+        );
+        assert!(!hardening.iter().any(|f| f.ends_with("Pod/other/win")
+            && (f.starts_with("hardening-read-only-root-fs")
+                || f.starts_with("hardening-run-as-uid"))));
+        assert!(hardening.contains(&"hardening-automount-token Pod/other/win".to_string()));
+        let pss = run(Families::Pss, &["pss-privileged"], None);
+        assert!(
+            pss.iter()
+                .all(|f| f.starts_with("pss-") && !f.starts_with("pss-privileged "))
+        );
+    }
+}
