@@ -119,6 +119,24 @@ pub fn load(paths: &[PathBuf], recursive: bool, sink: &mut Sink<'_>) -> Result<V
     Ok(files)
 }
 
+/// The files `-f` paths name (directories listed as [`load`] lists them; `-` kept as is),
+/// without reading them: for commands that rewrite files.
+pub fn expand(paths: &[PathBuf], recursive: bool) -> Result<Vec<PathBuf>> {
+    let mut files = Vec::new();
+    for path in paths {
+        if path.as_os_str() != "-"
+            && std::fs::metadata(path)
+                .map_err(|e| Error::input(path.display().to_string(), io_reason(&e)))?
+                .is_dir()
+        {
+            collect_dir(path, recursive, &mut files)?;
+        } else {
+            files.push(path.clone());
+        }
+    }
+    Ok(files)
+}
+
 /// Objects per `apiVersion/kind` in the JSON files among `paths` (YAML files and unreadable
 /// paths are left out: this is only a capacity hint, taken before the real load so that large
 /// inputs are stored without reallocating — and briefly doubling — huge vectors).

@@ -439,3 +439,86 @@ mod token_tests {
         assert_eq!(token_mount(&pod, None), TokenMount::ProjectedVolume);
     }
 }
+
+/// Which list of the pod spec a container is in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+pub enum ContainerList {
+    #[serde(rename = "containers")]
+    Containers,
+    #[serde(rename = "initContainers")]
+    InitContainers,
+    #[serde(rename = "ephemeralContainers")]
+    EphemeralContainers,
+}
+
+impl ContainerList {
+    /// The pod-spec field name (also the path segment for edits).
+    pub fn field(self) -> &'static str {
+        match self {
+            ContainerList::Containers => "containers",
+            ContainerList::InitContainers => "initContainers",
+            ContainerList::EphemeralContainers => "ephemeralContainers",
+        }
+    }
+}
+
+/// One container's image, from any of the three container lists.
+#[derive(Debug, Clone, Copy)]
+pub struct ContainerImage<'a> {
+    pub list: ContainerList,
+    /// Position in its list (the edit path `<list>[index].image`).
+    pub index: usize,
+    pub name: &'a str,
+    /// `None` when unset (valid in a controller template only if something else fills it).
+    pub image: Option<&'a str>,
+    pub pull_policy: Option<&'a str>,
+}
+
+/// Every container, init container and ephemeral container of a pod spec, in spec order.
+pub fn container_images(spec: &PodSpec) -> Vec<ContainerImage<'_>> {
+    let mut out = Vec::new();
+    for (index, c) in spec.init_containers.iter().flatten().enumerate() {
+        out.push(ContainerImage {
+            list: ContainerList::InitContainers,
+            index,
+            name: &c.name,
+            image: c.image.as_deref(),
+            pull_policy: c.image_pull_policy.as_deref(),
+        });
+    }
+    for (index, c) in spec.containers.iter().enumerate() {
+        out.push(ContainerImage {
+            list: ContainerList::Containers,
+            index,
+            name: &c.name,
+            image: c.image.as_deref(),
+            pull_policy: c.image_pull_policy.as_deref(),
+        });
+    }
+    for (index, c) in spec.ephemeral_containers.iter().flatten().enumerate() {
+        out.push(ContainerImage {
+            list: ContainerList::EphemeralContainers,
+            index,
+            name: &c.name,
+            image: c.image.as_deref(),
+            pull_policy: c.image_pull_policy.as_deref(),
+        });
+    }
+    out
+}
+
+/// Where the pod spec sits in an object of `kind` (mapping keys from the document root), for
+/// edits of manifests: `spec.template.spec` for most controllers.
+pub fn pod_spec_path(kind: &str) -> Option<&'static [&'static str]> {
+    match kind {
+        "Pod" => Some(&["spec"]),
+        "Deployment"
+        | "StatefulSet"
+        | "DaemonSet"
+        | "ReplicaSet"
+        | "ReplicationController"
+        | "Job" => Some(&["spec", "template", "spec"]),
+        "CronJob" => Some(&["spec", "jobTemplate", "spec", "template", "spec"]),
+        _ => None,
+    }
+}

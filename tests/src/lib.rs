@@ -27,6 +27,7 @@ pub mod kubeconfig;
 pub mod pagination;
 pub mod proto;
 pub mod recordings;
+pub mod registry;
 pub mod selector;
 pub mod table;
 pub mod time;

@@ -175,6 +175,12 @@ fn write_report_table(
         }
         table.write(out, styles)?;
     }
+    write_report_footer(out, report, styles)
+}
+
+/// The lines under a findings table: counts and score, what was suppressed, not examined or
+/// not evaluated (for plugins that lay out their findings table themselves).
+pub fn write_report_footer(out: &mut dyn Write, report: &Report, styles: Styles) -> Result<()> {
     let s = &report.summary;
     let mut line = format!(
         "\n{} findings: {} critical, {} high, {} medium, {} low, {} info; score {}/100",

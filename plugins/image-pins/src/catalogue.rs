@@ -1,0 +1,80 @@
+//! The rule catalogue: what makes an image reference risky, and what to do about it.
+
+use guardrails::finding::{RuleInfo, Severity};
+
+macro_rules! rule {
+    ($name:ident, $id:literal, $sev:ident, $cat:literal, $title:literal, $why:literal, $fix:literal) => {
+        pub const $name: RuleInfo = RuleInfo {
+            id: $id,
+            severity: Severity::$sev,
+            category: $cat,
+            title: $title,
+            rationale: $why,
+            remediation: $fix,
+        };
+    };
+}
+
+rule!(
+    LATEST_TAG,
+    "image-latest-tag",
+    High,
+    "mutability",
+    "Image uses the :latest tag",
+    "latest moves with every push: two pods of one workload can run different code, and a rollback redeploys whatever latest is now.",
+    "Use a version tag and pin its digest: `kubectl image-pins pin` rewrites manifests to name:tag@sha256:…"
+);
+rule!(
+    NO_TAG,
+    "image-no-tag",
+    High,
+    "mutability",
+    "Image has neither tag nor digest",
+    "A reference without a tag means :latest, with the same drift, and hides it from reviewers.",
+    "Name a version tag and pin its digest (`kubectl image-pins pin`)."
+);
+rule!(
+    NOT_PINNED,
+    "image-not-pinned",
+    Medium,
+    "mutability",
+    "Image tag is not pinned by digest",
+    "Tags can be re-pushed: what runs is whatever the tag pointed at when each node pulled it.",
+    "Append the digest: name:tag@sha256:… (`kubectl image-pins resolve` shows it, `pin` writes it)."
+);
+rule!(
+    REGISTRY_NOT_ALLOWED,
+    "image-registry-not-allowed",
+    High,
+    "provenance",
+    "Image comes from a registry that is not allowed",
+    "Images from unvetted registries bypass the scanning and signing of the allowed ones.",
+    "Mirror the image into an allowed registry, or add the registry to the allow-list after review."
+);
+rule!(
+    PULL_POLICY_MISMATCH,
+    "image-pull-policy-mismatch",
+    Medium,
+    "mutability",
+    "Mutable :latest image with imagePullPolicy IfNotPresent or Never",
+    "Nodes that already hold the tag never fetch the new image: replicas on different nodes run different code.",
+    "Pin the image by digest; or, for a deliberately moving tag, use imagePullPolicy: Always."
+);
+rule!(
+    INVALID_REFERENCE,
+    "image-invalid-reference",
+    High,
+    "validity",
+    "Image reference is missing or not valid",
+    "The kubelet cannot pull it: pods fail with InvalidImageName.",
+    "Fix the reference: [registry[:port]/]path[:tag][@sha256:<64 hex>], path in lower case."
+);
+
+pub const RULES: &[RuleInfo] = &[
+    LATEST_TAG,
+    NO_TAG,
+    NOT_PINNED,
+    REGISTRY_NOT_ALLOWED,
+    PULL_POLICY_MISMATCH,
+    INVALID_REFERENCE,
+];

@@ -1,0 +1,232 @@
+//! `kubectl image-pins`: which images can change under a running workload. Collects every
+//! workload (live or from files), reports mutable or disallowed image references (`scan`),
+//! resolves tags to digests against the registries (`resolve`), and rewrites manifests to
+//! `name:tag@sha256:…` without disturbing anything else in them (`pin`).
+
+pub mod catalogue;
+pub mod cli;
+pub mod pin;
+pub mod resolve;
+pub mod scan;
+
+use std::collections::{BTreeSet, HashMap};
+use std::io::Write;
+
+use guardrails::cli::{DryRun, OutputFormat, WriteArgs};
+use guardrails::collect::acquire;
+use guardrails::error::{Error, Result};
+use guardrails::finding::Report;
+use guardrails::image::{Keyring, Resolver, ResolverOptions, credentials::docker_config_path};
+use guardrails::inventory::ResourceKind;
+use guardrails::render::{self, Styles};
+use guardrails::selector::LabelQuery;
+use guardrails::{exit_code, gate, run};
+
+use crate::cli::{Cli, Command};
+
+/// Every pod-creating kind, and ServiceAccounts for their imagePullSecrets.
+pub const KINDS: &[ResourceKind] = &[
+    ResourceKind::ServiceAccount,
+    ResourceKind::Pod,
+    ResourceKind::Deployment,
+    ResourceKind::ReplicaSet,
+    ResourceKind::StatefulSet,
+    ResourceKind::DaemonSet,
+    ResourceKind::Job,
+    ResourceKind::CronJob,
+    ResourceKind::ReplicationController,
+];
+
+pub async fn run(mut cli: Cli) -> Result<i32> {
+    let format = cli.output.format;
+    let styles = Styles::for_output(cli.output.color, format);
+    let mut out = run::stdout();
+    if cli.gate.list_rules {
+        render::write_rules(&mut out, catalogue::RULES, format, styles)?;
+        out.flush()?;
+        return Ok(exit_code::OK);
+    }
+    let selector = cli
+        .scope
+        .selector
+        .as_deref()
+        .map(LabelQuery::parse)
+        .transpose()
+        .map_err(|e| Error::Usage(e.to_string()))?;
+    let policy = scan::RegistryPolicy::new(
+        &cli.policy.allow_registry,
+        cli.policy.allow_registries_file.as_deref(),
+    )?;
+    let command = cli.command.take().unwrap_or(Command::Scan);
+    // Checked before anything is read: pin rewrites files, and only files.
+    let pin_files = match &command {
+        Command::Pin { write } => Some(pin_preflight(&cli.input, write)?),
+        _ => None,
+    };
+
+    run::phase("start");
+    let acquired = acquire(
+        &cli.input,
+        &cli.cluster,
+        &cli.scope,
+        KINDS,
+        cli.gate.require_complete,
+    )
+    .await?;
+    let inventory = acquired.inventory;
+    let uses = scan::image_uses(&inventory, &acquired.scope, selector.as_ref());
+    run::phase("inventory");
+
+    let code = match command {
+        Command::Scan => {
+            let mut findings = scan::scan(&uses, &policy);
+            for f in &mut findings {
+                f.location = inventory.location_of(&f.object);
+            }
+            let mut report = Report::new(
+                "image-pins",
+                inventory.source.clone(),
+                findings,
+                inventory.skipped.clone(),
+            );
+            report.ignored = inventory.ignored_kinds.clone();
+            let outcome = gate::apply(&mut report, &cli.gate, chrono::Local::now().date_naive())?;
+            match format {
+                OutputFormat::Table | OutputFormat::Wide => scan::write_grouped_table(
+                    &mut out,
+                    &report,
+                    format == OutputFormat::Wide,
+                    styles,
+                )?,
+                _ => render::write_report(&mut out, &report, format, styles, catalogue::RULES)?,
+            }
+            out.flush()?;
+            gate::exit_code(&report, &outcome, cli.gate.fail_on.0)
+        }
+        Command::Resolve => {
+            let targets = resolve::targets(&uses);
+            let resolution = resolve_targets(&cli, &targets, acquired.cluster.as_ref()).await?;
+            resolve::write(&mut out, &resolution, format, styles)?;
+            out.flush()?;
+            report_resolution_errors(&resolution)
+        }
+        Command::Pin { write } => {
+            let texts = pin_files.unwrap_or_default();
+            // Only what can change: digest references are already pinned.
+            let targets: Vec<resolve::Target> = resolve::targets(&uses)
+                .into_iter()
+                .filter(|t| t.image.as_ref().is_some_and(|i| i.is_mutable()))
+                .collect();
+            let resolution = resolve_targets(&cli, &targets, None).await?;
+            let pins: HashMap<String, String> = resolution
+                .images
+                .iter()
+                .filter_map(|i| Some((i.normalized.clone()?, i.pinned.clone()?)))
+                .collect();
+            let in_scope: BTreeSet<_> = uses.iter().map(|u| u.workload.clone()).collect();
+            let mut plans = Vec::new();
+            for (file, text) in &texts {
+                if let Some(plan) = pin::plan_file(file, text, &pins, &in_scope)? {
+                    plans.push(plan);
+                }
+            }
+            pin::write_plan(&mut out, &plans, format, styles)?;
+            out.flush()?;
+            let pinned: usize = plans.iter().map(|p| p.changes.len()).sum();
+            if !plans.is_empty() && write.dry_run == DryRun::None {
+                let question = format!("Pin {pinned} image(s) in {} file(s)?", plans.len());
+                if edit_confirmed(&question, write.yes)? {
+                    let writes: Vec<_> = plans.iter().map(|p| p.write.clone()).collect();
+                    guardrails::edit::write_all(&writes)?;
+                    eprintln!("pinned {pinned} image(s) in {} file(s)", plans.len());
+                } else {
+                    eprintln!("nothing written");
+                    return Ok(exit_code::OK);
+                }
+            }
+            report_resolution_errors(&resolution)
+        }
+    };
+    out.flush()?;
+    Ok(code)
+}
+
+fn edit_confirmed(question: &str, yes: bool) -> Result<bool> {
+    guardrails::preview::confirm(question, yes)
+}
+
+/// `pin` works on files only (live pinning of controllers is not implemented yet), never on
+/// stdin, never on templates; returns the files' texts.
+fn pin_preflight(
+    input: &guardrails::cli::InputArgs,
+    write: &WriteArgs,
+) -> Result<Vec<(std::path::PathBuf, String)>> {
+    if !input.is_offline() {
+        return Err(Error::Usage(
+            "pin rewrites manifest files: name them with -f (pinning live controllers is not supported yet)".into(),
+        ));
+    }
+    if write.dry_run == DryRun::Server {
+        return Err(Error::Usage(
+            "--dry-run=server needs a cluster; for files use --dry-run=client".into(),
+        ));
+    }
+    let files = guardrails::manifest::expand(&input.filenames, input.recursive)?;
+    pin::refuse_templates(&files)
+}
+
+/// One resolver per run: credentials from the Docker config, plus (live) pull secrets.
+async fn resolve_targets(
+    cli: &Cli,
+    targets: &[resolve::Target],
+    cluster: Option<&guardrails::cluster::Cluster>,
+) -> Result<resolve::ImageResolution> {
+    let config = docker_config_path();
+    let keyring = Keyring::from_docker_config(config.as_deref())
+        .map_err(|e| Error::input("docker config", e))?;
+    let resolver = Resolver::new(
+        ResolverOptions {
+            insecure_registries: cli.registry.insecure_registry.clone(),
+            concurrency: cli.registry.concurrency.into(),
+            timeout: cli
+                .cluster
+                .request_timeout
+                .filter(|t| !t.is_zero())
+                .unwrap_or(std::time::Duration::from_secs(30)),
+        },
+        keyring,
+    );
+    let pull_secrets = match cluster {
+        Some(cluster) => resolve::pull_secret_keyrings(&cluster.client, targets).await,
+        None => HashMap::new(),
+    };
+    let resolution = resolve::resolve(&resolver, targets, &pull_secrets).await;
+    run::phase("resolved");
+    if std::env::var_os("GUARDRAILS_DEBUG_REQUESTS").is_some() {
+        let c = &resolver.counts;
+        use std::sync::atomic::Ordering::Relaxed;
+        eprintln!(
+            "registry requests: {} total ({} ping, {} token, {} HEAD, {} GET)",
+            c.total(),
+            c.pings.load(Relaxed),
+            c.tokens.load(Relaxed),
+            c.heads.load(Relaxed),
+            c.gets.load(Relaxed)
+        );
+    }
+    Ok(resolution)
+}
+
+/// Each failed image on stderr (one line each); exit 4 when any failed.
+fn report_resolution_errors(resolution: &resolve::ImageResolution) -> i32 {
+    for image in &resolution.images {
+        if let Some(error) = &image.error {
+            eprintln!("error: {error}");
+        }
+    }
+    if resolution.has_errors() {
+        exit_code::CLUSTER
+    } else {
+        exit_code::OK
+    }
+}

@@ -1,0 +1,585 @@
+//! Format-preserving YAML edits. The file is parsed once with a parser that reports exact
+//! source positions (saphyr-parser); an edit replaces or inserts a few bytes at those positions
+//! and leaves every other byte — comments, key order, indentation, quoting, blank lines, line
+//! endings, anchors, other documents — exactly as it was. Nothing is ever re-serialised.
+//! Every edited text is parsed again and checked to hold the intended values before it is
+//! offered for writing.
+
+use std::borrow::Cow;
+use std::collections::HashMap;
+
+use saphyr_parser::{Event, Parser, ScalarStyle};
+
+/// One step of a path from a document's root.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum PathSegment {
+    Key(String),
+    Index(usize),
+}
+
+impl From<&str> for PathSegment {
+    fn from(key: &str) -> Self {
+        PathSegment::Key(key.to_string())
+    }
+}
+
+impl From<usize> for PathSegment {
+    fn from(index: usize) -> Self {
+        PathSegment::Index(index)
+    }
+}
+
+/// `spec.template.spec.containers[0].image`, for messages.
+pub fn display_path(path: &[PathSegment]) -> String {
+    let mut s = String::new();
+    for seg in path {
+        match seg {
+            PathSegment::Key(k) => {
+                if !s.is_empty() {
+                    s.push('.');
+                }
+                s.push_str(k);
+            }
+            PathSegment::Index(i) => s.push_str(&format!("[{i}]")),
+        }
+    }
+    s
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EditError {
+    #[error("line {line}: not valid YAML: {message}")]
+    Parse { line: usize, message: String },
+    #[error("document {document}: no {path}")]
+    NotFound { document: usize, path: String },
+    #[error("document {document}: {path} is {what}; not edited")]
+    Unsupported {
+        document: usize,
+        path: String,
+        what: &'static str,
+    },
+    #[error("the edited text does not read back as intended ({0}); nothing written")]
+    Verification(String),
+}
+
+/// A node with its source position (byte offsets into the text).
+#[derive(Debug, Clone)]
+pub enum Node {
+    Scalar {
+        value: String,
+        style: ScalarStyle,
+        /// The scalar's own text, quotes included, anchor and tag excluded.
+        span: (usize, usize),
+    },
+    Mapping {
+        entries: Vec<(String, Node)>,
+        flow: bool,
+        /// Block: the first key's column; flow: the byte offset of the closing `}`.
+        indent: usize,
+        close: usize,
+    },
+    Sequence {
+        items: Vec<Node>,
+        flow: bool,
+    },
+    Alias(usize),
+}
+
+impl Node {
+    /// The end of the node's text (the last byte of its deepest last child).
+    fn end(&self) -> Option<usize> {
+        match self {
+            Node::Scalar { span, .. } => Some(span.1),
+            Node::Mapping {
+                entries,
+                flow,
+                close,
+                ..
+            } => {
+                if *flow {
+                    Some(close + 1)
+                } else {
+                    entries.last().and_then(|(_, v)| v.end())
+                }
+            }
+            Node::Sequence { items, .. } => items.last().and_then(Node::end),
+            Node::Alias(_) => None,
+        }
+    }
+
+    pub fn as_str(&self) -> Option<&str> {
+        match self {
+            Node::Scalar { value, .. } => Some(value),
+            _ => None,
+        }
+    }
+}
+
+/// A planned change: replace `range` with `text`.
+#[derive(Debug, Clone)]
+struct Splice {
+    range: (usize, usize),
+    text: String,
+}
+
+/// What each edit should read back as (checked after applying).
+#[derive(Debug, Clone)]
+struct Expectation {
+    document: usize,
+    path: Vec<PathSegment>,
+    value: Option<String>,
+}
+
+/// A YAML file (one or more documents) and the edits planned on it.
+#[derive(Debug)]
+pub struct YamlFile {
+    text: String,
+    documents: Vec<Node>,
+    anchors: HashMap<usize, Node>,
+    splices: Vec<Splice>,
+    expectations: Vec<Expectation>,
+    line_ending: &'static str,
+}
+
+impl YamlFile {
+    pub fn parse(text: &str) -> Result<YamlFile, EditError> {
+        // The parser reports character positions; edits need byte offsets.
+        let mut byte_at: Vec<usize> = text.char_indices().map(|(i, _)| i).collect();
+        byte_at.push(text.len());
+        let mut builder = Builder {
+            text,
+            byte_at,
+            anchors: HashMap::new(),
+        };
+        let mut parser = Parser::new_from_str(text);
+        let mut documents = Vec::new();
+        loop {
+            let (event, _span) = next(&mut parser)?;
+            match event {
+                Event::StreamEnd => break,
+                Event::DocumentStart(_) => {
+                    let (event, span) = next(&mut parser)?;
+                    if matches!(event, Event::DocumentEnd) {
+                        documents.push(Node::Scalar {
+                            value: String::new(),
+                            style: ScalarStyle::Plain,
+                            span: (
+                                builder.byte(span.start.index()),
+                                builder.byte(span.start.index()),
+                            ),
+                        });
+                        continue;
+                    }
+                    let node = builder.node(&mut parser, event, span)?;
+                    documents.push(node);
+                }
+                _ => {}
+            }
+        }
+        let line_ending = if text.contains("\r\n") { "\r\n" } else { "\n" };
+        Ok(YamlFile {
+            text: text.to_string(),
+            documents,
+            anchors: builder.anchors,
+            splices: Vec::new(),
+            expectations: Vec::new(),
+            line_ending,
+        })
+    }
+
+    pub fn text(&self) -> &str {
+        &self.text
+    }
+
+    pub fn document_count(&self) -> usize {
+        self.documents.len()
+    }
+
+    /// The node at `path` in document `document`, following aliases.
+    pub fn get(&self, document: usize, path: &[PathSegment]) -> Option<&Node> {
+        let mut node = self.resolve(self.documents.get(document)?);
+        for seg in path {
+            node = match (node, seg) {
+                (Node::Mapping { entries, .. }, PathSegment::Key(k)) => entries
+                    .iter()
+                    .rev()
+                    .find(|(key, _)| key == k)
+                    .map(|(_, v)| v)?,
+                (Node::Sequence { items, .. }, PathSegment::Index(i)) => items.get(*i)?,
+                _ => return None,
+            };
+            node = self.resolve(node);
+        }
+        Some(node)
+    }
+
+    fn resolve<'a>(&'a self, node: &'a Node) -> &'a Node {
+        match node {
+            Node::Alias(id) => self.anchors.get(id).unwrap_or(node),
+            other => other,
+        }
+    }
+
+    /// Plans replacing the scalar at `path` with `value`, keeping its quoting style. A value
+    /// reached through an alias is changed where its anchor is defined (every alias of it
+    /// changes too — they are one value).
+    pub fn set_scalar(
+        &mut self,
+        document: usize,
+        path: &[PathSegment],
+        value: &str,
+    ) -> Result<(), EditError> {
+        let not_found = || EditError::NotFound {
+            document,
+            path: display_path(path),
+        };
+        let unsupported = |what| EditError::Unsupported {
+            document,
+            path: display_path(path),
+            what,
+        };
+        let (style, span) = match self.get(document, path).ok_or_else(not_found)? {
+            Node::Scalar { style, span, .. } => (*style, *span),
+            _ => return Err(unsupported("not a scalar")),
+        };
+        let text = match style {
+            ScalarStyle::Plain if plain_safe(value) => value.to_string(),
+            ScalarStyle::Plain | ScalarStyle::DoubleQuoted => {
+                format!("\"{}\"", value.replace('\\', "\\\\").replace('"', "\\\""))
+            }
+            ScalarStyle::SingleQuoted => format!("'{}'", value.replace('\'', "''")),
+            _ => return Err(unsupported("a block scalar (| or >)")),
+        };
+        self.splices.push(Splice { range: span, text });
+        self.expectations.push(Expectation {
+            document,
+            path: path.to_vec(),
+            value: Some(value.to_string()),
+        });
+        Ok(())
+    }
+
+    /// Plans adding `key: value` to the mapping at `path`. `value` is YAML text: a scalar, a
+    /// flow collection, or several lines of block YAML (indented below the key). Block
+    /// mappings get the new entry after their last entry at the same indentation; flow
+    /// mappings get `, key: value` before their `}`.
+    pub fn insert_entry(
+        &mut self,
+        document: usize,
+        path: &[PathSegment],
+        key: &str,
+        value: &str,
+    ) -> Result<(), EditError> {
+        let node = self
+            .get(document, path)
+            .ok_or_else(|| EditError::NotFound {
+                document,
+                path: display_path(path),
+            })?;
+        let Node::Mapping {
+            entries,
+            flow,
+            indent,
+            close,
+        } = node
+        else {
+            return Err(EditError::Unsupported {
+                document,
+                path: display_path(path),
+                what: "not a mapping",
+            });
+        };
+        if entries.iter().any(|(k, _)| k == key) {
+            return Err(EditError::Unsupported {
+                document,
+                path: display_path(path),
+                what: "already holding that key",
+            });
+        }
+        let splice = if *flow {
+            let separator = if entries.is_empty() { "" } else { ", " };
+            // Keep any space before `}` where it is.
+            let at = self.text[..*close].trim_end().len();
+            Splice {
+                range: (at, at),
+                text: format!("{separator}{key}: {}", value.trim()),
+            }
+        } else {
+            let Some(last_end) = entries.last().and_then(|(_, v)| v.end()) else {
+                return Err(EditError::Unsupported {
+                    document,
+                    path: display_path(path),
+                    what: "an empty block mapping",
+                });
+            };
+            // After the last entry's line (its trailing comment stays with it).
+            let at = self.text[last_end..]
+                .find(['\n', '\r'])
+                .map_or(self.text.len(), |i| last_end + i);
+            let pad = " ".repeat(*indent);
+            let nl = self.line_ending;
+            let lines: Vec<&str> = value.trim_end().lines().collect();
+            let text = if lines.len() <= 1 {
+                format!("{nl}{pad}{key}: {}", value.trim())
+            } else {
+                let body: Vec<String> = lines
+                    .iter()
+                    .map(|l| format!("{pad}  {}", l.trim_end()))
+                    .collect();
+                format!("{nl}{pad}{key}:{nl}{}", body.join(nl))
+            };
+            Splice {
+                range: (at, at),
+                text,
+            }
+        };
+        self.splices.push(splice);
+        let mut full = path.to_vec();
+        full.push(PathSegment::Key(key.to_string()));
+        self.expectations.push(Expectation {
+            document,
+            path: full,
+            value: None,
+        });
+        Ok(())
+    }
+
+    pub fn has_edits(&self) -> bool {
+        !self.splices.is_empty()
+    }
+
+    /// The text with every planned edit applied, checked by parsing it again.
+    pub fn edited(&self) -> Result<String, EditError> {
+        let mut splices = self.splices.clone();
+        splices.sort_by_key(|s| s.range);
+        splices.dedup_by(|a, b| a.range == b.range && a.text == b.text);
+        let mut out = String::with_capacity(self.text.len() + 256);
+        let mut cursor = 0;
+        for s in &splices {
+            if s.range.0 < cursor {
+                return Err(EditError::Verification("overlapping edits".into()));
+            }
+            out.push_str(&self.text[cursor..s.range.0]);
+            out.push_str(&s.text);
+            cursor = s.range.1;
+        }
+        out.push_str(&self.text[cursor..]);
+        let reread = YamlFile::parse(&out).map_err(|e| EditError::Verification(e.to_string()))?;
+        if reread.document_count() != self.document_count() {
+            return Err(EditError::Verification("document count changed".into()));
+        }
+        for e in &self.expectations {
+            let found = reread.get(e.document, &e.path);
+            let ok = match (&e.value, found) {
+                (Some(want), Some(node)) => node.as_str() == Some(want.as_str()),
+                (None, Some(_)) => true,
+                (_, None) => false,
+            };
+            if !ok {
+                return Err(EditError::Verification(format!(
+                    "document {}: {}",
+                    e.document,
+                    display_path(&e.path)
+                )));
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// Whether `value` can be written as a plain scalar and read back as the same string.
+fn plain_safe(value: &str) -> bool {
+    let first = value.chars().next();
+    !value.is_empty()
+        && !value.contains(": ")
+        && !value.contains(" #")
+        && !value.ends_with(':')
+        && !value.starts_with(' ')
+        && !value.ends_with(' ')
+        && !value.contains(['\n', '\r', '\t'])
+        && !first.is_some_and(|c| "-?:,[]{}#&*!|>'\"%@`".contains(c))
+        && !matches!(
+            value,
+            "true" | "false" | "null" | "~" | "yes" | "no" | "on" | "off"
+        )
+        && value.parse::<f64>().is_err()
+}
+
+fn next<'i>(
+    parser: &mut Parser<'i, saphyr_parser::StrInput<'i>>,
+) -> Result<(Event<'i>, saphyr_parser::Span), EditError> {
+    match parser.next() {
+        Some(Ok(x)) => Ok(x),
+        Some(Err(e)) => Err(EditError::Parse {
+            line: e.marker().line(),
+            message: e.info().to_string(),
+        }),
+        None => Ok((Event::StreamEnd, saphyr_parser::Span::default())),
+    }
+}
+
+struct Builder<'t> {
+    text: &'t str,
+    byte_at: Vec<usize>,
+    anchors: HashMap<usize, Node>,
+}
+
+impl Builder<'_> {
+    fn byte(&self, char_index: usize) -> usize {
+        self.byte_at
+            .get(char_index)
+            .copied()
+            .unwrap_or(self.text.len())
+    }
+
+    fn node<'i>(
+        &mut self,
+        parser: &mut Parser<'i, saphyr_parser::StrInput<'i>>,
+        event: Event<'i>,
+        span: saphyr_parser::Span,
+    ) -> Result<Node, EditError> {
+        let line = span.start.line();
+        let bad = |message: &str| EditError::Parse {
+            line,
+            message: message.to_string(),
+        };
+        let (node, anchor) = match event {
+            Event::Scalar(value, style, anchor, _) => {
+                let start = self.scalar_start(self.byte(span.start.index()));
+                let end = self.scalar_end(start, style, &value, self.byte(span.end.index()));
+                (
+                    Node::Scalar {
+                        value: value.into_owned(),
+                        style,
+                        span: (start, end),
+                    },
+                    anchor,
+                )
+            }
+            Event::Alias(id) => (Node::Alias(id), 0),
+            Event::SequenceStart(anchor, _) => {
+                let flow = self.text[self.byte(span.start.index())..].starts_with('[');
+                let mut items = Vec::new();
+                loop {
+                    let (event, span) = next(parser)?;
+                    if matches!(event, Event::SequenceEnd) {
+                        break;
+                    }
+                    if matches!(event, Event::StreamEnd) {
+                        return Err(bad("unterminated sequence"));
+                    }
+                    items.push(self.node(parser, event, span)?);
+                }
+                (Node::Sequence { items, flow }, anchor)
+            }
+            Event::MappingStart(anchor, _) => {
+                let flow = self.text[self.byte(span.start.index())..].starts_with('{');
+                let mut entries = Vec::new();
+                let mut indent = 0;
+                let close;
+                loop {
+                    let (event, key_span) = next(parser)?;
+                    if matches!(event, Event::MappingEnd) {
+                        close = self.byte(key_span.start.index());
+                        break;
+                    }
+                    let key = match &event {
+                        Event::Scalar(k, ..) => Cow::Owned(k.to_string()),
+                        Event::StreamEnd => return Err(bad("unterminated mapping")),
+                        // Complex keys cannot be addressed by a path; keep the shape.
+                        _ => Cow::Borrowed(""),
+                    };
+                    if entries.is_empty() {
+                        indent = key_span.start.col();
+                    }
+                    if !matches!(event, Event::Scalar(..)) {
+                        self.node(parser, event, key_span)?;
+                    }
+                    let (value_event, value_span) = next(parser)?;
+                    let value = self.node(parser, value_event, value_span)?;
+                    entries.push((key.into_owned(), value));
+                }
+                (
+                    Node::Mapping {
+                        entries,
+                        flow,
+                        indent,
+                        close,
+                    },
+                    anchor,
+                )
+            }
+            _ => return Err(bad("unexpected event")),
+        };
+        if anchor != 0 {
+            self.anchors.insert(anchor, node.clone());
+        }
+        Ok(node)
+    }
+
+    /// The span the parser reports starts at an anchor (`&a`) or tag (`!t`) when there is
+    /// one; the scalar itself starts after them.
+    fn scalar_start(&self, mut at: usize) -> usize {
+        let bytes = self.text.as_bytes();
+        while at < bytes.len() && (bytes[at] == b'&' || bytes[at] == b'!') {
+            while at < bytes.len() && !bytes[at].is_ascii_whitespace() {
+                at += 1;
+            }
+            while at < bytes.len() && bytes[at].is_ascii_whitespace() {
+                at += 1;
+            }
+        }
+        at
+    }
+
+    /// The end of a scalar's text, found from its start: the parser's end positions include
+    /// trailing text for some styles.
+    fn scalar_end(
+        &self,
+        start: usize,
+        style: ScalarStyle,
+        value: &str,
+        parsed_end: usize,
+    ) -> usize {
+        let bytes = self.text.as_bytes();
+        match style {
+            ScalarStyle::SingleQuoted => {
+                let mut i = start + 1;
+                while i < bytes.len() {
+                    if bytes[i] == b'\'' {
+                        if bytes.get(i + 1) == Some(&b'\'') {
+                            i += 2;
+                            continue;
+                        }
+                        return i + 1;
+                    }
+                    i += 1;
+                }
+                parsed_end
+            }
+            ScalarStyle::DoubleQuoted => {
+                let mut i = start + 1;
+                while i < bytes.len() {
+                    match bytes[i] {
+                        b'\\' => i += 2,
+                        b'"' => return i + 1,
+                        _ => i += 1,
+                    }
+                }
+                parsed_end
+            }
+            ScalarStyle::Plain => {
+                if self.text[start..].starts_with(value) {
+                    start + value.len()
+                } else {
+                    parsed_end
+                }
+            }
+            _ => parsed_end,
+        }
+    }
+}
+
+#[cfg(test)]
+#[path = "yaml_tests.rs"]
+mod tests;

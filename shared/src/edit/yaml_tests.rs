@@ -1,0 +1,237 @@
+//! The comment-preservation suite: each case edits one value and checks the whole output
+//! byte for byte, so any change outside the edited span fails.
+
+use super::*;
+
+fn p(path: &[&str]) -> Vec<PathSegment> {
+    path.iter()
+        .map(|s| match s.parse::<usize>() {
+            Ok(i) => PathSegment::Index(i),
+            Err(_) => PathSegment::Key(s.to_string()),
+        })
+        .collect()
+}
+
+fn set(text: &str, doc: usize, path: &[&str], value: &str) -> String {
+    let mut f = YamlFile::parse(text).expect("parse");
+    f.set_scalar(doc, &p(path), value).expect("set");
+    f.edited().expect("edited")
+}
+
+const IMAGE: &[&str] = &["spec", "containers", "0", "image"];
+
+#[test]
+fn comments_before_after_and_inline_survive() {
+    let text = "\
+# leading comment
+apiVersion: v1   # trailing on apiVersion
+kind: Pod
+metadata:
+  name: web
+spec:
+  # comment before the list
+  containers:
+    # comment before the item
+    - name: web
+      image: nginx:1.27    # keep me
+      # comment after image
+      ports: [{containerPort: 80}]
+# trailing comment at the end
+";
+    let out = set(text, 0, IMAGE, "nginx:1.27@sha256:abc");
+    assert_eq!(
+        out,
+        text.replace(
+            "image: nginx:1.27    #",
+            "image: nginx:1.27@sha256:abc    #"
+        )
+    );
+}
+
+#[test]
+fn quoting_style_is_kept() {
+    let single = "spec:\n  containers:\n  - image: 'nginx:1'\n";
+    assert_eq!(
+        set(single, 0, IMAGE, "nginx:1@sha256:x"),
+        "spec:\n  containers:\n  - image: 'nginx:1@sha256:x'\n"
+    );
+    let double = "spec:\n  containers:\n  - image: \"nginx:1\" # c\n";
+    assert_eq!(
+        set(double, 0, IMAGE, "nginx:1@sha256:x"),
+        "spec:\n  containers:\n  - image: \"nginx:1@sha256:x\" # c\n"
+    );
+}
+
+#[test]
+fn crlf_line_endings_are_kept() {
+    let text = "kind: Pod\r\nspec:\r\n  containers:\r\n  - name: a\r\n    image: redis # c\r\n";
+    let out = set(text, 0, IMAGE, "redis:latest@sha256:x");
+    assert_eq!(
+        out,
+        text.replace("image: redis", "image: redis:latest@sha256:x")
+    );
+    assert!(
+        !out.replace("\r\n", "").contains('\n'),
+        "no bare LF introduced"
+    );
+}
+
+#[test]
+fn only_the_addressed_document_changes() {
+    let text = "\
+---
+# doc 0
+kind: Pod
+spec:
+  containers:
+  - image: nginx
+---
+# doc 1
+
+kind: Pod
+spec:
+  containers:
+  - image: nginx
+...
+---
+kind: ConfigMap
+data: {a: b}
+";
+    let out = set(text, 1, IMAGE, "nginx:latest@sha256:x");
+    let expected = text.replacen(
+        "# doc 1\n\nkind: Pod\nspec:\n  containers:\n  - image: nginx",
+        "# doc 1\n\nkind: Pod\nspec:\n  containers:\n  - image: nginx:latest@sha256:x",
+        1,
+    );
+    assert_eq!(out, expected);
+}
+
+#[test]
+fn flow_style_is_edited_in_place() {
+    let text = "spec: {containers: [{name: a, image: nginx}, {name: b, image: 'redis:7'}]}\n";
+    let out = set(
+        text,
+        0,
+        &["spec", "containers", "1", "image"],
+        "redis:7@sha256:x",
+    );
+    assert_eq!(
+        out,
+        "spec: {containers: [{name: a, image: nginx}, {name: b, image: 'redis:7@sha256:x'}]}\n"
+    );
+}
+
+#[test]
+fn anchors_and_aliases_change_at_the_anchor() {
+    let text = "\
+images:
+  base: &img nginx:1  # the anchor
+spec:
+  containers:
+  - image: *img
+  - image: *img
+";
+    let out = set(text, 0, IMAGE, "nginx:1@sha256:x");
+    assert_eq!(out, text.replace("&img nginx:1 ", "&img nginx:1@sha256:x "));
+}
+
+#[test]
+fn unicode_before_the_edit_is_handled_in_bytes() {
+    let text = "# größe — ünïcode\nspec:\n  containers:\n  - name: ä\n    image: nginx\n";
+    let out = set(text, 0, IMAGE, "nginx:latest@sha256:x");
+    assert_eq!(
+        out,
+        text.replace("image: nginx", "image: nginx:latest@sha256:x")
+    );
+}
+
+#[test]
+fn values_that_need_quotes_get_them() {
+    let text = "a: x\n";
+    assert_eq!(set(text, 0, &["a"], "b: c"), "a: \"b: c\"\n");
+    assert_eq!(set(text, 0, &["a"], "true"), "a: \"true\"\n");
+}
+
+#[test]
+fn block_scalars_missing_paths_and_parse_errors_are_clear() {
+    let mut f = YamlFile::parse("a: |\n  x\nb: [1]\n").expect("parse");
+    let err = f.set_scalar(0, &p(&["a"]), "y").expect_err("block");
+    assert_eq!(
+        err.to_string(),
+        "document 0: a is a block scalar (| or >); not edited"
+    );
+    let err = f.set_scalar(0, &p(&["c", "d"]), "y").expect_err("missing");
+    assert_eq!(err.to_string(), "document 0: no c.d");
+    let err = f.set_scalar(0, &p(&["b"]), "y").expect_err("not scalar");
+    assert!(err.to_string().contains("not a scalar"), "{err}");
+    let err = YamlFile::parse("a: [1, 2\nb: c\n").expect_err("bad yaml");
+    assert!(err.to_string().starts_with("line "), "{err}");
+}
+
+#[test]
+fn insert_into_block_mapping_keeps_indent_and_trailing_comments() {
+    let text = "\
+spec:
+  containers:
+    - name: a
+      image: nginx   # c
+      # after
+    - name: b
+";
+    let mut f = YamlFile::parse(text).expect("parse");
+    f.insert_entry(
+        0,
+        &p(&["spec", "containers", "0"]),
+        "imagePullPolicy",
+        "Always",
+    )
+    .expect("insert");
+    f.insert_entry(
+        0,
+        &p(&["spec", "containers", "1"]),
+        "securityContext",
+        "runAsNonRoot: true\nreadOnlyRootFilesystem: true",
+    )
+    .expect("insert block");
+    assert_eq!(
+        f.edited().expect("edited"),
+        "\
+spec:
+  containers:
+    - name: a
+      image: nginx   # c
+      imagePullPolicy: Always
+      # after
+    - name: b
+      securityContext:
+        runAsNonRoot: true
+        readOnlyRootFilesystem: true
+"
+    );
+}
+
+#[test]
+fn insert_into_flow_mapping_and_crlf() {
+    let mut f = YamlFile::parse("a: {x: 1}\r\nb: {}\r\nc:\r\n  d: 1\r\n").expect("parse");
+    f.insert_entry(0, &p(&["a"]), "y", "2").expect("flow");
+    f.insert_entry(0, &p(&["b"]), "z", "3").expect("empty flow");
+    f.insert_entry(0, &p(&["c"]), "e", "{f: 1}").expect("block");
+    assert_eq!(
+        f.edited().expect("edited"),
+        "a: {x: 1, y: 2}\r\nb: {z: 3}\r\nc:\r\n  d: 1\r\n  e: {f: 1}\r\n"
+    );
+    let err = f.insert_entry(0, &p(&["c"]), "d", "2").expect_err("dup");
+    assert!(err.to_string().contains("already"), "{err}");
+}
+
+#[test]
+fn json_documents_are_edited_as_yaml() {
+    let text = "{\n  \"spec\": {\"containers\": [{\"image\": \"nginx\"}]}\n}\n";
+    assert_eq!(
+        set(text, 0, IMAGE, "nginx:latest@sha256:x"),
+        text.replace(
+            "\"image\": \"nginx\"",
+            "\"image\": \"nginx:latest@sha256:x\""
+        )
+    );
+}
