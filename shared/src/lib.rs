@@ -12,7 +12,6 @@ pub mod error;
 pub mod exit_code;
 pub mod finding;
 pub mod gate;
-pub mod image;
 pub mod inventory;
 pub mod manifest;
 pub mod preview;

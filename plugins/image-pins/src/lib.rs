@@ -5,6 +5,7 @@
 
 pub mod catalogue;
 pub mod cli;
+pub mod image;
 pub mod pin;
 pub mod resolve;
 pub mod scan;
@@ -12,11 +13,11 @@ pub mod scan;
 use std::collections::{BTreeSet, HashMap};
 use std::io::Write;
 
+use crate::image::{Keyring, Resolver, ResolverOptions, credentials::docker_config_path};
 use guardrails::cli::{DryRun, OutputFormat, WriteArgs};
 use guardrails::collect::acquire;
 use guardrails::error::{Error, Result};
 use guardrails::finding::Report;
-use guardrails::image::{Keyring, Resolver, ResolverOptions, credentials::docker_config_path};
 use guardrails::inventory::ResourceKind;
 use guardrails::render::{self, Styles};
 use guardrails::selector::LabelQuery;

@@ -7,10 +7,10 @@ use std::collections::{BTreeSet, HashMap};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+use crate::image::ImageRef;
 use guardrails::edit::{self, PathSegment, PlannedWrite, YamlFile};
 use guardrails::error::{Error, Result};
 use guardrails::finding::ObjectRef;
-use guardrails::image::ImageRef;
 use guardrails::render::Styles;
 use guardrails::workload::{ContainerList, pod_spec_path};
 use serde::Serialize;

@@ -4,10 +4,10 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::io::Write;
 
+use crate::image::{Credential, ImageRef, Keyring, ResolveError, Resolver};
 use guardrails::cli::OutputFormat;
 use guardrails::error::Result;
 use guardrails::finding::ObjectRef;
-use guardrails::image::{Credential, ImageRef, Keyring, ResolveError, Resolver};
 use guardrails::render::{self, Styles, Table};
 use serde::Serialize;
 

@@ -4,10 +4,10 @@
 use std::collections::BTreeMap;
 use std::io::Write;
 
+use crate::image::ImageRef;
 use guardrails::cluster::NamespaceScope;
 use guardrails::error::{Error, Result};
 use guardrails::finding::{Finding, ObjectRef, Report, RuleInfo, Severity};
-use guardrails::image::ImageRef;
 use guardrails::inventory::Inventory;
 use guardrails::render::{Styles, Table};
 use guardrails::selector::LabelQuery;

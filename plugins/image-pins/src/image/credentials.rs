@@ -320,7 +320,7 @@ fn run_credential_helper(helper: &str, server: &str) -> Option<Credential> {
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
-        .map_err(|e| crate::run::warn(&format!("credential helper {program}: {e}")))
+        .map_err(|e| guardrails::run::warn(&format!("credential helper {program}: {e}")))
         .ok()?;
     if let Some(mut stdin) = child.stdin.take() {
         let _ = stdin.write_all(server.as_bytes());
