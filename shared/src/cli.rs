@@ -70,6 +70,17 @@ pub struct ScopeArgs {
     pub selector: Option<String>,
 }
 
+impl ScopeArgs {
+    /// `-l`, parsed (a bad selector is a usage error, exit 2).
+    pub fn label_query(&self) -> crate::error::Result<Option<crate::selector::LabelQuery>> {
+        self.selector
+            .as_deref()
+            .map(crate::selector::LabelQuery::parse)
+            .transpose()
+            .map_err(|e| crate::error::Error::Usage(e.to_string()))
+    }
+}
+
 /// Offline mode: manifests instead of a cluster.
 #[derive(Args, Debug, Clone, Default)]
 pub struct InputArgs {

@@ -21,6 +21,7 @@
 
 pub mod apiserver;
 pub mod discovery;
+pub mod e2e;
 pub mod harness;
 pub mod inventory;
 pub mod kubeconfig;

@@ -14,11 +14,10 @@ pub mod scan;
 use std::io::Write;
 
 use guardrails::collect::acquire;
-use guardrails::error::{Error, Result};
+use guardrails::error::Result;
 use guardrails::finding::Report;
 use guardrails::inventory::{Inventory, ResourceKind};
 use guardrails::render::{self, Styles};
-use guardrails::selector::LabelQuery;
 use guardrails::{exit_code, gate, run};
 
 use crate::authz::{RbacInput, RbacModel};
@@ -60,13 +59,7 @@ pub async fn run(cli: Cli) -> Result<i32> {
         out.flush()?;
         return Ok(exit_code::OK);
     }
-    let selector = cli
-        .scope
-        .selector
-        .as_deref()
-        .map(LabelQuery::parse)
-        .transpose()
-        .map_err(|e| Error::Usage(e.to_string()))?;
+    let selector = cli.scope.label_query()?;
 
     run::phase("start");
     let acquired = acquire(

@@ -1,0 +1,84 @@
+//! What every plugin's end-to-end test file needs: the example cluster, running a plugin
+//! through kubectl, reading its output, and the contract's error shape.
+
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+use serde_json::Value;
+
+use crate::harness;
+
+/// The workspace root.
+pub fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from(".."))
+}
+
+/// `examples/cluster`, as a command-line argument.
+pub fn examples() -> String {
+    repo().join("examples/cluster").display().to_string()
+}
+
+/// Every object of `examples/cluster` (files in name order, documents in file order), for
+/// serving the examples from the test API server.
+pub fn example_objects() -> Vec<Value> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(repo().join("examples/cluster"))
+        .expect("examples/cluster")
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    files.sort();
+    let mut objects = Vec::new();
+    for file in files {
+        let text = std::fs::read_to_string(&file).expect("read example");
+        for doc in serde_yaml_ng::Deserializer::from_str(&text) {
+            let value: Value = serde::Deserialize::deserialize(doc).expect("example YAML");
+            if !value.is_null() {
+                objects.push(value);
+            }
+        }
+    }
+    objects
+}
+
+/// `kubectl ARGS` with the built plugins on PATH (see [`harness::kubectl`]).
+pub fn run(args: &[&str]) -> Output {
+    harness::kubectl(args).output().expect("kubectl runs")
+}
+
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// stdout as JSON; panics with both streams when it is not.
+pub fn json_of(o: &Output) -> Value {
+    serde_json::from_slice(&o.stdout)
+        .unwrap_or_else(|e| panic!("not JSON ({e}): {}\n{}", stdout(o), stderr(o)))
+}
+
+/// The contract's error shape: exit `code`, one line on stderr containing `needle`, no panic.
+pub fn assert_clean_error(o: &Output, code: i32, needle: &str) {
+    let err = stderr(o);
+    assert_eq!(
+        o.status.code(),
+        Some(code),
+        "stderr: {err}\nstdout: {}",
+        stdout(o)
+    );
+    assert!(err.contains(needle), "{needle:?} not in: {err}");
+    assert!(
+        !err.contains("panicked") && !err.contains("backtrace"),
+        "{err}"
+    );
+    assert_eq!(
+        err.trim_end().lines().count(),
+        1,
+        "one line expected: {err}"
+    );
+}
