@@ -4,35 +4,18 @@
 //! `kubectl-image_pins resolve` (release build, run directly), the requests it sent by kind,
 //! and the requests the registry answered. `BENCH_CONCURRENCY` sets --concurrency (default 16).
 
-use std::path::PathBuf;
 use std::process::Command;
 use std::time::Instant;
 
-use guardrails_e2e::harness;
+use guardrails_e2e::benchmark;
 use guardrails_e2e::registry::TestRegistry;
 
 const REPOSITORIES: usize = 10;
 const TAGS: usize = 50;
 const WORKLOADS_PER_REFERENCE: usize = 2;
 
-fn release_binary() -> PathBuf {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let status = Command::new(cargo)
-        .args(["build", "--release", "-p", "kubectl-image-pins"])
-        .status()
-        .expect("cargo build runs");
-    assert!(status.success(), "release build failed");
-    let target = harness::profile_dir()
-        .parent()
-        .expect("target dir")
-        .join("release")
-        .join("kubectl-image_pins");
-    assert!(target.is_file(), "{} missing", target.display());
-    target
-}
-
 fn main() {
-    let binary = release_binary();
+    let binary = benchmark::release_binary("kubectl-image-pins", "kubectl-image_pins");
     let registry = TestRegistry::start();
     let host = registry.host();
     let setup = Instant::now();

@@ -5,51 +5,18 @@
 //! and reports wall time and peak RSS of the connectivity matrix and coverage.
 //! Targets: matrix under 5 s and 500 MB.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::path::Path;
 
-use guardrails_e2e::harness;
+use guardrails_e2e::benchmark;
 use guardrails_e2e::synthetic_netpol::{NetpolScale, netpol_cluster};
 
-fn release_binary() -> PathBuf {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let status = Command::new(cargo)
-        .args(["build", "--release", "-p", "kubectl-netpol-scaffold"])
-        .status()
-        .expect("cargo build runs");
-    assert!(status.success(), "release build failed");
-    let target = harness::profile_dir()
-        .parent()
-        .expect("target dir")
-        .join("release")
-        .join("kubectl-netpol_scaffold");
-    assert!(target.is_file(), "{} missing", target.display());
-    target
-}
-
-/// (seconds, peak RSS in MiB, stdout bytes) of one run, measured by GNU time.
+/// (seconds, peak RSS in MiB, stdout bytes) of one run; its phase lines printed.
 fn timed(binary: &Path, args: &[&str]) -> (f64, f64, usize) {
-    let out = Command::new("/usr/bin/time")
-        .args(["-f", "%e %M"])
-        .arg(binary)
-        .args(args)
-        .env("NO_COLOR", "1")
-        .env("GUARDRAILS_DEBUG_PHASES", "1")
-        .stdin(Stdio::null())
-        .output()
-        .expect("/usr/bin/time runs (apt-get install time)");
-    let err = String::from_utf8_lossy(&out.stderr);
-    for line in err.lines().filter(|l| l.starts_with("phase ")) {
+    let run = benchmark::timed(binary, args);
+    for line in &run.phase_lines {
         println!("    {line}");
     }
-    let last = err.lines().last().unwrap_or_default();
-    let mut parts = last.split_whitespace();
-    let secs: f64 = parts
-        .next()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| panic!("time output: {err}"));
-    let kib: f64 = parts.next().and_then(|s| s.parse().ok()).unwrap_or(0.0);
-    (secs, kib / 1024.0, out.stdout.len())
+    (run.wall_seconds, run.peak_rss_mib, run.stdout_bytes)
 }
 
 fn main() {
@@ -61,7 +28,7 @@ fn main() {
         namespaces: (NetpolScale::TARGET.namespaces / divisor).max(1),
         ..NetpolScale::TARGET
     };
-    let binary = release_binary();
+    let binary = benchmark::release_binary("kubectl-netpol-scaffold", "kubectl-netpol_scaffold");
     let dir = tempfile::tempdir().expect("tmp");
     for (shape, distinct_pods) in [
         ("Deployments of 5 replicas", false),

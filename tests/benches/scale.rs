@@ -7,44 +7,19 @@
 //!   the number of list requests it made.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use guardrails_e2e::benchmark::{self, median};
 use guardrails_e2e::synthetic::{self, Scale};
-use guardrails_e2e::{ApiServerConfig, Inventory, TestApiServer, harness};
+use guardrails_e2e::{ApiServerConfig, Inventory, TestApiServer};
 
-fn release_binary() -> PathBuf {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let status = Command::new(cargo)
-        .args(["build", "--release", "-p", "kubectl-rbac-audit"])
-        .status()
-        .expect("cargo build runs");
-    assert!(status.success(), "release build failed");
-    let profile = harness::profile_dir();
-    let target = profile
-        .parent()
-        .expect("target dir")
-        .join("release")
-        .join("kubectl-rbac_audit");
-    assert!(target.is_file(), "{} missing", target.display());
-    target
-}
-
-/// (seconds, peak RSS in MiB) of one run, measured by GNU time. The plugin's own phase
-/// breakdown (`GUARDRAILS_DEBUG_PHASES`) is printed for the first run of each kind.
+/// Merely fetching every list the scan needs: same kube client, pages of 500, concurrently.
+/// (seconds, peak RSS in MiB) of one run. The plugin's own phase breakdown is printed for the
+/// first run of each kind.
 fn timed(binary: &Path, args: &[&str]) -> (f64, f64) {
     use std::sync::Mutex;
     static SHOWN: Mutex<Vec<String>> = Mutex::new(Vec::new());
-    let out = Command::new("/usr/bin/time")
-        .args(["-f", "%e %M"])
-        .arg(binary)
-        .args(args)
-        .env("NO_COLOR", "1")
-        .env("GUARDRAILS_DEBUG_PHASES", "1")
-        .stdout(Stdio::null())
-        .output()
-        .expect("/usr/bin/time runs (apt-get install time)");
-    let err = String::from_utf8_lossy(&out.stderr);
+    let run = benchmark::timed(binary, args);
     let key = args
         .iter()
         .filter(|a| a.starts_with('-'))
@@ -54,27 +29,14 @@ fn timed(binary: &Path, args: &[&str]) -> (f64, f64) {
     if let Ok(mut shown) = SHOWN.lock()
         && !shown.contains(&key)
     {
-        for line in err.lines().filter(|l| l.starts_with("phase ")) {
+        for line in &run.phase_lines {
             println!("  [{key}] {line}");
         }
         shown.push(key);
     }
-    let last = err.lines().last().unwrap_or_default();
-    let mut parts = last.split_whitespace();
-    let secs: f64 = parts
-        .next()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| panic!("time output: {err}"));
-    let kib: f64 = parts.next().and_then(|s| s.parse().ok()).unwrap_or(0.0);
-    (secs, kib / 1024.0)
+    (run.wall_seconds, run.peak_rss_mib)
 }
 
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(|a, b| a.total_cmp(b));
-    v[v.len() / 2]
-}
-
-/// Merely fetching every list the scan needs: same kube client, pages of 500, concurrently.
 async fn fetch_only(kubeconfig: &Path) -> Duration {
     let args = guardrails::cli::ClusterArgs {
         kubeconfig: Some(kubeconfig.to_path_buf()),
@@ -131,7 +93,7 @@ fn main() {
     } else {
         Scale::LARGE
     };
-    let binary = release_binary();
+    let binary = benchmark::release_binary("kubectl-rbac-audit", "kubectl-rbac_audit");
     let dir = tempfile::tempdir().expect("tmp");
     // BENCH_KEEP=PATH keeps the generated cluster for profiling.
     let file = std::env::var_os("BENCH_KEEP")

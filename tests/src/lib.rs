@@ -20,6 +20,7 @@
 //! signed by the test CA in [`tls`]; generated kubeconfigs trust it.
 
 pub mod apiserver;
+pub mod benchmark;
 pub mod discovery;
 pub mod e2e;
 pub mod harness;

@@ -1,0 +1,93 @@
+//! What the benchmarks share: the release binary of a plugin, and one timed run of it under
+//! GNU time (wall seconds, peak RSS, and the plugin's own phase lines).
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use crate::harness;
+
+/// Builds `package` in release mode and returns its `binary` (e.g. `kubectl-harden`).
+pub fn release_binary(package: &str, binary: &str) -> PathBuf {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let status = Command::new(cargo)
+        .args(["build", "--release", "-p", package])
+        .status()
+        .expect("cargo build runs");
+    assert!(status.success(), "release build of {package} failed");
+    let target = harness::profile_dir()
+        .parent()
+        .expect("target dir")
+        .join("release")
+        .join(binary);
+    assert!(target.is_file(), "{} missing", target.display());
+    target
+}
+
+/// One run measured by GNU time (`/usr/bin/time -f "%e %M"`).
+#[derive(Debug, Clone)]
+pub struct TimedRun {
+    pub wall_seconds: f64,
+    pub peak_rss_mib: f64,
+    /// `(phase, seconds since start)` printed with `GUARDRAILS_DEBUG_PHASES=1`.
+    pub phases: Vec<(String, f64)>,
+    /// The `phase …` lines as printed (with resident memory).
+    pub phase_lines: Vec<String>,
+    pub stdout_bytes: usize,
+}
+
+impl TimedRun {
+    /// Seconds since start at the end of `name` (NaN when the run printed no such phase).
+    pub fn phase(&self, name: &str) -> f64 {
+        self.phases
+            .iter()
+            .find(|(n, _)| n == name)
+            .map_or(f64::NAN, |(_, t)| *t)
+    }
+}
+
+/// Runs `binary ARGS` (no colour, phases on, stdin closed) under GNU time.
+pub fn timed(binary: &Path, args: &[&str]) -> TimedRun {
+    let out = Command::new("/usr/bin/time")
+        .args(["-f", "%e %M"])
+        .arg(binary)
+        .args(args)
+        .env("NO_COLOR", "1")
+        .env("GUARDRAILS_DEBUG_PHASES", "1")
+        .stdin(Stdio::null())
+        .output()
+        .expect("/usr/bin/time runs (apt-get install time)");
+    let err = String::from_utf8_lossy(&out.stderr);
+    let phase_lines: Vec<String> = err
+        .lines()
+        .filter(|l| l.starts_with("phase "))
+        .map(str::to_string)
+        .collect();
+    let phases = phase_lines
+        .iter()
+        .filter_map(|l| {
+            let (name, tail) = l.strip_prefix("phase ")?.split_once(": ")?;
+            let secs: f64 = tail.split_whitespace().next()?.parse().ok()?;
+            Some((name.to_string(), secs))
+        })
+        .collect();
+    let last = err.lines().last().unwrap_or_default();
+    let mut parts = last.split_whitespace();
+    let wall_seconds: f64 = parts
+        .next()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("time output: {err}"));
+    let kib: f64 = parts.next().and_then(|s| s.parse().ok()).unwrap_or(0.0);
+    TimedRun {
+        wall_seconds,
+        peak_rss_mib: kib / 1024.0,
+        phases,
+        phase_lines,
+        stdout_bytes: out.stdout.len(),
+    }
+}
+
+/// The median of some measurements.
+pub fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(|a, b| a.total_cmp(b));
+    v.get(v.len() / 2).copied().unwrap_or(f64::NAN)
+}
