@@ -1252,11 +1252,7 @@ impl ServerCore {
             body["details"] = details(&rr.group, &rr.resource, Some(&name));
             return Err(json_response(409, "058", &body));
         }
-        let causes = writes::validate(target.kind, &obj);
-        if !causes.is_empty() {
-            let body = writes::invalid_status(target.kind, &rr.group, &name, &causes);
-            return Err(json_response(422, "059", &body));
-        }
+        valid(target.kind, &rr.group, &name, &obj)?;
         let set = obj.clone();
         writes::apply_defaults(target.kind, &mut obj);
         let manager = field_manager(params, req);
@@ -1329,11 +1325,7 @@ impl ServerCore {
                 meta.insert(field.into(), value.clone());
             }
         }
-        let causes = writes::validate(target.kind, &after);
-        if !causes.is_empty() {
-            let body = writes::invalid_status(target.kind, &rr.group, &name, &causes);
-            return Err(json_response(422, "059", &body));
-        }
+        valid(target.kind, &rr.group, &name, &after)?;
         writes::apply_defaults(target.kind, &mut after);
         if after == live {
             return Ok(WriteOutcome::answer(json_response(200, "081", &live)));
@@ -1405,11 +1397,7 @@ impl ServerCore {
             body["details"] = details(&rr.group, &rr.resource, Some(&name));
             return Err(json_response(409, "058", &body));
         }
-        let causes = writes::validate(target.kind, &obj);
-        if !causes.is_empty() {
-            let body = writes::invalid_status(target.kind, &rr.group, &name, &causes);
-            return Err(json_response(422, "059", &body));
-        }
+        valid(target.kind, &rr.group, &name, &obj)?;
         if let Some(meta) = obj.get_mut("metadata").and_then(Value::as_object_mut) {
             for field in [
                 "namespace",
@@ -1488,6 +1476,16 @@ impl WriteOutcome {
         }
         self.response
     }
+}
+
+/// The 422 of `059`–`061` when `obj` fails the validation the recordings show.
+fn valid(kind: &str, group: &str, name: &str, obj: &Value) -> Result<(), Response> {
+    let causes = writes::validate(kind, obj);
+    if causes.is_empty() {
+        return Ok(());
+    }
+    let body = writes::invalid_status(kind, group, name, &causes);
+    Err(json_response(422, "059", &body))
 }
 
 /// The manager a write is recorded under: `fieldManager`, else the User-Agent's product name
