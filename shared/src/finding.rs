@@ -173,6 +173,22 @@ pub fn fingerprint(rule: &str, object: &ObjectRef, distinguishing: &str) -> Stri
     id
 }
 
+/// Declares a catalogue entry as a `pub const RuleInfo`:
+/// `rule!(NAME, "rule-id", High, "category", "title", "rationale", "remediation");`
+#[macro_export]
+macro_rules! rule {
+    ($name:ident, $id:literal, $sev:ident, $cat:literal, $title:literal, $why:literal, $fix:literal) => {
+        pub const $name: $crate::finding::RuleInfo = $crate::finding::RuleInfo {
+            id: $id,
+            severity: $crate::finding::Severity::$sev,
+            category: $cat,
+            title: $title,
+            rationale: $why,
+            remediation: $fix,
+        };
+    };
+}
+
 /// A rule's catalogue entry, listed by `--list-rules` and used by SARIF.
 #[derive(Debug, Clone, Copy, Serialize)]
 pub struct RuleInfo {

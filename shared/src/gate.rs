@@ -165,6 +165,29 @@ pub fn exit_code(report: &Report, outcome: &GateOutcome, fail_on: Option<Severit
     }
 }
 
+/// After the report is written: warns (stderr) about exceptions that expired and says how many
+/// findings the baseline discounted, then gives the exit code (see [`exit_code`]).
+pub fn conclude(report: &Report, outcome: &GateOutcome, fail_on: Option<Severity>) -> i32 {
+    for expired in &report.expired_exceptions {
+        crate::run::warn(&format!(
+            "exception for {} on {} expired on {}; it no longer suppresses anything",
+            expired["rule"].as_str().unwrap_or("?"),
+            expired["object"]
+                .as_str()
+                .or(expired["id"].as_str())
+                .unwrap_or("?"),
+            expired["expires"].as_str().unwrap_or("?"),
+        ));
+    }
+    if !outcome.in_baseline.is_empty() {
+        eprintln!(
+            "note: {} finding(s) are already in the baseline and do not count toward --fail-on",
+            outcome.in_baseline.len()
+        );
+    }
+    exit_code(report, outcome, fail_on)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,19 +1,7 @@
 //! The coverage rules: ids, severities, rationale and remediation (`--list-rules`, SARIF).
 
-use guardrails::finding::{RuleInfo, Severity};
-
-macro_rules! rule {
-    ($name:ident, $id:literal, $sev:ident, $cat:literal, $title:literal, $why:literal, $fix:literal) => {
-        pub const $name: RuleInfo = RuleInfo {
-            id: $id,
-            severity: Severity::$sev,
-            category: $cat,
-            title: $title,
-            rationale: $why,
-            remediation: $fix,
-        };
-    };
-}
+use guardrails::finding::RuleInfo;
+use guardrails::rule;
 
 rule!(
     NAMESPACE_WITHOUT_POLICY,

@@ -3,22 +3,10 @@
 //! are made of.
 
 use guardrails::finding::{RuleInfo, Severity};
+use guardrails::rule;
 use k8s_openapi::api::rbac::v1::PolicyRule;
 
 use crate::authz::rule_covers;
-
-macro_rules! rule {
-    ($name:ident, $id:literal, $sev:ident, $cat:literal, $title:literal, $why:literal, $fix:literal) => {
-        pub const $name: RuleInfo = RuleInfo {
-            id: $id,
-            severity: Severity::$sev,
-            category: $cat,
-            title: $title,
-            rationale: $why,
-            remediation: $fix,
-        };
-    };
-}
 
 rule!(
     CLUSTER_ADMIN_BINDING,

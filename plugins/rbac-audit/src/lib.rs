@@ -103,24 +103,7 @@ pub async fn run(cli: Cli) -> Result<i32> {
             render::write_report(&mut out, &report, format, styles, catalogue::RULES)?;
             out.flush()?;
             run::phase("report");
-            for expired in &report.expired_exceptions {
-                run::warn(&format!(
-                    "exception for {} on {} expired on {}; it no longer suppresses anything",
-                    expired["rule"].as_str().unwrap_or("?"),
-                    expired["object"]
-                        .as_str()
-                        .or(expired["id"].as_str())
-                        .unwrap_or("?"),
-                    expired["expires"].as_str().unwrap_or("?"),
-                ));
-            }
-            if !outcome.in_baseline.is_empty() {
-                eprintln!(
-                    "note: {} finding(s) are already in the baseline and do not count toward --fail-on",
-                    outcome.in_baseline.len()
-                );
-            }
-            gate::exit_code(&report, &outcome, cli.gate.fail_on.0)
+            gate::conclude(&report, &outcome, cli.gate.fail_on.0)
         }
         Command::WhoCan {
             verb,
