@@ -874,3 +874,237 @@ fn scaffold_live_equals_offline() {
         stdout(&live)
     );
 }
+
+/// The NetworkPolicies in `ns` on the test API server, by name, with their labels (through kubectl).
+fn live_policies(server: &TestApiServer, ns: &str) -> Vec<(String, Value)> {
+    let out = server
+        .kubectl(&["get", "networkpolicies", "-n", ns, "-o", "json"])
+        .output()
+        .expect("kubectl get");
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let mut names: Vec<(String, Value)> = json_of(&out)["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .map(|p| {
+            (
+                p["metadata"]["name"].as_str().unwrap_or("").to_string(),
+                p["metadata"]["labels"].clone(),
+            )
+        })
+        .collect();
+    names.sort_by(|a, b| a.0.cmp(&b.0));
+    names
+}
+
+/// Real (not dry-run) NetworkPolicy writes the server received, as "METHOD name".
+fn writes(server: &TestApiServer) -> Vec<String> {
+    server
+        .requests()
+        .iter()
+        .filter(|r| {
+            r.method != "GET" && r.param("dryRun").is_none() && r.path.contains("/networkpolicies")
+        })
+        .map(|r| {
+            let name = match r.method.as_str() {
+                "POST" => r
+                    .body
+                    .as_ref()
+                    .and_then(|b| b["metadata"]["name"].as_str())
+                    .unwrap_or("")
+                    .to_string(),
+                _ => r.path.rsplit('/').next().unwrap_or("").to_string(),
+            };
+            format!("{} {name}", r.method)
+        })
+        .collect()
+}
+
+const SCAFFOLD_LIVE: [&str; 5] = ["netpol-scaffold", "scaffold", "-n", "shop", "--allow-dns"];
+
+#[test]
+fn apply_previews_and_refuses_without_yes_and_writes_nothing() {
+    let server = TestApiServer::start(ApiServerConfig::default());
+    let before = live_policies(&server, "shop");
+
+    let dry = server
+        .kubectl(&[&SCAFFOLD_LIVE[..], &["--apply", "--dry-run=server"]].concat())
+        .output()
+        .expect("run");
+    assert_eq!(dry.status.code(), Some(0), "{}", stderr(&dry));
+    let text = stdout(&dry);
+    assert!(
+        text.contains("# networkpolicy.networking.k8s.io/default-deny -n shop: create")
+            && text.contains("+  name: default-deny")
+            && text.contains("+    netpol-scaffold.guardrails.dev/run: "),
+        "{text}"
+    );
+    assert!(text.contains("dry run: server"), "{text}");
+    // The server was asked (dryRun=All) for each creation, but nothing was written.
+    assert!(
+        server
+            .requests()
+            .iter()
+            .any(|r| r.method == "POST" && r.param("dryRun") == Some("All")),
+    );
+    assert_eq!(writes(&server), Vec::<String>::new());
+
+    let client = server
+        .kubectl(&[&SCAFFOLD_LIVE[..], &["--apply", "--dry-run"]].concat())
+        .output()
+        .expect("run");
+    assert_eq!(client.status.code(), Some(0), "{}", stderr(&client));
+    assert!(stdout(&client).contains("dry run: client"));
+
+    // No terminal and no --yes: refused with exit 5 after showing the diff.
+    let refused = server
+        .kubectl(&[&SCAFFOLD_LIVE[..], &["--apply"]].concat())
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("run");
+    assert_eq!(refused.status.code(), Some(5), "{}", stderr(&refused));
+    assert!(stderr(&refused).contains("--yes"), "{}", stderr(&refused));
+    assert!(stdout(&refused).contains("+  name: default-deny"));
+    assert_eq!(writes(&server), Vec::<String>::new());
+    assert_eq!(live_policies(&server, "shop"), before);
+
+    // -f files are not a cluster to write to.
+    let ex = examples();
+    assert_clean_error(
+        &run(&[&SCAFFOLD_LIVE[..], &["--apply", "-f", &ex]].concat()),
+        2,
+        "drop -f",
+    );
+}
+
+#[test]
+fn apply_creates_allows_before_the_deny_and_rollback_removes_exactly_them() {
+    let server = TestApiServer::start(ApiServerConfig::default());
+    let before = live_policies(&server, "shop");
+    let applied = server
+        .kubectl(&[&SCAFFOLD_LIVE[..], &["--apply", "--yes"]].concat())
+        .output()
+        .expect("run");
+    assert_eq!(applied.status.code(), Some(0), "{}", stderr(&applied));
+    let text = stdout(&applied);
+    assert!(
+        text.contains("networkpolicy.networking.k8s.io/default-deny -n shop created"),
+        "{text}"
+    );
+
+    // The server's request log: every allow is created before the default-deny, which is last.
+    let created = writes(&server);
+    assert!(created.len() >= 2, "{created:?}");
+    assert!(
+        created.iter().all(|w| w.starts_with("POST ")),
+        "{created:?}"
+    );
+    assert_eq!(
+        created.last().map(String::as_str),
+        Some("POST default-deny")
+    );
+
+    // kubectl sees them, labelled with the run and the manager; the user's policies are untouched.
+    let after = live_policies(&server, "shop");
+    let new: Vec<&(String, Value)> = after.iter().filter(|p| !before.contains(p)).collect();
+    let mut new_names: Vec<String> = new.iter().map(|p| format!("POST {}", p.0)).collect();
+    new_names.sort();
+    let mut sorted_created = created.clone();
+    sorted_created.sort();
+    assert_eq!(new_names, sorted_created);
+    let run_ids: std::collections::BTreeSet<&str> = new
+        .iter()
+        .map(|p| {
+            assert_eq!(
+                p.1["app.kubernetes.io/managed-by"],
+                "kubectl-netpol-scaffold"
+            );
+            p.1["netpol-scaffold.guardrails.dev/run"]
+                .as_str()
+                .expect("run label")
+        })
+        .collect();
+    assert_eq!(run_ids.len(), 1, "{run_ids:?}");
+    let run_id = run_ids
+        .iter()
+        .next()
+        .copied()
+        .unwrap_or_default()
+        .to_string();
+    assert!(text.contains(&format!("--rollback {run_id}")), "{text}");
+    let posts = server.requests();
+    for r in posts
+        .iter()
+        .filter(|r| r.method == "POST" && r.path.contains("/networkpolicies"))
+    {
+        assert_eq!(r.param("fieldManager"), Some("kubectl-netpol-scaffold"));
+    }
+
+    // A second apply finds them all in place.
+    server.clear_requests();
+    let again = server
+        .kubectl(&[&SCAFFOLD_LIVE[..], &["--apply", "--yes"]].concat())
+        .output()
+        .expect("run");
+    assert_eq!(again.status.code(), Some(0), "{}", stderr(&again));
+    assert!(
+        stdout(&again)
+            .contains("default-deny -n shop already exists with the proposed spec: unchanged")
+            && stdout(&again).contains("nothing to create"),
+        "{}",
+        stdout(&again)
+    );
+    assert_eq!(writes(&server), Vec::<String>::new());
+
+    // Rollback: refused without --yes, then deletes exactly the run's objects, the deny first.
+    let refused = server
+        .kubectl(&["netpol-scaffold", "scaffold", "-n", "shop", "--rollback"])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("run");
+    assert_eq!(refused.status.code(), Some(5), "{}", stderr(&refused));
+    assert_eq!(writes(&server), Vec::<String>::new());
+    let rolled = server
+        .kubectl(&[
+            "netpol-scaffold",
+            "scaffold",
+            "-n",
+            "shop",
+            "--rollback",
+            &run_id,
+            "--yes",
+        ])
+        .output()
+        .expect("run");
+    assert_eq!(rolled.status.code(), Some(0), "{}", stderr(&rolled));
+    let deleted = writes(&server);
+    assert_eq!(
+        deleted.first().map(String::as_str),
+        Some("DELETE default-deny")
+    );
+    let mut deleted_names: Vec<String> = deleted
+        .iter()
+        .map(|d| d.replace("DELETE", "POST"))
+        .collect();
+    deleted_names.sort();
+    assert_eq!(deleted_names, sorted_created);
+    assert_eq!(live_policies(&server, "shop"), before);
+
+    let none = server
+        .kubectl(&[
+            "netpol-scaffold",
+            "scaffold",
+            "-n",
+            "shop",
+            "--rollback",
+            "--yes",
+        ])
+        .output()
+        .expect("run");
+    assert_eq!(none.status.code(), Some(0), "{}", stderr(&none));
+    assert!(
+        stdout(&none).contains("nothing to roll back"),
+        "{}",
+        stdout(&none)
+    );
+}
