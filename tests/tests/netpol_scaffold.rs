@@ -1108,3 +1108,94 @@ fn apply_creates_allows_before_the_deny_and_rollback_removes_exactly_them() {
         stdout(&none)
     );
 }
+
+#[test]
+fn plan_shows_the_flows_the_deny_would_break_live_and_offline_alike() {
+    let ex = examples();
+    let offline = run(&[
+        "netpol-scaffold",
+        "plan",
+        "-n",
+        "shop",
+        "-f",
+        &ex,
+        "-o",
+        "json",
+    ]);
+    assert_eq!(offline.status.code(), Some(0), "{}", stderr(&offline));
+    let plan = json_of(&offline);
+    assert_eq!(plan["kind"], "NetpolPlan");
+    // The default proposal (DNS + inferred allows) keeps DNS and checkout -> payments-api, but
+    // its egress deny cuts the frontend off from checkout inside shop.
+    assert_eq!(
+        plan["applyOrder"].as_array().and_then(|a| a.last()),
+        Some(&Value::from("default-deny"))
+    );
+    let breaks = plan["breaks"].as_array().expect("breaks");
+    let frontend_checkout = breaks
+        .iter()
+        .find(|b| b["from"] == "Deployment/shop/frontend" && b["to"] == "Deployment/shop/checkout");
+    let b = frontend_checkout.unwrap_or_else(|| panic!("{breaks:?}"));
+    assert_eq!(b["port"], 8080);
+    assert_eq!(b["via"], "Service shop/checkout");
+    assert!(
+        b["deniedBy"]
+            .to_string()
+            .contains("shop/default-deny (egress isolated"),
+        "{b}"
+    );
+    assert!(
+        !breaks
+            .iter()
+            .any(|b| b["via"] == "DNS" || b["to"] == "Deployment/payments/payments-api"),
+        "DNS and the inferred allow stay open: {breaks:?}"
+    );
+
+    // A deny-only proposal given as a file also cuts ingress to the frontend from the controller.
+    let dir = tempfile::tempdir().expect("tmp");
+    let file = dir.path().join("deny.yaml");
+    std::fs::write(
+        &file,
+        "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: deny-all, namespace: monitoring}\nspec: {podSelector: {}, policyTypes: [Ingress]}\n",
+    )
+    .expect("write");
+    let f = file.display().to_string();
+    let table = run(&[
+        "netpol-scaffold",
+        "plan",
+        "-n",
+        "monitoring",
+        "-f",
+        &ex,
+        "--policies",
+        &f,
+    ]);
+    let text = stdout(&table);
+    assert_eq!(table.status.code(), Some(0), "{}", stderr(&table));
+    assert!(
+        text.contains("Deployment/shop/frontend")
+            && text.contains("Deployment/monitoring/prometheus")
+            && text.contains("monitoring/deny-all (ingress isolated")
+            && text.contains("apply order: deny-all"),
+        "{text}"
+    );
+
+    // Live against the test API server (its recording predates the examples' shop policies and
+    // kube-system objects, so only the shared part is compared): the same break and order.
+    let server = TestApiServer::start(ApiServerConfig::default());
+    let live = json_of(
+        &server
+            .kubectl(&["netpol-scaffold", "plan", "-n", "shop", "-o", "json"])
+            .output()
+            .expect("run"),
+    );
+    assert_eq!(live["applyOrder"], plan["applyOrder"]);
+    let live_breaks = live["breaks"].as_array().expect("breaks");
+    assert!(
+        live_breaks.iter().any(|l| l["from"] == b["from"]
+            && l["to"] == b["to"]
+            && l["port"] == b["port"]
+            && l["via"] == b["via"]),
+        "{live_breaks:?}"
+    );
+}

@@ -120,6 +120,12 @@ pub enum Command {
         #[arg(long, value_name = "DIR")]
         out_dir: Option<PathBuf>,
     },
+    /// Before a rollout in -n NS: which connections possible today the proposed policies would deny, and the apply order
+    Plan {
+        /// The proposed NetworkPolicies (YAML/JSON); default: what `scaffold -n NS --yes` proposes
+        #[arg(long = "policies", value_name = "FILE")]
+        policies: Option<PathBuf>,
+    },
     /// The connectivity matrix between all workloads in scope
     Matrix {
         /// Overrides -o: table, wide, json, yaml, markdown or dot

@@ -11,6 +11,7 @@ pub mod evaluate;
 pub mod infra;
 pub mod matrix;
 pub mod model;
+pub mod plan;
 pub mod policy;
 pub mod ports;
 pub mod rollout;
@@ -236,6 +237,69 @@ pub async fn run(cli: Cli) -> Result<i32> {
                 None => write_proposals(&proposals, out_dir.as_deref(), &mut out)?,
             }
             out.flush()?;
+            exit_code::OK
+        }
+        Command::Plan { policies } => {
+            let namespace = match (&scope, cli.scope.all_namespaces) {
+                (guardrails::cluster::NamespaceScope::One(ns), false) => ns.clone(),
+                _ => {
+                    return Err(Error::Usage(
+                        "plan works on one namespace: pass -n NS".into(),
+                    ));
+                }
+            };
+            let dns = infra::find_dns(&mut model);
+            let edges = scaffold::infer_edges(&model, &model.env_values, &namespace);
+            let proposals = match &policies {
+                Some(path) => {
+                    let inv = guardrails::inventory::Inventory::from_files(
+                        std::slice::from_ref(path),
+                        false,
+                        &[guardrails::inventory::ResourceKind::NetworkPolicy],
+                    )?;
+                    inv.network_policies
+                        .into_iter()
+                        .map(|policy| scaffold::Proposal {
+                            intent: String::new(),
+                            policy,
+                        })
+                        .collect()
+                }
+                None => {
+                    let opts = scaffold::ScaffoldOptions {
+                        namespace: namespace.clone(),
+                        allow_dns: true,
+                        ingress_from: None,
+                        expose: Vec::new(),
+                        allows: Vec::new(),
+                        infer: true,
+                    };
+                    scaffold_command(&mut model, &opts)?
+                }
+            };
+            let proposals = rollout::apply_order(proposals);
+            let mut proposed = model.clone();
+            for p in &proposals {
+                let name = p.policy.metadata.name.clone().unwrap_or_default();
+                proposed.policies.push(
+                    policy::Policy::from_api(&p.policy)
+                        .map_err(|e| Error::input(format!("NetworkPolicy {name}"), e))?,
+                );
+            }
+            let flows = plan::candidate_flows(&model, &dns, &edges, &namespace);
+            let now = Evaluator::new(&model);
+            let after = Evaluator::new(&proposed);
+            let doc = plan::PlanDocument {
+                api_version: "guardrails/v1",
+                kind: "NetpolPlan",
+                namespace,
+                apply_order: proposals
+                    .iter()
+                    .map(|p| p.policy.metadata.name.clone().unwrap_or_default())
+                    .collect(),
+                breaks: plan::breaks(&now, &after, &flows),
+            };
+            plan::write(&mut out, &doc, format, styles)?;
             exit_code::OK
         }
         Command::Matrix { matrix_format } => {
