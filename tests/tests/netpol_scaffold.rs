@@ -805,8 +805,12 @@ fn scaffold_proposes_safe_default_deny_and_proves_it() {
         .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
         .collect();
     files.sort();
-    assert_eq!(files[0], "01-default-deny.yaml");
-    assert_eq!(files[1], "02-allow-dns-egress.yaml");
+    // Allows first, the default-deny last: `kubectl apply -f DIR` never denies in between.
+    assert_eq!(files[0], "01-allow-dns-egress.yaml");
+    assert_eq!(
+        files.last().map(String::as_str),
+        Some(format!("{:02}-default-deny.yaml", files.len()).as_str())
+    );
     assert!(
         files.iter().all(|f| !f.starts_with('.')),
         "no temp files left: {files:?}"

@@ -234,7 +234,11 @@ pub async fn run(cli: Cli) -> Result<i32> {
                     )
                     .await?
                 }
-                None => write_proposals(&proposals, out_dir.as_deref(), &mut out)?,
+                None => write_proposals(
+                    &rollout::apply_order(proposals),
+                    out_dir.as_deref(),
+                    &mut out,
+                )?,
             }
             out.flush()?;
             exit_code::OK
@@ -473,7 +477,8 @@ fn scaffold_command(
     Ok(proposals)
 }
 
-/// The proposals as YAML on `out`, or one file per policy in `out_dir`.
+/// The proposals as YAML on `out`, or one file per policy in `out_dir` (numbered, so that
+/// `kubectl apply -f DIR` creates them in the given order).
 fn write_proposals(
     proposals: &[scaffold::Proposal],
     out_dir: Option<&std::path::Path>,
