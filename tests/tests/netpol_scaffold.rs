@@ -979,6 +979,11 @@ fn apply_previews_and_refuses_without_yes_and_writes_nothing() {
         2,
         "drop -f",
     );
+    assert_clean_error(
+        &run(&[&SCAFFOLD_LIVE[..], &["--dry-run=server", "-f", &ex]].concat()),
+        2,
+        "use it with --apply or --rollback",
+    );
 }
 
 #[test]

@@ -51,6 +51,8 @@ mod help_text {
         "  # Create the proposed policies in shop (preview first), and undo them\n",
         "  kubectl netpol-scaffold scaffold -n shop --allow-dns --apply --dry-run=server\n",
         "  kubectl netpol-scaffold scaffold -n shop --rollback\n\n",
+        "  # What would a default-deny in shop break first?\n",
+        "  kubectl netpol-scaffold plan -n shop\n\n",
         guardrails::exit_code_help!(),
     );
 }

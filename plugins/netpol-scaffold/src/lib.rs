@@ -189,6 +189,11 @@ pub async fn run(cli: Cli) -> Result<i32> {
                     ));
                 }
             };
+            if !apply && rollback.is_none() && write.dry_run != guardrails::cli::DryRun::None {
+                return Err(Error::Usage(
+                    "--dry-run previews a write: use it with --apply or --rollback".into(),
+                ));
+            }
             let live = (apply || rollback.is_some()).then_some(()).map(|()| {
                 acquired.cluster.as_ref().ok_or_else(|| {
                     Error::Usage("--apply and --rollback write to a live cluster: drop -f".into())
