@@ -1208,3 +1208,54 @@ fn plan_shows_the_flows_the_deny_would_break_live_and_offline_alike() {
         "{live_breaks:?}"
     );
 }
+
+#[test]
+fn apply_leaves_a_differing_policy_of_the_same_name_alone() {
+    let server = TestApiServer::start(ApiServerConfig::default());
+    let dir = tempfile::tempdir().expect("tmp");
+    let file = dir.path().join("own.yaml");
+    std::fs::write(
+        &file,
+        "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: default-deny, namespace: shop}\nspec: {podSelector: {}, policyTypes: [Ingress]}\n",
+    )
+    .expect("write");
+    let created = server
+        .kubectl(&[
+            "create",
+            "--validate=false",
+            "-f",
+            &file.display().to_string(),
+        ])
+        .output()
+        .expect("kubectl create");
+    assert_eq!(created.status.code(), Some(0), "{}", stderr(&created));
+    server.clear_requests();
+
+    let applied = server
+        .kubectl(&[&SCAFFOLD_LIVE[..], &["--apply", "--yes"]].concat())
+        .output()
+        .expect("run");
+    assert_eq!(applied.status.code(), Some(0), "{}", stderr(&applied));
+    assert!(
+        stdout(&applied).contains(
+            "networkpolicy.networking.k8s.io/default-deny -n shop already exists with a different spec: skipped"
+        ),
+        "{}",
+        stdout(&applied)
+    );
+    let sent = writes(&server);
+    assert!(!sent.is_empty(), "the allows are still created");
+    assert!(
+        !sent.iter().any(|w| w.ends_with(" default-deny")),
+        "{sent:?}"
+    );
+    let own = live_policies(&server, "shop");
+    let deny = own
+        .iter()
+        .find(|p| p.0 == "default-deny")
+        .expect("still there");
+    assert!(
+        deny.1.get("netpol-scaffold.guardrails.dev/run").is_none(),
+        "{deny:?}"
+    );
+}
