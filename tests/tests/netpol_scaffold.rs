@@ -805,8 +805,12 @@ fn scaffold_proposes_safe_default_deny_and_proves_it() {
         .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
         .collect();
     files.sort();
-    assert_eq!(files[0], "01-default-deny.yaml");
-    assert_eq!(files[1], "02-allow-dns-egress.yaml");
+    // Allows first, the default-deny last: `kubectl apply -f DIR` never denies in between.
+    assert_eq!(files[0], "01-allow-dns-egress.yaml");
+    assert_eq!(
+        files.last().map(String::as_str),
+        Some(format!("{:02}-default-deny.yaml", files.len()).as_str())
+    );
     assert!(
         files.iter().all(|f| !f.starts_with('.')),
         "no temp files left: {files:?}"
@@ -872,5 +876,386 @@ fn scaffold_live_equals_offline() {
         stdout(&live).contains("name: allow-checkout-to-payments-api"),
         "{}",
         stdout(&live)
+    );
+}
+
+/// The NetworkPolicies in `ns` on the test API server, by name, with their labels (through kubectl).
+fn live_policies(server: &TestApiServer, ns: &str) -> Vec<(String, Value)> {
+    let out = server
+        .kubectl(&["get", "networkpolicies", "-n", ns, "-o", "json"])
+        .output()
+        .expect("kubectl get");
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let mut names: Vec<(String, Value)> = json_of(&out)["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .map(|p| {
+            (
+                p["metadata"]["name"].as_str().unwrap_or("").to_string(),
+                p["metadata"]["labels"].clone(),
+            )
+        })
+        .collect();
+    names.sort_by(|a, b| a.0.cmp(&b.0));
+    names
+}
+
+/// Real (not dry-run) NetworkPolicy writes the server received, as "METHOD name".
+fn writes(server: &TestApiServer) -> Vec<String> {
+    server
+        .requests()
+        .iter()
+        .filter(|r| {
+            r.method != "GET" && r.param("dryRun").is_none() && r.path.contains("/networkpolicies")
+        })
+        .map(|r| {
+            let name = match r.method.as_str() {
+                "POST" => r
+                    .body
+                    .as_ref()
+                    .and_then(|b| b["metadata"]["name"].as_str())
+                    .unwrap_or("")
+                    .to_string(),
+                _ => r.path.rsplit('/').next().unwrap_or("").to_string(),
+            };
+            format!("{} {name}", r.method)
+        })
+        .collect()
+}
+
+const SCAFFOLD_LIVE: [&str; 5] = ["netpol-scaffold", "scaffold", "-n", "shop", "--allow-dns"];
+
+#[test]
+fn apply_previews_and_refuses_without_yes_and_writes_nothing() {
+    let server = TestApiServer::start(ApiServerConfig::default());
+    let before = live_policies(&server, "shop");
+
+    let dry = server
+        .kubectl(&[&SCAFFOLD_LIVE[..], &["--apply", "--dry-run=server"]].concat())
+        .output()
+        .expect("run");
+    assert_eq!(dry.status.code(), Some(0), "{}", stderr(&dry));
+    let text = stdout(&dry);
+    assert!(
+        text.contains("# networkpolicy.networking.k8s.io/default-deny -n shop: create")
+            && text.contains("+  name: default-deny")
+            && text.contains("+    netpol-scaffold.guardrails.dev/run: "),
+        "{text}"
+    );
+    assert!(text.contains("dry run: server"), "{text}");
+    // The server was asked (dryRun=All) for each creation, but nothing was written.
+    assert!(
+        server
+            .requests()
+            .iter()
+            .any(|r| r.method == "POST" && r.param("dryRun") == Some("All")),
+    );
+    assert_eq!(writes(&server), Vec::<String>::new());
+
+    let client = server
+        .kubectl(&[&SCAFFOLD_LIVE[..], &["--apply", "--dry-run"]].concat())
+        .output()
+        .expect("run");
+    assert_eq!(client.status.code(), Some(0), "{}", stderr(&client));
+    assert!(stdout(&client).contains("dry run: client"));
+
+    // No terminal and no --yes: refused with exit 5 after showing the diff.
+    let refused = server
+        .kubectl(&[&SCAFFOLD_LIVE[..], &["--apply"]].concat())
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("run");
+    assert_eq!(refused.status.code(), Some(5), "{}", stderr(&refused));
+    assert!(stderr(&refused).contains("--yes"), "{}", stderr(&refused));
+    assert!(stdout(&refused).contains("+  name: default-deny"));
+    assert_eq!(writes(&server), Vec::<String>::new());
+    assert_eq!(live_policies(&server, "shop"), before);
+
+    // -f files are not a cluster to write to.
+    let ex = examples();
+    assert_clean_error(
+        &run(&[&SCAFFOLD_LIVE[..], &["--apply", "-f", &ex]].concat()),
+        2,
+        "drop -f",
+    );
+    assert_clean_error(
+        &run(&[&SCAFFOLD_LIVE[..], &["--dry-run=server", "-f", &ex]].concat()),
+        2,
+        "use it with --apply or --rollback",
+    );
+}
+
+#[test]
+fn apply_creates_allows_before_the_deny_and_rollback_removes_exactly_them() {
+    let server = TestApiServer::start(ApiServerConfig::default());
+    let before = live_policies(&server, "shop");
+    let applied = server
+        .kubectl(&[&SCAFFOLD_LIVE[..], &["--apply", "--yes"]].concat())
+        .output()
+        .expect("run");
+    assert_eq!(applied.status.code(), Some(0), "{}", stderr(&applied));
+    let text = stdout(&applied);
+    assert!(
+        text.contains("networkpolicy.networking.k8s.io/default-deny -n shop created"),
+        "{text}"
+    );
+
+    // The server's request log: every allow is created before the default-deny, which is last.
+    let created = writes(&server);
+    assert!(created.len() >= 2, "{created:?}");
+    assert!(
+        created.iter().all(|w| w.starts_with("POST ")),
+        "{created:?}"
+    );
+    assert_eq!(
+        created.last().map(String::as_str),
+        Some("POST default-deny")
+    );
+
+    // kubectl sees them, labelled with the run and the manager; the user's policies are untouched.
+    let after = live_policies(&server, "shop");
+    let new: Vec<&(String, Value)> = after.iter().filter(|p| !before.contains(p)).collect();
+    let mut new_names: Vec<String> = new.iter().map(|p| format!("POST {}", p.0)).collect();
+    new_names.sort();
+    let mut sorted_created = created.clone();
+    sorted_created.sort();
+    assert_eq!(new_names, sorted_created);
+    let run_ids: std::collections::BTreeSet<&str> = new
+        .iter()
+        .map(|p| {
+            assert_eq!(
+                p.1["app.kubernetes.io/managed-by"],
+                "kubectl-netpol-scaffold"
+            );
+            p.1["netpol-scaffold.guardrails.dev/run"]
+                .as_str()
+                .expect("run label")
+        })
+        .collect();
+    assert_eq!(run_ids.len(), 1, "{run_ids:?}");
+    let run_id = run_ids
+        .iter()
+        .next()
+        .copied()
+        .unwrap_or_default()
+        .to_string();
+    assert!(text.contains(&format!("--rollback {run_id}")), "{text}");
+    let posts = server.requests();
+    for r in posts
+        .iter()
+        .filter(|r| r.method == "POST" && r.path.contains("/networkpolicies"))
+    {
+        assert_eq!(r.param("fieldManager"), Some("kubectl-netpol-scaffold"));
+    }
+
+    // A second apply finds them all in place.
+    server.clear_requests();
+    let again = server
+        .kubectl(&[&SCAFFOLD_LIVE[..], &["--apply", "--yes"]].concat())
+        .output()
+        .expect("run");
+    assert_eq!(again.status.code(), Some(0), "{}", stderr(&again));
+    assert!(
+        stdout(&again)
+            .contains("default-deny -n shop already exists with the proposed spec: unchanged")
+            && stdout(&again).contains("nothing to create"),
+        "{}",
+        stdout(&again)
+    );
+    assert_eq!(writes(&server), Vec::<String>::new());
+
+    // Rollback: refused without --yes, then deletes exactly the run's objects, the deny first.
+    let refused = server
+        .kubectl(&["netpol-scaffold", "scaffold", "-n", "shop", "--rollback"])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("run");
+    assert_eq!(refused.status.code(), Some(5), "{}", stderr(&refused));
+    assert_eq!(writes(&server), Vec::<String>::new());
+    let rolled = server
+        .kubectl(&[
+            "netpol-scaffold",
+            "scaffold",
+            "-n",
+            "shop",
+            "--rollback",
+            &run_id,
+            "--yes",
+        ])
+        .output()
+        .expect("run");
+    assert_eq!(rolled.status.code(), Some(0), "{}", stderr(&rolled));
+    let deleted = writes(&server);
+    assert_eq!(
+        deleted.first().map(String::as_str),
+        Some("DELETE default-deny")
+    );
+    let mut deleted_names: Vec<String> = deleted
+        .iter()
+        .map(|d| d.replace("DELETE", "POST"))
+        .collect();
+    deleted_names.sort();
+    assert_eq!(deleted_names, sorted_created);
+    assert_eq!(live_policies(&server, "shop"), before);
+
+    let none = server
+        .kubectl(&[
+            "netpol-scaffold",
+            "scaffold",
+            "-n",
+            "shop",
+            "--rollback",
+            "--yes",
+        ])
+        .output()
+        .expect("run");
+    assert_eq!(none.status.code(), Some(0), "{}", stderr(&none));
+    assert!(
+        stdout(&none).contains("nothing to roll back"),
+        "{}",
+        stdout(&none)
+    );
+}
+
+#[test]
+fn plan_shows_the_flows_the_deny_would_break_live_and_offline_alike() {
+    let ex = examples();
+    let offline = run(&[
+        "netpol-scaffold",
+        "plan",
+        "-n",
+        "shop",
+        "-f",
+        &ex,
+        "-o",
+        "json",
+    ]);
+    assert_eq!(offline.status.code(), Some(0), "{}", stderr(&offline));
+    let plan = json_of(&offline);
+    assert_eq!(plan["kind"], "NetpolPlan");
+    // The default proposal (DNS + inferred allows) keeps DNS and checkout -> payments-api, but
+    // its egress deny cuts the frontend off from checkout inside shop.
+    assert_eq!(
+        plan["applyOrder"].as_array().and_then(|a| a.last()),
+        Some(&Value::from("default-deny"))
+    );
+    let breaks = plan["breaks"].as_array().expect("breaks");
+    let frontend_checkout = breaks
+        .iter()
+        .find(|b| b["from"] == "Deployment/shop/frontend" && b["to"] == "Deployment/shop/checkout");
+    let b = frontend_checkout.unwrap_or_else(|| panic!("{breaks:?}"));
+    assert_eq!(b["port"], 8080);
+    assert_eq!(b["via"], "Service shop/checkout");
+    assert!(
+        b["deniedBy"]
+            .to_string()
+            .contains("shop/default-deny (egress isolated"),
+        "{b}"
+    );
+    assert!(
+        !breaks
+            .iter()
+            .any(|b| b["via"] == "DNS" || b["to"] == "Deployment/payments/payments-api"),
+        "DNS and the inferred allow stay open: {breaks:?}"
+    );
+
+    // A deny-only proposal given as a file also cuts ingress to the frontend from the controller.
+    let dir = tempfile::tempdir().expect("tmp");
+    let file = dir.path().join("deny.yaml");
+    std::fs::write(
+        &file,
+        "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: deny-all, namespace: monitoring}\nspec: {podSelector: {}, policyTypes: [Ingress]}\n",
+    )
+    .expect("write");
+    let f = file.display().to_string();
+    let table = run(&[
+        "netpol-scaffold",
+        "plan",
+        "-n",
+        "monitoring",
+        "-f",
+        &ex,
+        "--policies",
+        &f,
+    ]);
+    let text = stdout(&table);
+    assert_eq!(table.status.code(), Some(0), "{}", stderr(&table));
+    assert!(
+        text.contains("Deployment/shop/frontend")
+            && text.contains("Deployment/monitoring/prometheus")
+            && text.contains("monitoring/deny-all (ingress isolated")
+            && text.contains("apply order: deny-all"),
+        "{text}"
+    );
+
+    // Live against the test API server (its recording predates the examples' shop policies and
+    // kube-system objects, so only the shared part is compared): the same break and order.
+    let server = TestApiServer::start(ApiServerConfig::default());
+    let live = json_of(
+        &server
+            .kubectl(&["netpol-scaffold", "plan", "-n", "shop", "-o", "json"])
+            .output()
+            .expect("run"),
+    );
+    assert_eq!(live["applyOrder"], plan["applyOrder"]);
+    let live_breaks = live["breaks"].as_array().expect("breaks");
+    assert!(
+        live_breaks.iter().any(|l| l["from"] == b["from"]
+            && l["to"] == b["to"]
+            && l["port"] == b["port"]
+            && l["via"] == b["via"]),
+        "{live_breaks:?}"
+    );
+}
+
+#[test]
+fn apply_leaves_a_differing_policy_of_the_same_name_alone() {
+    let server = TestApiServer::start(ApiServerConfig::default());
+    let dir = tempfile::tempdir().expect("tmp");
+    let file = dir.path().join("own.yaml");
+    std::fs::write(
+        &file,
+        "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: default-deny, namespace: shop}\nspec: {podSelector: {}, policyTypes: [Ingress]}\n",
+    )
+    .expect("write");
+    let created = server
+        .kubectl(&[
+            "create",
+            "--validate=false",
+            "-f",
+            &file.display().to_string(),
+        ])
+        .output()
+        .expect("kubectl create");
+    assert_eq!(created.status.code(), Some(0), "{}", stderr(&created));
+    server.clear_requests();
+
+    let applied = server
+        .kubectl(&[&SCAFFOLD_LIVE[..], &["--apply", "--yes"]].concat())
+        .output()
+        .expect("run");
+    assert_eq!(applied.status.code(), Some(0), "{}", stderr(&applied));
+    assert!(
+        stdout(&applied).contains(
+            "networkpolicy.networking.k8s.io/default-deny -n shop already exists with a different spec: skipped"
+        ),
+        "{}",
+        stdout(&applied)
+    );
+    let sent = writes(&server);
+    assert!(!sent.is_empty(), "the allows are still created");
+    assert!(
+        !sent.iter().any(|w| w.ends_with(" default-deny")),
+        "{sent:?}"
+    );
+    let own = live_policies(&server, "shop");
+    let deny = own
+        .iter()
+        .find(|p| p.0 == "default-deny")
+        .expect("still there");
+    assert!(
+        deny.1.get("netpol-scaffold.guardrails.dev/run").is_none(),
+        "{deny:?}"
     );
 }

@@ -435,7 +435,7 @@ struct CheckDocument<'a> {
     results: &'a [CheckResult],
 }
 
-fn decision_text(d: &Decision) -> String {
+pub fn decision_text(d: &Decision) -> String {
     let dir = d.direction.as_str().to_ascii_lowercase();
     match d.rule {
         Some(r) => format!("{} {dir}[{r}]", d.policy),

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand, ValueEnum};
-use guardrails::cli::{ClusterArgs, GateArgs, InputArgs, OutputArgs, ScopeArgs};
+use guardrails::cli::{ClusterArgs, GateArgs, InputArgs, OutputArgs, ScopeArgs, WriteArgs};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -48,6 +48,11 @@ mod help_text {
         "  kubectl netpol-scaffold check --cases connectivity.yaml -f deploy/\n\n",
         "  # Who can talk to whom, as a graph\n",
         "  kubectl netpol-scaffold matrix -A --format dot | dot -Tsvg > netpol.svg\n\n",
+        "  # Create the proposed policies in shop (preview first), and undo them\n",
+        "  kubectl netpol-scaffold scaffold -n shop --allow-dns --apply --dry-run=server\n",
+        "  kubectl netpol-scaffold scaffold -n shop --rollback\n\n",
+        "  # What would a default-deny in shop break first?\n",
+        "  kubectl netpol-scaffold plan -n shop\n\n",
         guardrails::exit_code_help!(),
     );
 }
@@ -86,10 +91,18 @@ pub enum Command {
         cases: Option<PathBuf>,
     },
     /// Propose the policies for a namespace to go default-deny safely (YAML to stdout or --out-dir)
+    ///
+    /// -y/--yes accepts every suggestion (DNS egress, inferred allows, ingress from the controller
+    /// found to the --expose workloads) and, with --apply or --rollback, applies without asking.
     Scaffold {
-        /// Accept every suggestion: DNS egress, inferred allows, and ingress from the controller found to the --expose workloads
-        #[arg(short = 'y', long)]
-        yes: bool,
+        #[command(flatten)]
+        write: WriteArgs,
+        /// Create the proposed policies on the live cluster (allows first, the default-deny last), labelled with a run id
+        #[arg(long, conflicts_with_all = ["out_dir", "rollback"])]
+        apply: bool,
+        /// Delete the policies a previous --apply created in -n NS (the latest run, or RUN), the default-deny first
+        #[arg(long, value_name = "RUN", num_args = 0..=1, default_missing_value = "latest")]
+        rollback: Option<String>,
         /// Allow egress to the cluster DNS found (its namespace, pod labels and target ports; UDP and TCP)
         #[arg(long)]
         allow_dns: bool,
@@ -108,6 +121,12 @@ pub enum Command {
         /// Write one file per policy into DIR instead of printing YAML
         #[arg(long, value_name = "DIR")]
         out_dir: Option<PathBuf>,
+    },
+    /// Before a rollout in -n NS: which connections possible today the proposed policies would deny, and the apply order
+    Plan {
+        /// The proposed NetworkPolicies (YAML/JSON); default: what `scaffold -n NS --yes` proposes
+        #[arg(long = "policies", value_name = "FILE")]
+        policies: Option<PathBuf>,
     },
     /// The connectivity matrix between all workloads in scope
     Matrix {

@@ -11,8 +11,10 @@ pub mod evaluate;
 pub mod infra;
 pub mod matrix;
 pub mod model;
+pub mod plan;
 pub mod policy;
 pub mod ports;
+pub mod rollout;
 pub mod scaffold;
 
 use std::io::Write;
@@ -169,7 +171,9 @@ pub async fn run(cli: Cli) -> Result<i32> {
             }
         }
         Command::Scaffold {
-            yes,
+            write,
+            apply,
+            rollback,
             allow_dns,
             ingress_from,
             expose,
@@ -185,6 +189,32 @@ pub async fn run(cli: Cli) -> Result<i32> {
                     ));
                 }
             };
+            if !apply && rollback.is_none() && write.dry_run != guardrails::cli::DryRun::None {
+                return Err(Error::Usage(
+                    "--dry-run previews a write: use it with --apply or --rollback".into(),
+                ));
+            }
+            let live = (apply || rollback.is_some()).then_some(()).map(|()| {
+                acquired.cluster.as_ref().ok_or_else(|| {
+                    Error::Usage("--apply and --rollback write to a live cluster: drop -f".into())
+                })
+            });
+            let live = live.transpose()?;
+            if let (Some(cluster), Some(run)) = (live, &rollback) {
+                let code = rollback_command(
+                    cluster,
+                    &inventory.network_policies,
+                    &namespace,
+                    run,
+                    &write,
+                    &mut out,
+                    styles,
+                )
+                .await?;
+                out.flush()?;
+                return Ok(code);
+            }
+            let yes = write.yes;
             let found_controller = scaffold::find_ingress_controller(&model).is_some();
             let opts = scaffold::ScaffoldOptions {
                 namespace: namespace.clone(),
@@ -196,9 +226,90 @@ pub async fn run(cli: Cli) -> Result<i32> {
                 allows,
                 infer: infer || yes,
             };
-            let code = scaffold_command(&mut model, &opts, out_dir.as_deref(), &mut out)?;
+            let proposals = scaffold_command(&mut model, &opts)?;
+            match live {
+                Some(cluster) => {
+                    apply_command(
+                        cluster,
+                        proposals,
+                        &inventory.network_policies,
+                        &write,
+                        &mut out,
+                        styles,
+                    )
+                    .await?
+                }
+                None => write_proposals(
+                    &rollout::apply_order(proposals),
+                    out_dir.as_deref(),
+                    &mut out,
+                )?,
+            }
             out.flush()?;
-            code
+            exit_code::OK
+        }
+        Command::Plan { policies } => {
+            let namespace = match (&scope, cli.scope.all_namespaces) {
+                (guardrails::cluster::NamespaceScope::One(ns), false) => ns.clone(),
+                _ => {
+                    return Err(Error::Usage(
+                        "plan works on one namespace: pass -n NS".into(),
+                    ));
+                }
+            };
+            let dns = infra::find_dns(&mut model);
+            let edges = scaffold::infer_edges(&model, &model.env_values, &namespace);
+            let proposals = match &policies {
+                Some(path) => {
+                    let inv = guardrails::inventory::Inventory::from_files(
+                        std::slice::from_ref(path),
+                        false,
+                        &[guardrails::inventory::ResourceKind::NetworkPolicy],
+                    )?;
+                    inv.network_policies
+                        .into_iter()
+                        .map(|policy| scaffold::Proposal {
+                            intent: String::new(),
+                            policy,
+                        })
+                        .collect()
+                }
+                None => {
+                    let opts = scaffold::ScaffoldOptions {
+                        namespace: namespace.clone(),
+                        allow_dns: true,
+                        ingress_from: None,
+                        expose: Vec::new(),
+                        allows: Vec::new(),
+                        infer: true,
+                    };
+                    scaffold_command(&mut model, &opts)?
+                }
+            };
+            let proposals = rollout::apply_order(proposals);
+            let mut proposed = model.clone();
+            for p in &proposals {
+                let name = p.policy.metadata.name.clone().unwrap_or_default();
+                proposed.policies.push(
+                    policy::Policy::from_api(&p.policy)
+                        .map_err(|e| Error::input(format!("NetworkPolicy {name}"), e))?,
+                );
+            }
+            let flows = plan::candidate_flows(&model, &dns, &edges, &namespace);
+            let now = Evaluator::new(&model);
+            let after = Evaluator::new(&proposed);
+            let doc = plan::PlanDocument {
+                api_version: "guardrails/v1",
+                kind: "NetpolPlan",
+                namespace,
+                apply_order: proposals
+                    .iter()
+                    .map(|p| p.policy.metadata.name.clone().unwrap_or_default())
+                    .collect(),
+                breaks: plan::breaks(&now, &after, &flows),
+            };
+            plan::write(&mut out, &doc, format, styles)?;
+            exit_code::OK
         }
         Command::Matrix { matrix_format } => {
             let matrix_format = matrix_format.unwrap_or(match format {
@@ -227,13 +338,11 @@ pub async fn run(cli: Cli) -> Result<i32> {
     Ok(code)
 }
 
-/// Proposes, verifies with the evaluator (warnings on stderr), and writes the policies.
+/// Proposes and verifies with the evaluator (warnings and a summary on stderr).
 fn scaffold_command(
     model: &mut Model,
     opts: &scaffold::ScaffoldOptions,
-    out_dir: Option<&std::path::Path>,
-    out: &mut dyn Write,
-) -> Result<i32> {
+) -> Result<Vec<scaffold::Proposal>> {
     let ns = opts.namespace.as_str();
     if model.namespace_index(ns).is_none() {
         return Err(Error::Usage(format!(
@@ -361,11 +470,29 @@ fn scaffold_command(
     for p in &problems {
         run::warn(p);
     }
+    eprintln!(
+        "{} NetworkPolicies for {ns}; checked with the evaluator: {}",
+        proposals.len(),
+        if problems.is_empty() {
+            "DNS and every requested connection allowed".to_string()
+        } else {
+            format!("{} problem(s) above", problems.len())
+        }
+    );
+    Ok(proposals)
+}
 
+/// The proposals as YAML on `out`, or one file per policy in `out_dir` (numbered, so that
+/// `kubectl apply -f DIR` creates them in the given order).
+fn write_proposals(
+    proposals: &[scaffold::Proposal],
+    out_dir: Option<&std::path::Path>,
+    out: &mut dyn Write,
+) -> Result<()> {
     match out_dir {
         None => {
             out.write_all(
-                scaffold::to_yaml(&proposals)
+                scaffold::to_yaml(proposals)
                     .map_err(Error::Usage)?
                     .as_bytes(),
             )?;
@@ -386,15 +513,97 @@ fn scaffold_command(
             }
         }
     }
-    eprintln!(
-        "{} NetworkPolicies for {ns}; checked with the evaluator: {}",
-        proposals.len(),
-        if problems.is_empty() {
-            "DNS and every requested connection allowed".to_string()
-        } else {
-            format!("{} problem(s) above", problems.len())
+    Ok(())
+}
+
+/// `scaffold --apply`: creates the proposals missing from the cluster (allows first, the
+/// default-deny last) through the shared preview/confirm/apply flow, labelled with a new run.
+async fn apply_command(
+    cluster: &guardrails::cluster::Cluster,
+    proposals: Vec<scaffold::Proposal>,
+    existing: &[k8s_openapi::api::networking::v1::NetworkPolicy],
+    write: &guardrails::cli::WriteArgs,
+    out: &mut dyn Write,
+    styles: Styles,
+) -> Result<()> {
+    let run_id = rollout::run_id(chrono::Utc::now());
+    let proposals = rollout::apply_order(proposals);
+    let plan = rollout::plan_apply(&proposals, existing, &run_id);
+    for name in &plan.unchanged {
+        writeln!(
+            out,
+            "{name} already exists with the proposed spec: unchanged"
+        )?;
+    }
+    for name in &plan.conflicting {
+        writeln!(
+            out,
+            "{name} already exists with a different spec: skipped (compare it with `scaffold` output)"
+        )?;
+    }
+    if plan.changes.is_empty() {
+        writeln!(out, "nothing to create")?;
+        return Ok(());
+    }
+    let writer = guardrails::apply::LiveWriter::new(cluster, rollout::FIELD_MANAGER);
+    let outcome = guardrails::apply::apply_all(&writer, plan.changes, write, out, styles).await?;
+    if let Some(first) = outcome.applied.first() {
+        let ns = first.namespace.as_deref().unwrap_or_default();
+        writeln!(
+            out,
+            "run {run_id}: created {} NetworkPolicies in {ns}; undo with: kubectl netpol-scaffold scaffold -n {ns} --rollback {run_id}",
+            outcome.applied.len()
+        )?;
+    }
+    Ok(())
+}
+
+/// `scaffold --rollback [RUN]`: deletes what one `--apply` run created in `namespace` (the
+/// latest by default), the default-deny first, through the shared flow.
+async fn rollback_command(
+    cluster: &guardrails::cluster::Cluster,
+    existing: &[k8s_openapi::api::networking::v1::NetworkPolicy],
+    namespace: &str,
+    run: &str,
+    write: &guardrails::cli::WriteArgs,
+    out: &mut dyn Write,
+    styles: Styles,
+) -> Result<i32> {
+    let runs = rollout::runs_in(existing, namespace);
+    let run = if run == "latest" {
+        match runs.last() {
+            Some(latest) => latest.clone(),
+            None => {
+                writeln!(
+                    out,
+                    "nothing to roll back: no NetworkPolicies created by netpol-scaffold --apply in {namespace}"
+                )?;
+                return Ok(exit_code::OK);
+            }
         }
-    );
+    } else if runs.contains(run) {
+        run.to_string()
+    } else {
+        let known: Vec<&str> = runs.iter().map(String::as_str).collect();
+        return Err(Error::Usage(format!(
+            "--rollback {run}: no such run in {namespace} (runs: {})",
+            if known.is_empty() {
+                "none".to_string()
+            } else {
+                known.join(", ")
+            }
+        )));
+    };
+    let changes = rollout::plan_rollback(existing, namespace, &run);
+    let writer = guardrails::apply::LiveWriter::new(cluster, rollout::FIELD_MANAGER);
+    let outcome = guardrails::apply::apply_all(&writer, changes, write, out, styles).await?;
+    if !outcome.applied.is_empty() {
+        writeln!(
+            out,
+            "run {run}: deleted {} NetworkPolicies in {namespace}",
+            outcome.applied.len()
+        )?;
+    }
     Ok(exit_code::OK)
 }
 
