@@ -2,61 +2,12 @@
 //! on the bundled examples and live against the recording-faithful test API server.
 
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
-use std::process::Output;
 
+use guardrails_e2e::e2e::{assert_clean_error, examples, json_of, run, stderr, stdout};
 use guardrails_e2e::{ApiServerConfig, Inventory, TestApiServer, harness};
 use serde_json::Value;
 
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("workspace root")
-        .to_path_buf()
-}
-
-fn examples() -> String {
-    repo().join("examples/cluster").display().to_string()
-}
-
-fn run(args: &[&str]) -> Output {
-    harness::kubectl(args).output().expect("kubectl runs")
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-fn json_of(o: &Output) -> Value {
-    serde_json::from_slice(&o.stdout)
-        .unwrap_or_else(|e| panic!("not JSON ({e}): {}\n{}", stdout(o), stderr(o)))
-}
-
 /// One line, no panic, the contract's exit code.
-fn assert_clean_error(o: &Output, code: i32, needle: &str) {
-    let err = stderr(o);
-    assert_eq!(
-        o.status.code(),
-        Some(code),
-        "stderr: {err}\nstdout: {}",
-        stdout(o)
-    );
-    assert!(err.contains(needle), "{needle:?} not in: {err}");
-    assert!(
-        !err.contains("panicked") && !err.contains("backtrace"),
-        "{err}"
-    );
-    assert_eq!(
-        err.trim_end().lines().count(),
-        1,
-        "one line expected: {err}"
-    );
-}
-
 fn findings(report: &Value) -> &Vec<Value> {
     report["findings"].as_array().expect("findings")
 }

@@ -6,54 +6,12 @@
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
+use guardrails_e2e::e2e::{
+    assert_clean_error, example_objects, examples, json_of, run, stderr, stdout,
+};
 use guardrails_e2e::registry::TestRegistry;
 use guardrails_e2e::{ApiServerConfig, Inventory, TestApiServer, harness};
 use serde_json::{Value, json};
-
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("workspace root")
-        .to_path_buf()
-}
-
-fn examples() -> String {
-    repo().join("examples/cluster").display().to_string()
-}
-
-fn run(args: &[&str]) -> Output {
-    harness::kubectl(args).output().expect("kubectl runs")
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-fn json_of(o: &Output) -> Value {
-    serde_json::from_slice(&o.stdout)
-        .unwrap_or_else(|e| panic!("not JSON ({e}): {}\n{}", stdout(o), stderr(o)))
-}
-
-fn assert_clean_error(o: &Output, code: i32, needle: &str) {
-    let err = stderr(o);
-    assert_eq!(
-        o.status.code(),
-        Some(code),
-        "stderr: {err}\nstdout: {}",
-        stdout(o)
-    );
-    assert!(err.contains(needle), "{needle:?} not in: {err}");
-    assert!(!err.contains("panicked"), "{err}");
-    assert_eq!(
-        err.trim_end().lines().count(),
-        1,
-        "one line expected: {err}"
-    );
-}
 
 /// (rule, object name, container) of every finding, sorted.
 fn findings(report: &Value) -> Vec<(String, String, String)> {
@@ -77,26 +35,6 @@ fn findings(report: &Value) -> Vec<(String, String, String)> {
 }
 
 /// The example cluster's objects, for the test API server.
-fn example_objects() -> Vec<Value> {
-    let mut objects = Vec::new();
-    let mut files: Vec<_> = std::fs::read_dir(repo().join("examples/cluster"))
-        .expect("examples")
-        .flatten()
-        .map(|e| e.path())
-        .collect();
-    files.sort();
-    for file in files {
-        let text = std::fs::read_to_string(&file).expect("read example");
-        for doc in serde_yaml_ng::Deserializer::from_str(&text) {
-            let value: Value = serde::Deserialize::deserialize(doc).expect("yaml");
-            if !value.is_null() {
-                objects.push(value);
-            }
-        }
-    }
-    objects
-}
-
 #[test]
 fn kubectl_discovers_the_plugin_and_its_help() {
     let list = run(&["plugin", "list"]);

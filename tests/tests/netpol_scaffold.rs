@@ -2,65 +2,17 @@
 //! run offline on the bundled examples and live against the recording-faithful test API
 //! server serving the same objects — with the same answers both ways.
 
-use std::path::{Path, PathBuf};
-use std::process::Output;
-
+use guardrails_e2e::e2e::{
+    assert_clean_error, example_objects, examples, json_of, repo, run, stderr, stdout,
+};
 use guardrails_e2e::{ApiServerConfig, Inventory, TestApiServer, harness};
 use serde_json::Value;
-
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("workspace root")
-        .to_path_buf()
-}
-
-fn examples() -> String {
-    repo().join("examples/cluster").display().to_string()
-}
 
 fn cases_file() -> String {
     repo()
         .join("examples/netpol-cases.yaml")
         .display()
         .to_string()
-}
-
-fn run(args: &[&str]) -> Output {
-    harness::kubectl(args).output().expect("kubectl runs")
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-fn json_of(o: &Output) -> Value {
-    serde_json::from_slice(&o.stdout)
-        .unwrap_or_else(|e| panic!("not JSON ({e}): {}\n{}", stdout(o), stderr(o)))
-}
-
-fn assert_clean_error(o: &Output, code: i32, needle: &str) {
-    let err = stderr(o);
-    assert_eq!(
-        o.status.code(),
-        Some(code),
-        "stderr: {err}\nstdout: {}",
-        stdout(o)
-    );
-    assert!(err.contains(needle), "{needle:?} not in: {err}");
-    assert!(
-        !err.contains("panicked") && !err.contains("backtrace"),
-        "{err}"
-    );
-    assert_eq!(
-        err.trim_end().lines().count(),
-        1,
-        "one line expected: {err}"
-    );
 }
 
 fn findings(report: &Value) -> Vec<(String, String)> {
@@ -82,25 +34,6 @@ fn has(report: &Value, rule: &str, name: &str) -> bool {
 }
 
 /// Every object of the example manifests, as the test API server stores them.
-fn example_objects() -> Vec<Value> {
-    let mut objects = Vec::new();
-    let mut files: Vec<PathBuf> = std::fs::read_dir(repo().join("examples/cluster"))
-        .expect("examples")
-        .map(|e| e.expect("entry").path())
-        .collect();
-    files.sort();
-    for file in files {
-        let text = std::fs::read_to_string(&file).expect("read");
-        for doc in serde_yaml_ng::Deserializer::from_str(&text) {
-            let value: Value = serde::Deserialize::deserialize(doc).expect("yaml");
-            if !value.is_null() {
-                objects.push(value);
-            }
-        }
-    }
-    objects
-}
-
 #[test]
 fn kubectl_discovers_the_plugin_and_its_help() {
     let list = run(&["plugin", "list"]);

@@ -24,7 +24,6 @@ use guardrails::collect::acquire;
 use guardrails::error::{Error, Result};
 use guardrails::finding::Report;
 use guardrails::render::{self, Styles};
-use guardrails::selector::LabelQuery;
 use guardrails::{exit_code, gate, run};
 
 use crate::cli::{Cli, Command, MatrixFormat};
@@ -41,13 +40,7 @@ pub async fn run(cli: Cli) -> Result<i32> {
         out.flush()?;
         return Ok(exit_code::OK);
     }
-    let selector = cli
-        .scope
-        .selector
-        .as_deref()
-        .map(LabelQuery::parse)
-        .transpose()
-        .map_err(|e| Error::Usage(e.to_string()))?;
+    let selector = cli.scope.label_query()?;
     // Flags and case files are checked before the cluster is contacted.
     let cases = match &cli.command {
         Some(Command::Check {
@@ -130,13 +123,7 @@ pub async fn run(cli: Cli) -> Result<i32> {
             let outcome = gate::apply(&mut report, &cli.gate, chrono::Local::now().date_naive())?;
             render::write_report(&mut out, &report, format, styles, catalogue::RULES)?;
             out.flush()?;
-            if !outcome.in_baseline.is_empty() {
-                eprintln!(
-                    "note: {} finding(s) are already in the baseline and do not count toward --fail-on",
-                    outcome.in_baseline.len()
-                );
-            }
-            gate::exit_code(&report, &outcome, cli.gate.fail_on.0)
+            gate::conclude(&report, &outcome, cli.gate.fail_on.0)
         }
         Command::Check { cases: file, .. } => {
             let cases = cases.unwrap_or_default();
