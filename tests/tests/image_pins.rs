@@ -1197,3 +1197,121 @@ fn live_pin_patches_only_the_controllers_image_fields() {
     );
     assert_eq!(writes_sent(&server), 2, "a second pin changes nothing");
 }
+
+/// A Deployment with its ReplicaSet and one pod per running digest (`imageID` in its status).
+fn deployment_with_pods(name: &str, image: &str, running: &[&str]) -> Vec<Value> {
+    let mut objects = vec![
+        json!({"apiVersion": "apps/v1", "kind": "Deployment",
+               "metadata": {"name": name, "namespace": "apps", "uid": format!("d-{name}")},
+               "spec": {"selector": {"matchLabels": {"app": name}},
+                        "template": {"metadata": {"labels": {"app": name}},
+                                     "spec": {"containers": [{"name": "main", "image": image}]}}}}),
+        json!({"apiVersion": "apps/v1", "kind": "ReplicaSet",
+               "metadata": {"name": format!("{name}-1"), "namespace": "apps", "uid": format!("rs-{name}"),
+                            "ownerReferences": [{"apiVersion": "apps/v1", "kind": "Deployment", "name": name,
+                                                 "uid": format!("d-{name}"), "controller": true}]},
+               "spec": {"selector": {"matchLabels": {"app": name}},
+                        "template": {"metadata": {"labels": {"app": name}},
+                                     "spec": {"containers": [{"name": "main", "image": image}]}}}}),
+    ];
+    for (i, digest) in running.iter().enumerate() {
+        let repo = image
+            .split('@')
+            .next()
+            .unwrap_or(image)
+            .rsplit_once(':')
+            .map_or(image, |(r, _)| r);
+        objects.push(json!({"apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": format!("{name}-1-{i}"), "namespace": "apps", "labels": {"app": name},
+                         "ownerReferences": [{"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": format!("{name}-1"),
+                                              "uid": format!("rs-{name}"), "controller": true}]},
+            "spec": {"containers": [{"name": "main", "image": image}]},
+            "status": {"phase": "Running", "containerStatuses": [{
+                "name": "main", "image": image, "imageID": format!("{repo}@{digest}"),
+                "ready": true, "restartCount": 0}]}}));
+    }
+    objects
+}
+
+#[test]
+fn drift_finds_moved_tags_mixed_replicas_and_vanished_digests() {
+    let registry = TestRegistry::start();
+    let host = registry.host();
+    let first = registry.push_image("team/app", "v1", "a");
+    let second = registry.push_image("team/app", "v1", "b");
+    assert_ne!(first, second, "the tag moved");
+    let old = registry.push_image("team/old", "v1", "c");
+    let never_pushed = format!("sha256:{}", "ab".repeat(32));
+    let app = format!("{host}/team/app:v1");
+    let mut objects =
+        vec![json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "apps"}})];
+    objects.extend(deployment_with_pods("moved", &app, &[&first, &first]));
+    objects.extend(deployment_with_pods("mixed", &app, &[&first, &second]));
+    objects.extend(deployment_with_pods(
+        "steady",
+        &format!("{app}@{second}"),
+        &[&second],
+    ));
+    objects.extend(deployment_with_pods(
+        "gone",
+        &format!("{host}/team/old:v1@{never_pushed}"),
+        &[&never_pushed],
+    ));
+    let server = TestApiServer::start(ApiServerConfig {
+        inventory: Inventory::from_objects(objects),
+        ..ApiServerConfig::default()
+    });
+    let drift = |extra: &[&str]| {
+        let mut args = vec![
+            "image-pins",
+            "drift",
+            "-n",
+            "apps",
+            "--insecure-registry",
+            &host,
+        ];
+        args.extend_from_slice(extra);
+        server.kubectl(&args).output().expect("run")
+    };
+    let out = drift(&["-o", "json", "--fail-on", "never"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let report = json_of(&out);
+    assert_eq!(
+        findings(&report),
+        [
+            (
+                "image-digest-gone".to_string(),
+                "gone".to_string(),
+                "main".to_string()
+            ),
+            (
+                "image-replicas-differ".into(),
+                "mixed".into(),
+                "main".into()
+            ),
+            ("image-tag-moved".into(), "gone".into(), "main".into()),
+            ("image-tag-moved".into(), "moved".into(), "main".into()),
+        ],
+        "{report}"
+    );
+    let moved = report["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .find(|f| f["rule"] == "image-tag-moved" && f["object"]["name"] == "moved")
+        .expect("moved");
+    assert_eq!(moved["evidence"]["tagNow"], second.as_str());
+    assert_eq!(moved["evidence"]["running"], json!([first]));
+    let gone = report["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .find(|f| f["rule"] == "image-tag-moved" && f["object"]["name"] == "gone")
+        .expect("gone");
+    assert_eq!(gone["evidence"]["tagNow"], old.as_str());
+
+    // The high findings gate by default; drift needs a cluster.
+    assert_eq!(drift(&[]).status.code(), Some(1));
+    let offline = run(&["image-pins", "drift", "-f", &examples()]);
+    assert_clean_error(&offline, 2, "needs a cluster");
+}

@@ -100,6 +100,8 @@ pub enum Command {
     Scan,
     /// Resolve every image's tag to the digest the registry serves now
     Resolve,
+    /// Live: compare each workload's pinned digest, the digests its pods run and the digest its tag points to now
+    Drift,
     /// Pin mutable images to name:tag@digest: in manifest files (-f, format-preserving) or in live controllers' pod templates (guarded patches)
     Pin {
         #[command(flatten)]

@@ -5,6 +5,7 @@
 
 pub mod catalogue;
 pub mod cli;
+pub mod drift;
 pub mod image;
 pub mod live_pin;
 pub mod pin;
@@ -67,6 +68,12 @@ pub async fn run(mut cli: Cli) -> Result<i32> {
         _ => None,
     };
 
+    if matches!(command, Command::Drift) && cli.input.is_offline() {
+        return Err(Error::Usage(
+            "drift compares the digests running pods report: it needs a cluster, not -f files"
+                .into(),
+        ));
+    }
     run::phase("start");
     let acquired = acquire(
         &cli.input,
@@ -105,6 +112,41 @@ pub async fn run(mut cli: Cli) -> Result<i32> {
             }
             out.flush()?;
             gate::exit_code(&report, &outcome, cli.gate.fail_on.0)
+        }
+        Command::Drift => {
+            let targets = drift::registry_targets(&resolve::targets(&uses));
+            let resolution = resolve_targets(&cli, &targets, acquired.cluster.as_ref()).await?;
+            let mut findings = drift::findings(&inventory, &uses, &resolution);
+            for f in &mut findings {
+                f.location = inventory.location_of(&f.object);
+            }
+            let mut report = Report::new(
+                "image-pins",
+                inventory.source.clone(),
+                findings,
+                inventory.skipped.clone(),
+            );
+            report.ignored = inventory.ignored_kinds.clone();
+            let outcome = gate::apply(&mut report, &cli.gate, chrono::Local::now().date_naive())?;
+            render::write_report(&mut out, &report, format, styles, catalogue::RULES)?;
+            out.flush()?;
+            // Unreachable or unauthorised registries leave drift unknown: said, exit 4.
+            for image in resolution.images.iter().filter(|i| !i.not_found) {
+                if let Some(error) = &image.error {
+                    eprintln!("error: {error}");
+                }
+            }
+            let code = gate::exit_code(&report, &outcome, cli.gate.fail_on.0);
+            if code == exit_code::OK
+                && resolution
+                    .images
+                    .iter()
+                    .any(|i| i.error.is_some() && !i.not_found)
+            {
+                exit_code::CLUSTER
+            } else {
+                code
+            }
         }
         Command::Resolve => {
             let targets = resolve::targets(&uses);
