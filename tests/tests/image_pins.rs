@@ -1315,3 +1315,97 @@ fn drift_finds_moved_tags_mixed_replicas_and_vanished_digests() {
     let offline = run(&["image-pins", "drift", "-f", &examples()]);
     assert_clean_error(&offline, 2, "needs a cluster");
 }
+
+#[test]
+fn scan_reports_add_vulnerability_findings_that_gate_live_and_offline() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let trivy = dir.path().join("mysql.trivy.json");
+    std::fs::write(
+        &trivy,
+        r#"{"ArtifactName": "mysql:8.0", "ArtifactType": "container_image", "Results": [
+             {"Target": "mysql:8.0 (oracle 8.9)", "Vulnerabilities": [
+               {"VulnerabilityID": "CVE-2024-0001", "Severity": "CRITICAL"},
+               {"VulnerabilityID": "CVE-2024-0002", "Severity": "LOW"}]}]}"#,
+    )
+    .expect("write");
+    let grype = dir.path().join("redis.grype.json");
+    std::fs::write(
+        &grype,
+        r#"{"matches": [{"vulnerability": {"id": "CVE-2023-1", "severity": "Medium"}}],
+            "source": {"type": "image", "target": {"userInput": "redis:latest"}}}"#,
+    )
+    .expect("write");
+    let (t, g) = (trivy.display().to_string(), grype.display().to_string());
+    let vulnerable = |report: &Value| -> Vec<(String, String, String)> {
+        let mut v: Vec<_> = report["findings"]
+            .as_array()
+            .expect("findings")
+            .iter()
+            .filter(|f| f["rule"] == "image-vulnerable")
+            .map(|f| {
+                (
+                    f["object"]["name"].as_str().unwrap_or("").to_string(),
+                    f["severity"].as_str().unwrap_or("").to_string(),
+                    f["evidence"]["vulnerabilities"].to_string(),
+                )
+            })
+            .collect();
+        v.sort();
+        v
+    };
+    let args = [
+        "--scan-report",
+        &t,
+        "--scan-report",
+        &g,
+        "-o",
+        "json",
+        "--fail-on",
+        "never",
+    ];
+    let examples = examples();
+    let mut offline = vec!["image-pins", "-f", &examples];
+    offline.extend_from_slice(&args);
+    let offline = json_of(&run(&offline));
+    assert_eq!(
+        vulnerable(&offline),
+        [
+            (
+                "mysql".to_string(),
+                "critical".to_string(),
+                r#"{"critical":1,"high":0,"medium":0,"low":1,"unknown":0}"#.to_string()
+            ),
+            (
+                "payments-cache".into(),
+                "medium".into(),
+                r#"{"critical":0,"high":0,"medium":1,"low":0,"unknown":0}"#.into()
+            ),
+        ]
+    );
+    let server = TestApiServer::start(ApiServerConfig {
+        inventory: Inventory::from_objects(example_objects()),
+        ..ApiServerConfig::default()
+    });
+    let mut live = vec!["image-pins", "-A"];
+    live.extend_from_slice(&args);
+    let live = server.kubectl(&live).output().expect("run");
+    assert_eq!(findings(&json_of(&live)), findings(&offline));
+
+    let gated = run(&[
+        "image-pins",
+        "-f",
+        &examples,
+        "--scan-report",
+        &t,
+        "--fail-on",
+        "critical",
+    ]);
+    assert_eq!(gated.status.code(), Some(1), "{}", stderr(&gated));
+    assert!(
+        stdout(&gated).contains("image-vulnerable (1 critical, 1 low)"),
+        "{}",
+        stdout(&gated)
+    );
+    let without = run(&["image-pins", "-f", &examples, "--fail-on", "critical"]);
+    assert_eq!(without.status.code(), Some(0), "{}", stderr(&without));
+}

@@ -98,6 +98,16 @@ rule!(
     "Pin a digest the registry still serves, or restore the image."
 );
 
+rule!(
+    VULNERABLE,
+    "image-vulnerable",
+    High,
+    "vulnerabilities",
+    "A scan report lists known vulnerabilities in the image (severity: the worst one)",
+    "The workload runs code with published vulnerabilities.",
+    "Move to a fixed version (the scan report names them), then pin its digest."
+);
+
 pub const RULES: &[RuleInfo] = &[
     LATEST_TAG,
     NO_TAG,
@@ -108,4 +118,5 @@ pub const RULES: &[RuleInfo] = &[
     TAG_MOVED,
     REPLICAS_DIFFER,
     DIGEST_GONE,
+    VULNERABLE,
 ];

@@ -53,6 +53,14 @@ pub struct PolicyArgs {
         help_heading = "Policy"
     )]
     pub allow_registries_file: Option<PathBuf>,
+    /// A Trivy or Grype JSON image report (repeatable): image-vulnerable findings for the images it scanned
+    #[arg(
+        long = "scan-report",
+        global = true,
+        value_name = "FILE",
+        help_heading = "Policy"
+    )]
+    pub scan_report: Vec<PathBuf>,
 }
 
 /// How registries are contacted (resolve, pin).

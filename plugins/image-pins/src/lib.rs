@@ -11,6 +11,7 @@ pub mod live_pin;
 pub mod pin;
 pub mod resolve;
 pub mod scan;
+pub mod vulnerabilities;
 
 use std::collections::{BTreeSet, HashMap};
 use std::io::Write;
@@ -61,6 +62,13 @@ pub async fn run(mut cli: Cli) -> Result<i32> {
         &cli.policy.allow_registry,
         cli.policy.allow_registries_file.as_deref(),
     )?;
+    // Read before the inventory: a bad report fails fast.
+    let scanned = cli
+        .policy
+        .scan_report
+        .iter()
+        .map(|p| vulnerabilities::read(p))
+        .collect::<Result<Vec<_>>>()?;
     let command = cli.command.take().unwrap_or(Command::Scan);
     // Checked before anything is read: offline, pin rewrites files (never stdin or templates).
     let pin_files = match &command {
@@ -90,6 +98,7 @@ pub async fn run(mut cli: Cli) -> Result<i32> {
     let code = match command {
         Command::Scan => {
             let mut findings = scan::scan(&uses, &policy);
+            findings.extend(vulnerabilities::findings(&uses, &scanned));
             for f in &mut findings {
                 f.location = inventory.location_of(&f.object);
             }
