@@ -135,6 +135,9 @@ pub struct OwnedPod {
     pub ephemeral_containers: Vec<k8s_openapi::api::core::v1::EphemeralContainer>,
     /// `status.podIP` (live): NetworkPolicy ipBlocks can match pod addresses.
     pub pod_ip: Option<String>,
+    /// (container name, `imageID`) of each container and init container that has started
+    /// (live): the digest actually running, which a moved tag can make differ between pods.
+    pub image_ids: Vec<(String, String)>,
 }
 
 /// Kinds whose Pods are kept as [`OwnedPod`] when that kind is collected.
@@ -163,12 +166,27 @@ pub(crate) fn owned(pod: Pod) -> OwnedPod {
         ),
         None => (None, Vec::new()),
     };
+    let image_ids = pod.status.as_ref().map(image_ids).unwrap_or_default();
     OwnedPod {
         node_name,
+        image_ids,
         pod_ip: pod.status.and_then(|s| s.pod_ip),
         metadata: pod.metadata,
         ephemeral_containers,
     }
+}
+
+/// (container name, `imageID`) from a pod's status, init containers first; empty IDs (not
+/// started yet) left out.
+pub fn image_ids(status: &k8s_openapi::api::core::v1::PodStatus) -> Vec<(String, String)> {
+    status
+        .init_container_statuses
+        .iter()
+        .flatten()
+        .chain(status.container_statuses.iter().flatten())
+        .filter(|c| !c.image_id.is_empty())
+        .map(|c| (c.name.clone(), c.image_id.clone()))
+        .collect()
 }
 
 fn location_key(object: &ObjectRef) -> u64 {

@@ -37,6 +37,9 @@ pub struct PodInstance<'a> {
     pub metadata: &'a ObjectMeta,
     pub node_name: Option<&'a str>,
     pub pod_ip: Option<&'a str>,
+    /// (container, `imageID`) of a controller-owned pod (see `OwnedPod::image_ids`); empty for
+    /// a bare Pod, whose status is in the inventory.
+    pub image_ids: &'a [(String, String)],
 }
 
 impl Workload<'_> {
@@ -192,6 +195,7 @@ impl Inventory {
                     metadata: &pod.metadata,
                     node_name: pod.node_name.as_deref(),
                     pod_ip: pod.pod_ip.as_deref(),
+                    image_ids: &pod.image_ids,
                 });
             }
         }
@@ -201,6 +205,7 @@ impl Inventory {
                 metadata: &pod.metadata,
                 node_name: node,
                 pod_ip: pod.status.as_ref().and_then(|s| s.pod_ip.as_deref()),
+                image_ids: &[],
             };
             match top_owner(&pod.metadata) {
                 Some(owner) => {

@@ -151,8 +151,8 @@ fn bad_input_is_one_line_with_the_contract_exit_code() {
     let out = run(&["image-pins", "-f", &examples(), "--allow-registry", "a@b"]);
     assert_clean_error(&out, 2, "--allow-registry");
 
-    let out = run(&["image-pins", "pin"]);
-    assert_clean_error(&out, 2, "-f");
+    let out = run(&["image-pins", "pin", "-f", &examples(), "--dry-run=server"]);
+    assert_clean_error(&out, 2, "--dry-run=server needs a cluster");
 
     let invalid = dir.path().join("invalid.yaml");
     std::fs::write(
@@ -906,4 +906,444 @@ fn credential_helpers_from_the_docker_config_are_run() {
     );
     let asked = std::fs::read_to_string(dir.path().join("asked")).expect("helper ran");
     assert_eq!(asked.trim(), host, "asked once, for this registry");
+}
+
+/// Non-dry-run writes the test API server received (access reviews are questions, not writes).
+fn writes_sent(server: &TestApiServer) -> usize {
+    server
+        .requests()
+        .iter()
+        .filter(|r| {
+            r.method != "GET" && r.param("dryRun").is_none() && !r.path.contains("selfsubject")
+        })
+        .count()
+}
+
+fn get_json(server: &TestApiServer, args: &[&str]) -> Value {
+    let mut all = vec!["get"];
+    all.extend_from_slice(args);
+    all.extend_from_slice(&["-n", "apps", "-o", "json"]);
+    let out = server.kubectl(&all).output().expect("kubectl get");
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    json_of(&out)
+}
+
+/// The object without what the server maintains (to compare before/after a write).
+fn user_fields(mut obj: Value) -> Value {
+    if let Some(meta) = obj["metadata"].as_object_mut() {
+        for f in ["managedFields", "resourceVersion", "generation"] {
+            meta.remove(f);
+        }
+    }
+    obj
+}
+
+/// Every leaf value of a JSON document by its JSON pointer.
+fn leaves(v: &Value) -> std::collections::BTreeMap<String, Value> {
+    fn walk(v: &Value, at: String, out: &mut std::collections::BTreeMap<String, Value>) {
+        match v {
+            Value::Object(m) => m
+                .iter()
+                .for_each(|(k, c)| walk(c, format!("{at}/{k}"), out)),
+            Value::Array(a) => a
+                .iter()
+                .enumerate()
+                .for_each(|(i, c)| walk(c, format!("{at}/{i}"), out)),
+            leaf => {
+                out.insert(at, leaf.clone());
+            }
+        }
+    }
+    let mut out = std::collections::BTreeMap::new();
+    walk(v, String::new(), &mut out);
+    out
+}
+
+#[test]
+fn live_pin_patches_only_the_controllers_image_fields() {
+    let registry = TestRegistry::start();
+    let host = registry.host();
+    let app = registry.push_image("team/app", "v1", "a");
+    let init = registry.push_multi_arch("team/init", "v1", "a");
+    let app_ref = format!("{host}/team/app:v1");
+    let init_ref = format!("{host}/team/init:v1");
+    let owner = json!([{"apiVersion": "apps/v1", "kind": "Deployment", "name": "api",
+                        "uid": "d-1", "controller": true}]);
+    let rs_owner = json!([{"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": "api-5d",
+                           "uid": "rs-1", "controller": true}]);
+    let template = json!({"metadata": {"labels": {"app": "api"}},
+                          "spec": {"initContainers": [{"name": "init", "image": init_ref}],
+                                   "containers": [{"name": "api", "image": app_ref,
+                                                   "imagePullPolicy": "IfNotPresent"}]}});
+    let objects = vec![
+        json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "apps"}}),
+        json!({"apiVersion": "apps/v1", "kind": "Deployment",
+               "metadata": {"name": "api", "namespace": "apps", "uid": "d-1"},
+               "spec": {"replicas": 2, "selector": {"matchLabels": {"app": "api"}}, "template": template}}),
+        json!({"apiVersion": "apps/v1", "kind": "ReplicaSet",
+               "metadata": {"name": "api-5d", "namespace": "apps", "uid": "rs-1", "ownerReferences": owner},
+               "spec": {"selector": {"matchLabels": {"app": "api"}}, "template": template}}),
+        json!({"apiVersion": "v1", "kind": "Pod",
+               "metadata": {"name": "api-5d-x", "namespace": "apps", "labels": {"app": "api"}, "ownerReferences": rs_owner},
+               "spec": {"containers": [{"name": "api", "image": app_ref}]}}),
+        json!({"apiVersion": "batch/v1", "kind": "CronJob",
+               "metadata": {"name": "report", "namespace": "apps"},
+               "spec": {"schedule": "0 * * * *", "jobTemplate": {"spec": {"template": {"spec": {
+                   "restartPolicy": "Never", "containers": [{"name": "report", "image": app_ref}]}}}}}}),
+        json!({"apiVersion": "v1", "kind": "Pod",
+               "metadata": {"name": "bare", "namespace": "apps"},
+               "spec": {"containers": [{"name": "c", "image": app_ref}]}}),
+    ];
+    let server = TestApiServer::start(ApiServerConfig {
+        inventory: Inventory::from_objects(objects),
+        ..ApiServerConfig::default()
+    });
+    let pin = |extra: &[&str]| {
+        let mut args = vec![
+            "image-pins",
+            "pin",
+            "-n",
+            "apps",
+            "--insecure-registry",
+            &host,
+        ];
+        args.extend_from_slice(extra);
+        server.kubectl(&args).output().expect("run")
+    };
+    let kinds = [
+        "deployment/api",
+        "replicaset/api-5d",
+        "pod/api-5d-x",
+        "cronjob/report",
+        "pod/bare",
+    ];
+    let before: Vec<Value> = kinds.iter().map(|k| get_json(&server, &[k])).collect();
+
+    let preview = pin(&["--dry-run=server"]);
+    assert_eq!(preview.status.code(), Some(0), "{}", stderr(&preview));
+    let diff = stdout(&preview);
+    assert!(
+        diff.contains(
+            "# deployment.apps/api -n apps: pin 2 image(s) to digests (a rollout follows)"
+        ),
+        "{diff}"
+    );
+    assert!(
+        diff.contains(&format!("+        image: {app_ref}@{app}")),
+        "{diff}"
+    );
+    assert!(diff.contains(&format!("{init_ref}@{init}")), "{diff}");
+    assert!(diff.contains("# cronjob.batch/report -n apps"), "{diff}");
+    assert!(
+        !diff.contains("replicaset") && !diff.contains("pod/"),
+        "{diff}"
+    );
+    assert!(
+        stderr(&preview).contains("Pod/apps/bare not pinned") || stderr(&preview).contains("bare"),
+        "{}",
+        stderr(&preview)
+    );
+    assert_eq!(writes_sent(&server), 0, "a server dry run writes nothing");
+
+    let refused = pin(&[]);
+    assert_eq!(refused.status.code(), Some(5), "{}", stderr(&refused));
+    assert!(stderr(&refused).contains("--yes"), "{}", stderr(&refused));
+    assert_eq!(
+        writes_sent(&server),
+        0,
+        "no terminal, no --yes: nothing written"
+    );
+
+    let written = pin(&["--yes"]);
+    assert_eq!(written.status.code(), Some(0), "{}", stderr(&written));
+    assert!(
+        stderr(&written).contains("pinned 3 image(s) in 2 controller(s)"),
+        "{}",
+        stderr(&written)
+    );
+    assert_eq!(writes_sent(&server), 2, "one patch per controller");
+    for r in server
+        .requests()
+        .iter()
+        .filter(|r| r.method == "PATCH" && r.param("dryRun").is_none())
+    {
+        assert_eq!(r.param("fieldManager"), Some("kubectl-image-pins"));
+    }
+    // The patches carry tests and replaces of image fields only.
+    for r in server
+        .requests()
+        .iter()
+        .filter(|r| r.method == "PATCH" && r.param("dryRun").is_none())
+    {
+        let ops = r.body.clone().expect("JSON patch");
+        for op in ops.as_array().expect("ops") {
+            let path = op["path"].as_str().expect("path");
+            match op["op"].as_str() {
+                Some("replace") => assert!(path.ends_with("/image"), "{op}"),
+                Some("test") => {
+                    assert!(path.ends_with("/image") || path.ends_with("/name"), "{op}")
+                }
+                _ => panic!("unexpected op {op}"),
+            }
+        }
+    }
+    let after: Vec<Value> = kinds.iter().map(|k| get_json(&server, &[k])).collect();
+    let changed = |before: &Value, after: &Value| {
+        let (b, a) = (
+            leaves(&user_fields(before.clone())),
+            leaves(&user_fields(after.clone())),
+        );
+        let mut paths: Vec<String> = b
+            .iter()
+            .filter(|(path, value)| a.get(*path) != Some(value))
+            .map(|(path, _)| path.clone())
+            .collect();
+        paths.sort();
+        (paths, a)
+    };
+    let (paths, deploy) = changed(&before[0], &after[0]);
+    assert_eq!(
+        paths,
+        [
+            "/spec/template/spec/containers/0/image",
+            "/spec/template/spec/initContainers/0/image"
+        ],
+        "exactly the two image fields change"
+    );
+    assert_eq!(
+        deploy["/spec/template/spec/containers/0/image"],
+        format!("{app_ref}@{app}")
+    );
+    assert_eq!(
+        deploy["/spec/template/spec/initContainers/0/image"],
+        format!("{init_ref}@{init}")
+    );
+    let (paths, cron) = changed(&before[3], &after[3]);
+    let cron_image = "/spec/jobTemplate/spec/template/spec/containers/0/image";
+    assert_eq!(paths, [cron_image]);
+    assert_eq!(cron[cron_image], format!("{app_ref}@{app}"));
+    for i in [1, 2, 4] {
+        assert_eq!(after[i], before[i], "{} untouched", kinds[i]);
+    }
+
+    let again = pin(&["--yes"]);
+    assert_eq!(again.status.code(), Some(0), "{}", stderr(&again));
+    assert!(
+        stdout(&again).contains("Nothing to pin."),
+        "{}",
+        stdout(&again)
+    );
+    assert_eq!(writes_sent(&server), 2, "a second pin changes nothing");
+}
+
+/// A Deployment with its ReplicaSet and one pod per running digest (`imageID` in its status).
+fn deployment_with_pods(name: &str, image: &str, running: &[&str]) -> Vec<Value> {
+    let mut objects = vec![
+        json!({"apiVersion": "apps/v1", "kind": "Deployment",
+               "metadata": {"name": name, "namespace": "apps", "uid": format!("d-{name}")},
+               "spec": {"selector": {"matchLabels": {"app": name}},
+                        "template": {"metadata": {"labels": {"app": name}},
+                                     "spec": {"containers": [{"name": "main", "image": image}]}}}}),
+        json!({"apiVersion": "apps/v1", "kind": "ReplicaSet",
+               "metadata": {"name": format!("{name}-1"), "namespace": "apps", "uid": format!("rs-{name}"),
+                            "ownerReferences": [{"apiVersion": "apps/v1", "kind": "Deployment", "name": name,
+                                                 "uid": format!("d-{name}"), "controller": true}]},
+               "spec": {"selector": {"matchLabels": {"app": name}},
+                        "template": {"metadata": {"labels": {"app": name}},
+                                     "spec": {"containers": [{"name": "main", "image": image}]}}}}),
+    ];
+    for (i, digest) in running.iter().enumerate() {
+        let repo = image
+            .split('@')
+            .next()
+            .unwrap_or(image)
+            .rsplit_once(':')
+            .map_or(image, |(r, _)| r);
+        objects.push(json!({"apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": format!("{name}-1-{i}"), "namespace": "apps", "labels": {"app": name},
+                         "ownerReferences": [{"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": format!("{name}-1"),
+                                              "uid": format!("rs-{name}"), "controller": true}]},
+            "spec": {"containers": [{"name": "main", "image": image}]},
+            "status": {"phase": "Running", "containerStatuses": [{
+                "name": "main", "image": image, "imageID": format!("{repo}@{digest}"),
+                "ready": true, "restartCount": 0}]}}));
+    }
+    objects
+}
+
+#[test]
+fn drift_finds_moved_tags_mixed_replicas_and_vanished_digests() {
+    let registry = TestRegistry::start();
+    let host = registry.host();
+    let first = registry.push_image("team/app", "v1", "a");
+    let second = registry.push_image("team/app", "v1", "b");
+    assert_ne!(first, second, "the tag moved");
+    let old = registry.push_image("team/old", "v1", "c");
+    let never_pushed = format!("sha256:{}", "ab".repeat(32));
+    let app = format!("{host}/team/app:v1");
+    let mut objects =
+        vec![json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "apps"}})];
+    objects.extend(deployment_with_pods("moved", &app, &[&first, &first]));
+    objects.extend(deployment_with_pods("mixed", &app, &[&first, &second]));
+    objects.extend(deployment_with_pods(
+        "steady",
+        &format!("{app}@{second}"),
+        &[&second],
+    ));
+    objects.extend(deployment_with_pods(
+        "gone",
+        &format!("{host}/team/old:v1@{never_pushed}"),
+        &[&never_pushed],
+    ));
+    let server = TestApiServer::start(ApiServerConfig {
+        inventory: Inventory::from_objects(objects),
+        ..ApiServerConfig::default()
+    });
+    let drift = |extra: &[&str]| {
+        let mut args = vec![
+            "image-pins",
+            "drift",
+            "-n",
+            "apps",
+            "--insecure-registry",
+            &host,
+        ];
+        args.extend_from_slice(extra);
+        server.kubectl(&args).output().expect("run")
+    };
+    let out = drift(&["-o", "json", "--fail-on", "never"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let report = json_of(&out);
+    assert_eq!(
+        findings(&report),
+        [
+            (
+                "image-digest-gone".to_string(),
+                "gone".to_string(),
+                "main".to_string()
+            ),
+            (
+                "image-replicas-differ".into(),
+                "mixed".into(),
+                "main".into()
+            ),
+            ("image-tag-moved".into(), "gone".into(), "main".into()),
+            ("image-tag-moved".into(), "moved".into(), "main".into()),
+        ],
+        "{report}"
+    );
+    let moved = report["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .find(|f| f["rule"] == "image-tag-moved" && f["object"]["name"] == "moved")
+        .expect("moved");
+    assert_eq!(moved["evidence"]["tagNow"], second.as_str());
+    assert_eq!(moved["evidence"]["running"], json!([first]));
+    let gone = report["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .find(|f| f["rule"] == "image-tag-moved" && f["object"]["name"] == "gone")
+        .expect("gone");
+    assert_eq!(gone["evidence"]["tagNow"], old.as_str());
+
+    // The high findings gate by default; drift needs a cluster.
+    assert_eq!(drift(&[]).status.code(), Some(1));
+    let offline = run(&["image-pins", "drift", "-f", &examples()]);
+    assert_clean_error(&offline, 2, "needs a cluster");
+}
+
+#[test]
+fn scan_reports_add_vulnerability_findings_that_gate_live_and_offline() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let trivy = dir.path().join("mysql.trivy.json");
+    std::fs::write(
+        &trivy,
+        r#"{"ArtifactName": "mysql:8.0", "ArtifactType": "container_image", "Results": [
+             {"Target": "mysql:8.0 (oracle 8.9)", "Vulnerabilities": [
+               {"VulnerabilityID": "CVE-2024-0001", "Severity": "CRITICAL"},
+               {"VulnerabilityID": "CVE-2024-0002", "Severity": "LOW"}]}]}"#,
+    )
+    .expect("write");
+    let grype = dir.path().join("redis.grype.json");
+    std::fs::write(
+        &grype,
+        r#"{"matches": [{"vulnerability": {"id": "CVE-2023-1", "severity": "Medium"}}],
+            "source": {"type": "image", "target": {"userInput": "redis:latest"}}}"#,
+    )
+    .expect("write");
+    let (t, g) = (trivy.display().to_string(), grype.display().to_string());
+    let vulnerable = |report: &Value| -> Vec<(String, String, String)> {
+        let mut v: Vec<_> = report["findings"]
+            .as_array()
+            .expect("findings")
+            .iter()
+            .filter(|f| f["rule"] == "image-vulnerable")
+            .map(|f| {
+                (
+                    f["object"]["name"].as_str().unwrap_or("").to_string(),
+                    f["severity"].as_str().unwrap_or("").to_string(),
+                    f["evidence"]["vulnerabilities"].to_string(),
+                )
+            })
+            .collect();
+        v.sort();
+        v
+    };
+    let args = [
+        "--scan-report",
+        &t,
+        "--scan-report",
+        &g,
+        "-o",
+        "json",
+        "--fail-on",
+        "never",
+    ];
+    let examples = examples();
+    let mut offline = vec!["image-pins", "-f", &examples];
+    offline.extend_from_slice(&args);
+    let offline = json_of(&run(&offline));
+    assert_eq!(
+        vulnerable(&offline),
+        [
+            (
+                "mysql".to_string(),
+                "critical".to_string(),
+                r#"{"critical":1,"high":0,"medium":0,"low":1,"unknown":0}"#.to_string()
+            ),
+            (
+                "payments-cache".into(),
+                "medium".into(),
+                r#"{"critical":0,"high":0,"medium":1,"low":0,"unknown":0}"#.into()
+            ),
+        ]
+    );
+    let server = TestApiServer::start(ApiServerConfig {
+        inventory: Inventory::from_objects(example_objects()),
+        ..ApiServerConfig::default()
+    });
+    let mut live = vec!["image-pins", "-A"];
+    live.extend_from_slice(&args);
+    let live = server.kubectl(&live).output().expect("run");
+    assert_eq!(findings(&json_of(&live)), findings(&offline));
+
+    let gated = run(&[
+        "image-pins",
+        "-f",
+        &examples,
+        "--scan-report",
+        &t,
+        "--fail-on",
+        "critical",
+    ]);
+    assert_eq!(gated.status.code(), Some(1), "{}", stderr(&gated));
+    assert!(
+        stdout(&gated).contains("image-vulnerable (1 critical, 1 low)"),
+        "{}",
+        stdout(&gated)
+    );
+    let without = run(&["image-pins", "-f", &examples, "--fail-on", "critical"]);
+    assert_eq!(without.status.code(), Some(0), "{}", stderr(&without));
 }

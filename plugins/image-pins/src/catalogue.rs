@@ -58,6 +58,44 @@ rule!(
     "Fix the reference: [registry[:port]/]path[:tag][@sha256:<64 hex>], path in lower case."
 );
 
+rule!(
+    TAG_MOVED,
+    "image-tag-moved",
+    Medium,
+    "drift",
+    "The tag now points to a different digest than the workload runs or pins",
+    "The next pod pulled (a reschedule, a scale-up, a new node) runs different code from its siblings.",
+    "Pin the digest that was tested (`kubectl image-pins pin`), or roll out the new one deliberately."
+);
+rule!(
+    REPLICAS_DIFFER,
+    "image-replicas-differ",
+    High,
+    "drift",
+    "Pods of one workload run different digests of the same container",
+    "The replicas run different code: behaviour depends on which pod answers.",
+    "Pin the image by digest and roll the workload out so every pod runs it."
+);
+rule!(
+    DIGEST_GONE,
+    "image-digest-gone",
+    High,
+    "drift",
+    "The pinned digest is no longer in the registry",
+    "Pods that need to pull it (a reschedule, a new node) fail with ErrImagePull.",
+    "Pin a digest the registry still serves, or restore the image."
+);
+
+rule!(
+    VULNERABLE,
+    "image-vulnerable",
+    High,
+    "vulnerabilities",
+    "A scan report lists known vulnerabilities in the image (severity: the worst one)",
+    "The workload runs code with published vulnerabilities.",
+    "Move to a fixed version (the scan report names them), then pin its digest."
+);
+
 pub const RULES: &[RuleInfo] = &[
     LATEST_TAG,
     NO_TAG,
@@ -65,4 +103,8 @@ pub const RULES: &[RuleInfo] = &[
     REGISTRY_NOT_ALLOWED,
     PULL_POLICY_MISMATCH,
     INVALID_REFERENCE,
+    TAG_MOVED,
+    REPLICAS_DIFFER,
+    DIGEST_GONE,
+    VULNERABLE,
 ];

@@ -53,6 +53,14 @@ pub struct PolicyArgs {
         help_heading = "Policy"
     )]
     pub allow_registries_file: Option<PathBuf>,
+    /// A Trivy or Grype JSON image report (repeatable): image-vulnerable findings for the images it scanned
+    #[arg(
+        long = "scan-report",
+        global = true,
+        value_name = "FILE",
+        help_heading = "Policy"
+    )]
+    pub scan_report: Vec<PathBuf>,
 }
 
 /// How registries are contacted (resolve, pin).
@@ -84,6 +92,9 @@ mod help_text {
         "  # Rewrite the manifests to name:tag@sha256:… (comments and layout kept); diff first\n",
         "  kubectl image-pins pin -f deploy/ -R --dry-run=client\n",
         "  kubectl image-pins pin -f deploy/ -R --yes\n\n",
+        "  # Pin the live controllers of a namespace (never their pods; a rollout follows)\n",
+        "  kubectl image-pins pin -n shop --dry-run=server\n",
+        "  kubectl image-pins pin -n shop --yes\n\n",
         "Credentials: the workloads' imagePullSecrets (live), then $DOCKER_CONFIG/config.json or\n",
         "~/.docker/config.json (auths, credHelpers, credsStore), then anonymous access.\n",
         "resolve and pin exit 4 when an image cannot be resolved (the others still are).\n\n",
@@ -97,7 +108,9 @@ pub enum Command {
     Scan,
     /// Resolve every image's tag to the digest the registry serves now
     Resolve,
-    /// Rewrite mutable images in manifest files to name:tag@digest (format-preserving)
+    /// Live: compare each workload's pinned digest, the digests its pods run and the digest its tag points to now
+    Drift,
+    /// Pin mutable images to name:tag@digest: in manifest files (-f, format-preserving) or in live controllers' pod templates (guarded patches)
     Pin {
         #[command(flatten)]
         write: WriteArgs,

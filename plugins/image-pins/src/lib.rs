@@ -5,15 +5,19 @@
 
 pub mod catalogue;
 pub mod cli;
+pub mod drift;
 pub mod image;
+pub mod live_pin;
 pub mod pin;
 pub mod resolve;
 pub mod scan;
+pub mod vulnerabilities;
 
 use std::collections::{BTreeSet, HashMap};
 use std::io::Write;
 
 use crate::image::{Keyring, Resolver, ResolverOptions, credentials::docker_config_path};
+use guardrails::apply::{LiveWriter, apply_all};
 use guardrails::cli::{DryRun, OutputFormat, WriteArgs};
 use guardrails::collect::acquire;
 use guardrails::error::{Error, Result};
@@ -58,13 +62,26 @@ pub async fn run(mut cli: Cli) -> Result<i32> {
         &cli.policy.allow_registry,
         cli.policy.allow_registries_file.as_deref(),
     )?;
+    // Read before the inventory: a bad report fails fast.
+    let scanned = cli
+        .policy
+        .scan_report
+        .iter()
+        .map(|p| vulnerabilities::read(p))
+        .collect::<Result<Vec<_>>>()?;
     let command = cli.command.take().unwrap_or(Command::Scan);
-    // Checked before anything is read: pin rewrites files, and only files.
+    // Checked before anything is read: offline, pin rewrites files (never stdin or templates).
     let pin_files = match &command {
-        Command::Pin { write } => Some(pin_preflight(&cli.input, write)?),
+        Command::Pin { write } if cli.input.is_offline() => Some(pin_preflight(&cli.input, write)?),
         _ => None,
     };
 
+    if matches!(command, Command::Drift) && cli.input.is_offline() {
+        return Err(Error::Usage(
+            "drift compares the digests running pods report: it needs a cluster, not -f files"
+                .into(),
+        ));
+    }
     run::phase("start");
     let acquired = acquire(
         &cli.input,
@@ -81,6 +98,7 @@ pub async fn run(mut cli: Cli) -> Result<i32> {
     let code = match command {
         Command::Scan => {
             let mut findings = scan::scan(&uses, &policy);
+            findings.extend(vulnerabilities::findings(&uses, &scanned));
             for f in &mut findings {
                 f.location = inventory.location_of(&f.object);
             }
@@ -104,10 +122,80 @@ pub async fn run(mut cli: Cli) -> Result<i32> {
             out.flush()?;
             gate::exit_code(&report, &outcome, cli.gate.fail_on.0)
         }
+        Command::Drift => {
+            let targets = drift::registry_targets(&resolve::targets(&uses));
+            let resolution = resolve_targets(&cli, &targets, acquired.cluster.as_ref()).await?;
+            let mut findings = drift::findings(&inventory, &uses, &resolution);
+            for f in &mut findings {
+                f.location = inventory.location_of(&f.object);
+            }
+            let mut report = Report::new(
+                "image-pins",
+                inventory.source.clone(),
+                findings,
+                inventory.skipped.clone(),
+            );
+            report.ignored = inventory.ignored_kinds.clone();
+            let outcome = gate::apply(&mut report, &cli.gate, chrono::Local::now().date_naive())?;
+            render::write_report(&mut out, &report, format, styles, catalogue::RULES)?;
+            out.flush()?;
+            // Unreachable or unauthorised registries leave drift unknown: said, exit 4.
+            for image in resolution.images.iter().filter(|i| !i.not_found) {
+                if let Some(error) = &image.error {
+                    eprintln!("error: {error}");
+                }
+            }
+            let code = gate::exit_code(&report, &outcome, cli.gate.fail_on.0);
+            if code == exit_code::OK
+                && resolution
+                    .images
+                    .iter()
+                    .any(|i| i.error.is_some() && !i.not_found)
+            {
+                exit_code::CLUSTER
+            } else {
+                code
+            }
+        }
         Command::Resolve => {
             let targets = resolve::targets(&uses);
             let resolution = resolve_targets(&cli, &targets, acquired.cluster.as_ref()).await?;
             resolve::write(&mut out, &resolution, format, styles)?;
+            out.flush()?;
+            report_resolution_errors(&resolution)
+        }
+        Command::Pin { write } if pin_files.is_none() => {
+            let targets: Vec<resolve::Target> = resolve::targets(&uses)
+                .into_iter()
+                .filter(|t| t.image.as_ref().is_some_and(|i| i.is_mutable()))
+                .collect();
+            let resolution = resolve_targets(&cli, &targets, acquired.cluster.as_ref()).await?;
+            let Some(cluster) = acquired.cluster.as_ref() else {
+                return Err(Error::Usage("pin needs a cluster or -f files".into()));
+            };
+            let pins = pinned_spellings(&resolution);
+            let plan = live_pin::plan(&inventory, &uses, &pins);
+            for (object, why) in &plan.skipped {
+                run::warn(&format!("{} not pinned: {why}", object.display_path()));
+            }
+            if plan.changes.is_empty() {
+                writeln!(out, "Nothing to pin.")?;
+            } else {
+                let writer = LiveWriter::new(cluster, "kubectl-image-pins");
+                let outcome = apply_all(&writer, plan.changes, &write, &mut out, styles).await?;
+                if !outcome.applied.is_empty() {
+                    let images: usize = plan
+                        .edits
+                        .iter()
+                        .filter(|(o, _)| outcome.applied.contains(o))
+                        .map(|(_, e)| e.len())
+                        .sum();
+                    eprintln!(
+                        "pinned {images} image(s) in {} controller(s)",
+                        outcome.applied.len()
+                    );
+                }
+            }
             out.flush()?;
             report_resolution_errors(&resolution)
         }
@@ -119,11 +207,7 @@ pub async fn run(mut cli: Cli) -> Result<i32> {
                 .filter(|t| t.image.as_ref().is_some_and(|i| i.is_mutable()))
                 .collect();
             let resolution = resolve_targets(&cli, &targets, None).await?;
-            let pins: HashMap<String, String> = resolution
-                .images
-                .iter()
-                .filter_map(|i| Some((i.normalized.clone()?, i.pinned.clone()?)))
-                .collect();
+            let pins = pinned_spellings(&resolution);
             let in_scope: BTreeSet<_> = uses.iter().map(|u| u.workload.clone()).collect();
             let mut plans = Vec::new();
             for (file, text) in &texts {
@@ -152,21 +236,24 @@ pub async fn run(mut cli: Cli) -> Result<i32> {
     Ok(code)
 }
 
+/// Normalised reference → its pinned spelling, for every resolved image.
+fn pinned_spellings(resolution: &resolve::ImageResolution) -> HashMap<String, String> {
+    resolution
+        .images
+        .iter()
+        .filter_map(|i| Some((i.normalized.clone()?, i.pinned.clone()?)))
+        .collect()
+}
+
 fn edit_confirmed(question: &str, yes: bool) -> Result<bool> {
     guardrails::preview::confirm(question, yes)
 }
 
-/// `pin` works on files only (live pinning of controllers is not implemented yet), never on
-/// stdin, never on templates; returns the files' texts.
+/// `pin` of files: never stdin, never templates, no server dry run; returns the files' texts.
 fn pin_preflight(
     input: &guardrails::cli::InputArgs,
     write: &WriteArgs,
 ) -> Result<Vec<(std::path::PathBuf, String)>> {
-    if !input.is_offline() {
-        return Err(Error::Usage(
-            "pin rewrites manifest files: name them with -f (pinning live controllers is not supported yet)".into(),
-        ));
-    }
     if write.dry_run == DryRun::Server {
         return Err(Error::Usage(
             "--dry-run=server needs a cluster; for files use --dry-run=client".into(),

@@ -66,6 +66,9 @@ pub struct Resolution {
     pub media_type: Option<String>,
     pub error: Option<String>,
     pub used_by: Vec<ObjectRef>,
+    /// The registry answered that the tag or digest does not exist (not another failure).
+    #[serde(skip)]
+    pub not_found: bool,
 }
 
 #[derive(Debug, Serialize)]
@@ -161,6 +164,7 @@ pub async fn resolve(
                 media_type: None,
                 error: t.parse_error.clone(),
                 used_by: t.used_by.iter().cloned().collect(),
+                not_found: false,
             };
             if let Some(image) = &t.image {
                 match answers.next() {
@@ -169,7 +173,10 @@ pub async fn resolve(
                         r.digest = Some(resolved.digest);
                         r.media_type = resolved.media_type;
                     }
-                    Some(Err(e)) => r.error = Some(describe(image, &e)),
+                    Some(Err(e)) => {
+                        r.not_found = matches!(e, ResolveError::UnknownTag(_));
+                        r.error = Some(describe(image, &e));
+                    }
                     None => r.error = Some("not resolved".into()),
                 }
             }

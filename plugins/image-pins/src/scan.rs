@@ -272,10 +272,24 @@ pub fn write_grouped_table(
                 f.object.display_path(),
                 evidence["container"].as_str().unwrap_or("?")
             );
+            // A vulnerability finding shows its counts: "image-vulnerable (1 critical, 2 high)".
+            let rule = match evidence.get("vulnerabilities").and_then(|v| v.as_object()) {
+                Some(counts) => {
+                    let listed: Vec<String> = ["critical", "high", "medium", "low", "unknown"]
+                        .iter()
+                        .filter_map(|k| {
+                            let n = counts.get(*k)?.as_u64().filter(|n| *n > 0)?;
+                            Some(format!("{n} {k}"))
+                        })
+                        .collect();
+                    format!("{} ({})", f.rule, listed.join(", "))
+                }
+                None => f.rule.clone(),
+            };
             groups
                 .entry(image)
                 .or_default()
-                .entry((std::cmp::Reverse(f.severity), f.rule.clone()))
+                .entry((std::cmp::Reverse(f.severity), rule))
                 .or_default()
                 .push(user);
         }
