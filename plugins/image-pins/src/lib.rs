@@ -24,7 +24,6 @@ use guardrails::error::{Error, Result};
 use guardrails::finding::Report;
 use guardrails::inventory::ResourceKind;
 use guardrails::render::{self, Styles};
-use guardrails::selector::LabelQuery;
 use guardrails::{exit_code, gate, run};
 
 use crate::cli::{Cli, Command};
@@ -51,13 +50,7 @@ pub async fn run(mut cli: Cli) -> Result<i32> {
         out.flush()?;
         return Ok(exit_code::OK);
     }
-    let selector = cli
-        .scope
-        .selector
-        .as_deref()
-        .map(LabelQuery::parse)
-        .transpose()
-        .map_err(|e| Error::Usage(e.to_string()))?;
+    let selector = cli.scope.label_query()?;
     let policy = scan::RegistryPolicy::new(
         &cli.policy.allow_registry,
         cli.policy.allow_registries_file.as_deref(),
@@ -120,7 +113,7 @@ pub async fn run(mut cli: Cli) -> Result<i32> {
                 _ => render::write_report(&mut out, &report, format, styles, catalogue::RULES)?,
             }
             out.flush()?;
-            gate::exit_code(&report, &outcome, cli.gate.fail_on.0)
+            gate::conclude(&report, &outcome, cli.gate.fail_on.0)
         }
         Command::Drift => {
             let targets = drift::registry_targets(&resolve::targets(&uses));
@@ -145,7 +138,7 @@ pub async fn run(mut cli: Cli) -> Result<i32> {
                     eprintln!("error: {error}");
                 }
             }
-            let code = gate::exit_code(&report, &outcome, cli.gate.fail_on.0);
+            let code = gate::conclude(&report, &outcome, cli.gate.fail_on.0);
             if code == exit_code::OK
                 && resolution
                     .images
