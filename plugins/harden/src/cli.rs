@@ -1,7 +1,7 @@
 //! `kubectl harden` flags: the suite's common flags plus this plugin's commands.
 
 use clap::{Parser, Subcommand, ValueEnum};
-use guardrails::cli::{ClusterArgs, GateArgs, InputArgs, OutputArgs, ScopeArgs};
+use guardrails::cli::{ClusterArgs, GateArgs, InputArgs, OutputArgs, ScopeArgs, WriteArgs};
 
 use crate::pss::{Level, Version};
 
@@ -91,10 +91,32 @@ mod help_text {
     );
 }
 
-#[derive(Subcommand, Debug, Clone, Copy)]
+#[derive(Subcommand, Debug, Clone)]
 pub enum Command {
     /// Report Pod Security Standards violations and missing hardening (the default command)
     Check,
+    /// Apply the fix plan: edit -f files in place, or patch live controllers (never their pods)
+    Fix(FixArgs),
+    /// Restore the fields the last live fix changed on a controller (KIND/NAME, or NAMESPACE/KIND/NAME)
+    Undo {
+        /// The controller, e.g. deployment/frontend or shop/deployment/frontend
+        object: String,
+        #[command(flatten)]
+        write: WriteArgs,
+    },
+}
+
+/// `fix`: which fixes, and how to write.
+#[derive(clap::Args, Debug, Clone)]
+pub struct FixArgs {
+    /// Apply only these fixes (repeatable or comma-separated), e.g. capabilities,seccomp; fixes that take something away (privileged, host namespaces, …) apply only when named here
+    #[arg(long, value_delimiter = ',', value_name = "FIX")]
+    pub only: Vec<String>,
+    /// Leave out these fixes (repeatable or comma-separated)
+    #[arg(long, value_delimiter = ',', value_name = "FIX")]
+    pub skip: Vec<String>,
+    #[command(flatten)]
+    pub write: WriteArgs,
 }
 
 #[cfg(test)]
