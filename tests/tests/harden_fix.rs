@@ -274,3 +274,112 @@ fn live_fix_patches_only_the_planned_fields_and_undo_restores_them() {
             .is_none()
     );
 }
+
+const SHOP: &str = "/api/v1/namespaces/shop";
+
+#[test]
+fn rollout_shows_violations_and_the_admissions_answer_and_sets_stages_in_order() {
+    let server = TestApiServer::start(ApiServerConfig::default());
+    let before = get(&server, SHOP);
+
+    // shop has warn=restricted only: enforcing first is refused, nothing written.
+    let refused = harden(
+        &server,
+        &[
+            "rollout",
+            "-n",
+            "shop",
+            "--level",
+            "restricted",
+            "--stage",
+            "enforce",
+        ],
+    );
+    assert_eq!(refused.status.code(), Some(2), "{}", text(&refused.stderr));
+    assert!(
+        text(&refused.stderr).contains("pod-security.kubernetes.io/audit"),
+        "{}",
+        text(&refused.stderr)
+    );
+    assert_eq!(get(&server, SHOP), before);
+
+    // Forced, as a server dry run: our evaluation, then the PodSecurity admission's warnings.
+    let dry = harden(
+        &server,
+        &[
+            "rollout",
+            "-n",
+            "shop",
+            "--level",
+            "restricted",
+            "--stage",
+            "enforce",
+            "--force",
+            "--dry-run=server",
+        ],
+    );
+    let out = text(&dry.stdout);
+    assert_eq!(dry.status.code(), Some(0), "{}", text(&dry.stderr));
+    assert!(
+        out.contains("deployment.apps/frontend -n shop  pss-allow-privilege-escalation"),
+        "{out}"
+    );
+    assert!(
+        out.contains(
+            "existing pods in namespace \"shop\" violate the new PodSecurity enforce level \"restricted:latest\""
+        ),
+        "{out}"
+    );
+    assert!(
+        out.contains("checkout-744c5644f7-2n26g (and 4 other pods)"),
+        "{out}"
+    );
+    assert!(
+        out.contains("+    pod-security.kubernetes.io/enforce: restricted"),
+        "{out}"
+    );
+    assert_eq!(get(&server, SHOP), before);
+
+    // Without --stage: the next stage (audit, warn is already restricted) is set.
+    let audit = harden(&server, &["rollout", "-n", "shop", "--yes"]);
+    assert_eq!(audit.status.code(), Some(0), "{}", text(&audit.stderr));
+    let labels = get(&server, SHOP)["metadata"]["labels"].clone();
+    assert_eq!(
+        labels["pod-security.kubernetes.io/audit"],
+        json!("restricted")
+    );
+    assert!(labels.get("pod-security.kubernetes.io/enforce").is_none());
+    // Now enforce is allowed without --force.
+    let enforce = harden(&server, &["rollout", "-n", "shop", "--yes"]);
+    assert_eq!(enforce.status.code(), Some(0), "{}", text(&enforce.stderr));
+    assert_eq!(
+        get(&server, SHOP)["metadata"]["labels"]["pod-security.kubernetes.io/enforce"],
+        json!("restricted")
+    );
+}
+
+#[test]
+fn rollout_offline_evaluates_the_files_and_writes_nothing() {
+    let dir = copy_examples();
+    let namespaces = examples().join("00-namespaces.yaml");
+    std::fs::copy(&namespaces, dir.path().join("00-namespaces.yaml")).expect("copy");
+    let before = read_all(dir.path());
+    let out = run(&[
+        "harden",
+        "rollout",
+        "-f",
+        &dir.path().display().to_string(),
+        "-n",
+        "payments",
+        "--level",
+        "baseline",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    // payments already enforces baseline; the next stage without a baseline label is warn.
+    assert!(
+        stdout.contains("Namespace payments: pod-security.kubernetes.io/warn baseline"),
+        "{stdout}"
+    );
+    assert_eq!(read_all(dir.path()), before);
+}

@@ -97,6 +97,17 @@ pub enum Command {
     Check,
     /// Apply the fix plan: edit -f files in place, or patch live controllers (never their pods)
     Fix(FixArgs),
+    /// Move a namespace to a Pod Security level one stage at a time (warn, audit, enforce)
+    Rollout {
+        /// The label stage to set (default: the first one not yet at the level)
+        #[arg(long, value_enum)]
+        stage: Option<crate::rollout::Stage>,
+        /// Enforce even when warn and audit are not yet at the level
+        #[arg(long)]
+        force: bool,
+        #[command(flatten)]
+        write: WriteArgs,
+    },
     /// Restore the fields the last live fix changed on a controller (KIND/NAME, or NAMESPACE/KIND/NAME)
     Undo {
         /// The controller, e.g. deployment/frontend or shop/deployment/frontend

@@ -10,6 +10,7 @@ pub mod fix;
 pub mod fix_apply;
 pub mod hardening;
 pub mod pss;
+pub mod rollout;
 
 use std::collections::HashSet;
 use std::io::Write;
@@ -92,6 +93,33 @@ pub async fn run(cli: Cli) -> Result<i32> {
                 server_minor,
             )
             .await
+        }
+        Command::Rollout {
+            stage,
+            force,
+            write,
+        } => {
+            let namespace = match (&acquired.scope, cli.scope.namespace.as_deref()) {
+                (_, Some(ns)) => ns.to_string(),
+                (guardrails::cluster::NamespaceScope::One(ns), None) => ns.clone(),
+                (guardrails::cluster::NamespaceScope::All, None) => {
+                    return Err(Error::Usage(
+                        "rollout needs one namespace: -n NAMESPACE".into(),
+                    ));
+                }
+            };
+            let args = rollout::RolloutArgs {
+                namespace: &namespace,
+                level: cli.analysis.level,
+                version: cli.analysis.pss_version,
+                stage,
+                force,
+                write: &write,
+                server_minor,
+            };
+            rollout::rollout(&acquired, &args, &mut out, styles).await?;
+            out.flush()?;
+            Ok(exit_code::OK)
         }
         Command::Undo { object, write } => undo_command(&object, &write, &acquired, styles).await,
         Command::Check => {
