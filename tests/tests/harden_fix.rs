@@ -222,7 +222,18 @@ fn live_fix_patches_only_the_planned_fields_and_undo_restores_them() {
         spec["securityContext"]["seccompProfile"],
         json!({"type": "RuntimeDefault"})
     );
-    assert_eq!(spec["automountServiceAccountToken"], json!(false));
+    // shop's RoleBinding grants every shop ServiceAccount rights: the token stays.
+    assert_eq!(
+        spec["automountServiceAccountToken"],
+        before["spec"]["template"]["spec"]["automountServiceAccountToken"]
+    );
+    assert!(
+        text(&fixed.stderr).contains(
+            "Deployment/shop/frontend: automountServiceAccountToken left as is: ServiceAccount shop-frontend"
+        ),
+        "{}",
+        text(&fixed.stderr)
+    );
     let c = &spec["containers"][0];
     assert_eq!(
         c["securityContext"]["allowPrivilegeEscalation"],

@@ -67,11 +67,17 @@ pub async fn run(cli: Cli) -> Result<i32> {
         .map_err(|e| Error::Usage(e.to_string()))?;
 
     run::phase("start");
+    // fix also reads the RBAC bindings: a pod whose ServiceAccount is granted rights keeps
+    // its token.
+    let mut kinds = KINDS.to_vec();
+    if matches!(cli.command, Some(Command::Fix(_))) {
+        kinds.extend([ResourceKind::RoleBinding, ResourceKind::ClusterRoleBinding]);
+    }
     let acquired = acquire(
         &cli.input,
         &cli.cluster,
         &cli.scope,
-        KINDS,
+        &kinds,
         cli.gate.require_complete,
     )
     .await?;
@@ -315,6 +321,12 @@ async fn fix_command(
         if acquired.cluster.is_some() && w.object.kind == "Pod" {
             continue;
         }
+        let service_account = w
+            .pod_spec
+            .service_account_name
+            .as_deref()
+            .unwrap_or("default");
+        let token_needed = service_account_bound(inventory, w.namespace(), service_account);
         let object = workload_json(&w);
         let plan = fix::plan(&object, &opts)
             .map_err(|e| Error::input(w.object.display_path(), e))?
@@ -325,8 +337,15 @@ async fn fix_command(
                 .edits
                 .into_iter()
                 .filter(|e| !e.confirm || only.contains(e.fix))
+                .filter(|e| !(token_needed && e.fix == "automount-token"))
                 .collect(),
         };
+        if token_needed {
+            eprintln!(
+                "note: {}: automountServiceAccountToken left as is: ServiceAccount {service_account} is granted RBAC rights the pods may use",
+                w.object.display_path()
+            );
+        }
         if !plan.is_empty() {
             plans.insert(w.object.clone(), (object, plan));
         }
@@ -488,4 +507,31 @@ async fn undo_command(
     guardrails::apply::apply_all(&writer, vec![change], write, &mut out, styles).await?;
     out.flush()?;
     Ok(exit_code::OK)
+}
+
+/// Whether a RoleBinding or ClusterRoleBinding grants anything to the ServiceAccount, by name
+/// or through the `system:serviceaccounts[:NAMESPACE]` groups.
+fn service_account_bound(
+    inventory: &guardrails::inventory::Inventory,
+    namespace: &str,
+    name: &str,
+) -> bool {
+    let namespace_group = format!("system:serviceaccounts:{namespace}");
+    let names = |s: &k8s_openapi::api::rbac::v1::Subject| match s.kind.as_str() {
+        "ServiceAccount" => {
+            s.name == name && s.namespace.as_deref().unwrap_or(namespace) == namespace
+        }
+        "Group" => s.name == "system:serviceaccounts" || s.name == namespace_group,
+        _ => false,
+    };
+    let in_namespace = inventory
+        .role_bindings
+        .iter()
+        .filter(|b| b.metadata.namespace.as_deref() == Some(namespace))
+        .any(|b| b.subjects.iter().flatten().any(names));
+    in_namespace
+        || inventory
+            .cluster_role_bindings
+            .iter()
+            .any(|b| b.subjects.iter().flatten().any(names))
 }
