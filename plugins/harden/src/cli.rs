@@ -87,6 +87,11 @@ mod help_text {
         "  kubectl harden -f deploy/ -R --rules pss -o sarif > harden.sarif\n\n",
         "  # Everything except the resources rule\n",
         "  kubectl harden -A --disable hardening-no-resources\n\n",
+        "  # Fix manifests in place (diff first), or preview the fix of live controllers\n",
+        "  kubectl harden fix -f deploy/ --yes\n",
+        "  kubectl harden fix -n shop --dry-run=server\n\n",
+        "  # Roll restricted out to a namespace, one label stage at a time\n",
+        "  kubectl harden rollout -n shop --level restricted\n\n",
         guardrails::exit_code_help!(),
     );
 }

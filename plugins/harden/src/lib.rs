@@ -308,6 +308,10 @@ async fn fix_command(
         version,
         ..fix::FixOptions::default()
     };
+    let interactive = !args.write.yes && {
+        use std::io::IsTerminal;
+        std::io::stdin().is_terminal() && std::io::stderr().is_terminal()
+    };
     // Planned on the controllers' JSON as collected.
     let mut plans: BTreeMap<guardrails::finding::ObjectRef, (serde_json::Value, fix::FixPlan)> =
         BTreeMap::new();
@@ -331,12 +335,21 @@ async fn fix_command(
         let plan = fix::plan(&object, &opts)
             .map_err(|e| Error::input(w.object.display_path(), e))?
             .select(&only, &skip);
-        // Edits that take something away apply only when asked for by name.
+        // On a terminal without --yes: ask per workload which fixes to apply. Otherwise edits
+        // that take something away apply only when asked for by name.
+        let chosen = if interactive && !plan.is_empty() {
+            Some(choose_fixes(&w.object, &plan)?)
+        } else {
+            None
+        };
         let plan = fix::FixPlan {
             edits: plan
                 .edits
                 .into_iter()
-                .filter(|e| !e.confirm || only.contains(e.fix))
+                .filter(|e| match &chosen {
+                    Some(chosen) => chosen.contains(e.fix),
+                    None => !e.confirm || only.contains(e.fix),
+                })
                 .filter(|e| !(token_needed && e.fix == "automount-token"))
                 .collect(),
         };
@@ -534,4 +547,41 @@ fn service_account_bound(
             .cluster_role_bindings
             .iter()
             .any(|b| b.subjects.iter().flatten().any(names))
+}
+
+/// The fixes of one workload's plan the user picks (a checklist on the terminal; fixes whose
+/// edits take something away start unticked).
+fn choose_fixes(
+    object: &guardrails::finding::ObjectRef,
+    plan: &fix::FixPlan,
+) -> Result<HashSet<&'static str>> {
+    let mut fixes: Vec<(&'static str, usize, bool)> = Vec::new();
+    for e in &plan.edits {
+        match fixes.iter_mut().find(|(f, _, _)| *f == e.fix) {
+            Some(entry) => {
+                entry.1 += 1;
+                entry.2 |= e.confirm;
+            }
+            None => fixes.push((e.fix, 1, e.confirm)),
+        }
+    }
+    let items: Vec<String> = fixes
+        .iter()
+        .map(|(fix, n, confirm)| {
+            let note = if *confirm {
+                " (takes something away)"
+            } else {
+                ""
+            };
+            format!("{fix}: {n} field(s){note}")
+        })
+        .collect();
+    let defaults: Vec<bool> = fixes.iter().map(|(_, _, confirm)| !confirm).collect();
+    let picked = dialoguer::MultiSelect::new()
+        .with_prompt(format!("Fixes for {}", object.display_path()))
+        .items(&items)
+        .defaults(&defaults)
+        .interact()
+        .map_err(|e| Error::NotConfirmed(format!("not writing: {e}")))?;
+    Ok(picked.into_iter().map(|i| fixes[i].0).collect())
 }
