@@ -358,3 +358,87 @@ fn segments(existing: &[String]) -> Vec<PathSegment> {
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fix::{FixOptions, plan};
+    use serde_json::json;
+
+    fn deployment() -> Value {
+        json!({
+            "apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": {"name": "web", "namespace": "shop"},
+            "spec": {"template": {"spec": {
+                "containers": [
+                    {"name": "a", "image": "nginx", "volumeMounts": [{"name": "data", "mountPath": "/data"}]},
+                    {"name": "b", "image": "nginx", "securityContext": {"privileged": true}}
+                ],
+                "volumes": [{"name": "data", "emptyDir": {}}]
+            }}}
+        })
+    }
+
+    #[test]
+    fn the_live_patch_gives_the_planned_object_and_undo_gives_the_original_back() {
+        let live = deployment();
+        let fix_plan = plan(&live, &FixOptions::default())
+            .expect("plan")
+            .without_confirmations();
+        let target = ObjectRef::new("apps/v1", "Deployment", Some("shop"), "web");
+        let change = live_change(target.clone(), &live, &fix_plan.edits).expect("change");
+        let Action::Patch(patch) = &change.action else {
+            panic!("a JSON patch")
+        };
+        let mut patched = live.clone();
+        json_patch::patch(&mut patched, patch).expect("applies to the live object");
+        // The same result as the plan applied to the JSON (plus the annotation).
+        let mut expected = live.clone();
+        fix_plan.apply_to(&mut expected);
+        let annotation = patched["metadata"]["annotations"][PREVIOUS_ANNOTATION].clone();
+        let mut without = patched.clone();
+        without["metadata"]
+            .as_object_mut()
+            .expect("metadata")
+            .remove("annotations");
+        assert_eq!(without, expected);
+        // Fields under a missing parent arrive in one insertion, not as overwriting adds.
+        let sc = &patched["spec"]["template"]["spec"]["containers"][0]["securityContext"];
+        assert_eq!(sc["allowPrivilegeEscalation"], json!(false));
+        assert_eq!(sc["readOnlyRootFilesystem"], json!(true));
+        let previous: Value =
+            serde_json::from_str(annotation.as_str().expect("text")).expect("json");
+        assert!(
+            previous
+                .get("/spec/template/spec/containers/1/securityContext/privileged")
+                .is_none(),
+            "privileged needs confirmation and was left out: {previous}"
+        );
+        assert_eq!(
+            previous["/spec/template/spec/containers/1/securityContext/allowPrivilegeEscalation"],
+            Value::Null,
+            "{previous}"
+        );
+        assert_eq!(
+            previous["/spec/template/spec/containers/0/volumeMounts/1"],
+            Value::Null,
+            "{previous}"
+        );
+
+        let undo = undo_change(target, &patched)
+            .expect("undo")
+            .expect("annotation");
+        let Action::Patch(undo_patch) = &undo.action else {
+            panic!("a JSON patch")
+        };
+        let mut restored = patched.clone();
+        json_patch::patch(&mut restored, undo_patch).expect("undo applies");
+        if restored["metadata"]["annotations"] == json!({}) {
+            restored["metadata"]
+                .as_object_mut()
+                .expect("metadata")
+                .remove("annotations");
+        }
+        assert_eq!(restored, live);
+    }
+}
