@@ -275,6 +275,31 @@ fn live_fix_patches_only_the_planned_fields_and_undo_restores_them() {
     assert_eq!(again.status.code(), Some(0), "{}", text(&again.stderr));
     assert_eq!(get(&server, FRONTEND)["spec"], after["spec"]);
 
+    assert!(
+        text(&fixed.stderr)
+            .contains("Job/shop/nginx-config-check-manual: a Job's pod template cannot be changed"),
+        "{}",
+        text(&fixed.stderr)
+    );
+
+    // Undo, named as kubectl does (-n NS KIND/NAME): a server dry run first writes nothing.
+    let dry_undo = harden(
+        &server,
+        &[
+            "undo",
+            "-n",
+            "shop",
+            "deployment/frontend",
+            "--dry-run=server",
+        ],
+    );
+    assert_eq!(
+        dry_undo.status.code(),
+        Some(0),
+        "{}",
+        text(&dry_undo.stderr)
+    );
+    assert_eq!(get(&server, FRONTEND)["spec"], after["spec"]);
     let undone = harden(&server, &["undo", "shop/deployment/frontend", "--yes"]);
     assert_eq!(undone.status.code(), Some(0), "{}", text(&undone.stderr));
     let restored = get(&server, FRONTEND);

@@ -325,6 +325,14 @@ async fn fix_command(
         if acquired.cluster.is_some() && w.object.kind == "Pod" {
             continue;
         }
+        // A Job's pod template is immutable once created: fix its manifest (or CronJob).
+        if acquired.cluster.is_some() && w.object.kind == "Job" {
+            eprintln!(
+                "note: {}: a Job's pod template cannot be changed; fix its manifest or CronJob",
+                w.object.display_path()
+            );
+            continue;
+        }
         let service_account = w
             .pod_spec
             .service_account_name
