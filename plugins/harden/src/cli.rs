@@ -1,7 +1,7 @@
 //! `kubectl harden` flags: the suite's common flags plus this plugin's commands.
 
 use clap::{Parser, Subcommand, ValueEnum};
-use guardrails::cli::{ClusterArgs, GateArgs, InputArgs, OutputArgs, ScopeArgs};
+use guardrails::cli::{ClusterArgs, GateArgs, InputArgs, OutputArgs, ScopeArgs, WriteArgs};
 
 use crate::pss::{Level, Version};
 
@@ -87,14 +87,52 @@ mod help_text {
         "  kubectl harden -f deploy/ -R --rules pss -o sarif > harden.sarif\n\n",
         "  # Everything except the resources rule\n",
         "  kubectl harden -A --disable hardening-no-resources\n\n",
+        "  # Fix manifests in place (diff first), or preview the fix of live controllers\n",
+        "  kubectl harden fix -f deploy/ --yes\n",
+        "  kubectl harden fix -n shop --dry-run=server\n\n",
+        "  # Roll restricted out to a namespace, one label stage at a time\n",
+        "  kubectl harden rollout -n shop --level restricted\n\n",
         guardrails::exit_code_help!(),
     );
 }
 
-#[derive(Subcommand, Debug, Clone, Copy)]
+#[derive(Subcommand, Debug, Clone)]
 pub enum Command {
     /// Report Pod Security Standards violations and missing hardening (the default command)
     Check,
+    /// Apply the fix plan: edit -f files in place, or patch live controllers (never their pods)
+    Fix(FixArgs),
+    /// Move a namespace to a Pod Security level one stage at a time (warn, audit, enforce)
+    Rollout {
+        /// The label stage to set (default: the first one not yet at the level)
+        #[arg(long, value_enum)]
+        stage: Option<crate::rollout::Stage>,
+        /// Enforce even when warn and audit are not yet at the level
+        #[arg(long)]
+        force: bool,
+        #[command(flatten)]
+        write: WriteArgs,
+    },
+    /// Restore the fields the last live fix changed on a controller (KIND/NAME, or NAMESPACE/KIND/NAME)
+    Undo {
+        /// The controller, e.g. deployment/frontend or shop/deployment/frontend
+        object: String,
+        #[command(flatten)]
+        write: WriteArgs,
+    },
+}
+
+/// `fix`: which fixes, and how to write.
+#[derive(clap::Args, Debug, Clone)]
+pub struct FixArgs {
+    /// Apply only these fixes (repeatable or comma-separated), e.g. capabilities,seccomp; fixes that take something away (privileged, host namespaces, …) apply only when named here
+    #[arg(long, value_delimiter = ',', value_name = "FIX")]
+    pub only: Vec<String>,
+    /// Leave out these fixes (repeatable or comma-separated)
+    #[arg(long, value_delimiter = ',', value_name = "FIX")]
+    pub skip: Vec<String>,
+    #[command(flatten)]
+    pub write: WriteArgs,
 }
 
 #[cfg(test)]

@@ -702,6 +702,11 @@ impl FixPlan {
     }
 }
 
+/// Sets (or with `None` removes) the value at `path`, creating missing parents.
+pub fn apply_edit_at(root: &mut Value, path: &FieldPath, new: Option<Value>) {
+    apply_edit(root, path, new)
+}
+
 fn apply_edit(root: &mut Value, path: &FieldPath, new: Option<Value>) {
     let Some((last, parents)) = path.0.split_last() else {
         return;

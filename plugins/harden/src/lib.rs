@@ -7,8 +7,10 @@ pub mod catalogue;
 pub mod check;
 pub mod cli;
 pub mod fix;
+pub mod fix_apply;
 pub mod hardening;
 pub mod pss;
+pub mod rollout;
 
 use std::collections::HashSet;
 use std::io::Write;
@@ -65,22 +67,67 @@ pub async fn run(cli: Cli) -> Result<i32> {
         .map_err(|e| Error::Usage(e.to_string()))?;
 
     run::phase("start");
+    // fix also reads the RBAC bindings: a pod whose ServiceAccount is granted rights keeps
+    // its token.
+    let mut kinds = KINDS.to_vec();
+    if matches!(cli.command, Some(Command::Fix(_))) {
+        kinds.extend([ResourceKind::RoleBinding, ResourceKind::ClusterRoleBinding]);
+    }
     let acquired = acquire(
         &cli.input,
         &cli.cluster,
         &cli.scope,
-        KINDS,
+        &kinds,
         cli.gate.require_complete,
     )
     .await?;
-    let inventory = acquired.inventory;
+    let inventory = &acquired.inventory;
     let server_minor = match &acquired.cluster {
         Some(cluster) => server_minor(cluster).await,
         None => None,
     };
     run::phase("inventory");
 
-    match cli.command.unwrap_or(Command::Check) {
+    match cli.command.clone().unwrap_or(Command::Check) {
+        Command::Fix(args) => {
+            fix_command(
+                &cli,
+                &args,
+                inventory,
+                &acquired,
+                selector.as_ref(),
+                server_minor,
+            )
+            .await
+        }
+        Command::Rollout {
+            stage,
+            force,
+            write,
+        } => {
+            let namespace = match (&acquired.scope, cli.scope.namespace.as_deref()) {
+                (_, Some(ns)) => ns.to_string(),
+                (guardrails::cluster::NamespaceScope::One(ns), None) => ns.clone(),
+                (guardrails::cluster::NamespaceScope::All, None) => {
+                    return Err(Error::Usage(
+                        "rollout needs one namespace: -n NAMESPACE".into(),
+                    ));
+                }
+            };
+            let args = rollout::RolloutArgs {
+                namespace: &namespace,
+                level: cli.analysis.level,
+                version: cli.analysis.pss_version,
+                stage,
+                force,
+                write: &write,
+                server_minor,
+            };
+            rollout::rollout(&acquired, &args, &mut out, styles).await?;
+            out.flush()?;
+            Ok(exit_code::OK)
+        }
+        Command::Undo { object, write } => undo_command(&object, &write, &acquired, styles).await,
         Command::Check => {
             let opts = CheckOptions {
                 level: cli.analysis.level,
@@ -91,7 +138,7 @@ pub async fn run(cli: Cli) -> Result<i32> {
                 selector: selector.as_ref(),
                 server_minor,
             };
-            let outcome = check(&inventory, &opts);
+            let outcome = check(inventory, &opts);
             run::phase("check");
             for (namespace, label) in &outcome.invalid_version_labels {
                 run::warn(&format!(
@@ -226,4 +273,323 @@ fn write_sections(
         render::write_report(out, &part, format, styles, &[])?;
     }
     Ok(())
+}
+
+/// `fix`: the plan of every workload in scope (controllers; live, never their pods), filtered by
+/// `--only`/`--skip`, written to the files it came from or patched into the cluster.
+async fn fix_command(
+    cli: &Cli,
+    args: &cli::FixArgs,
+    inventory: &guardrails::inventory::Inventory,
+    acquired: &guardrails::collect::Acquired,
+    selector: Option<&LabelQuery>,
+    server_minor: Option<u32>,
+) -> Result<i32> {
+    use std::collections::BTreeMap;
+    let styles = Styles::for_output(cli.output.color, cli.output.format);
+    let mut out = run::stdout();
+    for name in args.only.iter().chain(&args.skip) {
+        if !fix::FIXES.contains(&name.as_str()) {
+            return Err(Error::Usage(format!(
+                "unknown fix {name:?}; fixes: {}",
+                fix::FIXES.join(", ")
+            )));
+        }
+    }
+    let only: HashSet<String> = args.only.iter().cloned().collect();
+    let skip: HashSet<String> = args.skip.iter().cloned().collect();
+    let version = match (cli.analysis.pss_version, server_minor) {
+        (Some(v), _) => v,
+        (None, Some(minor)) => pss::Version::Minor(minor.min(pss::MAX_MINOR)),
+        (None, None) => pss::Version::Latest,
+    };
+    let opts = fix::FixOptions {
+        level: cli.analysis.level,
+        version,
+        ..fix::FixOptions::default()
+    };
+    let interactive = !args.write.yes && {
+        use std::io::IsTerminal;
+        std::io::stdin().is_terminal() && std::io::stderr().is_terminal()
+    };
+    // Planned on the controllers' JSON as collected.
+    let mut plans: BTreeMap<guardrails::finding::ObjectRef, (serde_json::Value, fix::FixPlan)> =
+        BTreeMap::new();
+    for w in inventory.workloads() {
+        if !acquired.scope.includes(Some(w.namespace()))
+            || selector.is_some_and(|q| !w.metadata.labels.as_ref().is_some_and(|l| q.matches(l)))
+        {
+            continue;
+        }
+        // A live Pod's security settings cannot be patched; its controller (if any) is fixed.
+        if acquired.cluster.is_some() && w.object.kind == "Pod" {
+            continue;
+        }
+        // A Job's pod template is immutable once created: fix its manifest (or CronJob).
+        if acquired.cluster.is_some() && w.object.kind == "Job" {
+            eprintln!(
+                "note: {}: a Job's pod template cannot be changed; fix its manifest or CronJob",
+                w.object.display_path()
+            );
+            continue;
+        }
+        let service_account = w
+            .pod_spec
+            .service_account_name
+            .as_deref()
+            .unwrap_or("default");
+        let token_needed = service_account_bound(inventory, w.namespace(), service_account);
+        let object = workload_json(&w);
+        let plan = fix::plan(&object, &opts)
+            .map_err(|e| Error::input(w.object.display_path(), e))?
+            .select(&only, &skip);
+        // On a terminal without --yes: ask per workload which fixes to apply. Otherwise edits
+        // that take something away apply only when asked for by name.
+        let chosen = if interactive && !plan.is_empty() {
+            Some(choose_fixes(&w.object, &plan)?)
+        } else {
+            None
+        };
+        let plan = fix::FixPlan {
+            edits: plan
+                .edits
+                .into_iter()
+                .filter(|e| match &chosen {
+                    Some(chosen) => chosen.contains(e.fix),
+                    None => !e.confirm || only.contains(e.fix),
+                })
+                .filter(|e| !(token_needed && e.fix == "automount-token"))
+                .collect(),
+        };
+        if token_needed {
+            eprintln!(
+                "note: {}: automountServiceAccountToken left as is: ServiceAccount {service_account} is granted RBAC rights the pods may use",
+                w.object.display_path()
+            );
+        }
+        if !plan.is_empty() {
+            plans.insert(w.object.clone(), (object, plan));
+        }
+    }
+    match &acquired.cluster {
+        None => {
+            if args.write.dry_run == guardrails::cli::DryRun::Server {
+                return Err(Error::Usage(
+                    "--dry-run=server needs a cluster; for files use --dry-run=client".into(),
+                ));
+            }
+            let files = guardrails::manifest::expand(&cli.input.filenames, cli.input.recursive)?;
+            let by_object: BTreeMap<_, _> =
+                plans.into_iter().map(|(k, (_, plan))| (k, plan)).collect();
+            let mut writes = Vec::new();
+            let mut edits = 0;
+            for file in &files {
+                if file.as_os_str() == "-" {
+                    return Err(Error::Usage(
+                        "fix rewrites files in place; stdin (-f -) cannot be fixed".into(),
+                    ));
+                }
+                let text = std::fs::read_to_string(file)
+                    .map_err(|e| Error::input(file.display().to_string(), e))?;
+                if let Some((write, n)) = fix_apply::plan_file(file, &text, &by_object)? {
+                    let label = file.display().to_string();
+                    write!(
+                        out,
+                        "{}",
+                        guardrails::preview::unified_diff(
+                            &write.before,
+                            &write.after,
+                            &format!("a/{label}"),
+                            &format!("b/{label}"),
+                            styles
+                        )
+                    )?;
+                    edits += n;
+                    writes.push(write);
+                }
+            }
+            if writes.is_empty() {
+                writeln!(out, "Nothing to fix.")?;
+                out.flush()?;
+                return Ok(exit_code::OK);
+            }
+            out.flush()?;
+            if args.write.dry_run != guardrails::cli::DryRun::None {
+                eprintln!(
+                    "dry run: {edits} edit(s) in {} file(s) not written",
+                    writes.len()
+                );
+                return Ok(exit_code::OK);
+            }
+            let question = format!("Write {edits} edit(s) to {} file(s)?", writes.len());
+            if !guardrails::preview::confirm(&question, args.write.yes)? {
+                return Err(Error::NotConfirmed("not writing: declined".into()));
+            }
+            guardrails::edit::write_all(&writes)?;
+            eprintln!("fixed {edits} field(s) in {} file(s)", writes.len());
+            Ok(exit_code::OK)
+        }
+        Some(cluster) => {
+            let changes: Vec<_> = plans
+                .into_iter()
+                .filter_map(|(target, (object, plan))| {
+                    fix_apply::live_change(target, &object, &plan.edits)
+                })
+                .collect();
+            let writer = guardrails::apply::LiveWriter::new(cluster, "kubectl-harden");
+            guardrails::apply::apply_all(&writer, changes, &args.write, &mut out, styles).await?;
+            out.flush()?;
+            Ok(exit_code::OK)
+        }
+    }
+}
+
+/// A workload's controller (or Pod) as JSON: what the fix plan and the patch guards read.
+fn workload_json(w: &guardrails::workload::Workload<'_>) -> serde_json::Value {
+    use serde_json::json;
+    let mut object = json!({
+        "apiVersion": w.object.api_version,
+        "kind": w.object.kind,
+        "metadata": w.metadata,
+    });
+    let spec = serde_json::to_value(w.pod_spec).unwrap_or_default();
+    let pod_meta = serde_json::to_value(w.pod_metadata).unwrap_or_default();
+    if let Some(template) = fix::template_path(&w.object.kind) {
+        if template.0.is_empty() {
+            object["spec"] = spec;
+        } else {
+            let mut t = json!({ "spec": spec });
+            if !pod_meta.is_null() {
+                t["metadata"] = pod_meta;
+            }
+            fix::apply_edit_at(&mut object, &template, Some(t));
+        }
+    }
+    object
+}
+
+/// `undo`: the annotation of the last live fix, restored with a guarded patch.
+async fn undo_command(
+    object: &str,
+    write: &guardrails::cli::WriteArgs,
+    acquired: &guardrails::collect::Acquired,
+    styles: Styles,
+) -> Result<i32> {
+    let Some(cluster) = &acquired.cluster else {
+        return Err(Error::Usage(
+            "undo restores live controllers; it does not read -f files".into(),
+        ));
+    };
+    let parts: Vec<&str> = object.split('/').collect();
+    let (namespace, kind, name) = match parts.as_slice() {
+        [kind, name] => (
+            match &acquired.scope {
+                guardrails::cluster::NamespaceScope::One(ns) => ns.clone(),
+                guardrails::cluster::NamespaceScope::All => cluster.default_namespace.clone(),
+            },
+            *kind,
+            *name,
+        ),
+        [ns, kind, name] => (ns.to_string(), *kind, *name),
+        _ => {
+            return Err(Error::Usage(format!(
+                "{object:?}: expected KIND/NAME or NAMESPACE/KIND/NAME"
+            )));
+        }
+    };
+    let kind_lower = kind.to_ascii_lowercase();
+    let workloads = acquired.inventory.workloads();
+    let Some(w) = workloads.iter().find(|w| {
+        w.namespace() == namespace
+            && w.object.name == name
+            && [
+                w.object.kind.to_ascii_lowercase(),
+                format!("{}s", w.object.kind.to_ascii_lowercase()),
+            ]
+            .iter()
+            .any(|k| *k == kind_lower || kind_lower.starts_with(&format!("{k}.")))
+    }) else {
+        return Err(Error::input(
+            object.to_string(),
+            format!("no such controller in namespace {namespace}"),
+        ));
+    };
+    let live = workload_json(w);
+    let Some(change) = fix_apply::undo_change(w.object.clone(), &live)? else {
+        eprintln!(
+            "{}: no {} annotation; nothing to undo",
+            w.object.display_path(),
+            fix_apply::PREVIOUS_ANNOTATION
+        );
+        return Ok(exit_code::OK);
+    };
+    let mut out = run::stdout();
+    let writer = guardrails::apply::LiveWriter::new(cluster, "kubectl-harden");
+    guardrails::apply::apply_all(&writer, vec![change], write, &mut out, styles).await?;
+    out.flush()?;
+    Ok(exit_code::OK)
+}
+
+/// Whether a RoleBinding or ClusterRoleBinding grants anything to the ServiceAccount, by name
+/// or through the `system:serviceaccounts[:NAMESPACE]` groups.
+fn service_account_bound(
+    inventory: &guardrails::inventory::Inventory,
+    namespace: &str,
+    name: &str,
+) -> bool {
+    let namespace_group = format!("system:serviceaccounts:{namespace}");
+    let names = |s: &k8s_openapi::api::rbac::v1::Subject| match s.kind.as_str() {
+        "ServiceAccount" => {
+            s.name == name && s.namespace.as_deref().unwrap_or(namespace) == namespace
+        }
+        "Group" => s.name == "system:serviceaccounts" || s.name == namespace_group,
+        _ => false,
+    };
+    let in_namespace = inventory
+        .role_bindings
+        .iter()
+        .filter(|b| b.metadata.namespace.as_deref() == Some(namespace))
+        .any(|b| b.subjects.iter().flatten().any(names));
+    in_namespace
+        || inventory
+            .cluster_role_bindings
+            .iter()
+            .any(|b| b.subjects.iter().flatten().any(names))
+}
+
+/// The fixes of one workload's plan the user picks (a checklist on the terminal; fixes whose
+/// edits take something away start unticked).
+fn choose_fixes(
+    object: &guardrails::finding::ObjectRef,
+    plan: &fix::FixPlan,
+) -> Result<HashSet<&'static str>> {
+    let mut fixes: Vec<(&'static str, usize, bool)> = Vec::new();
+    for e in &plan.edits {
+        match fixes.iter_mut().find(|(f, _, _)| *f == e.fix) {
+            Some(entry) => {
+                entry.1 += 1;
+                entry.2 |= e.confirm;
+            }
+            None => fixes.push((e.fix, 1, e.confirm)),
+        }
+    }
+    let items: Vec<String> = fixes
+        .iter()
+        .map(|(fix, n, confirm)| {
+            let note = if *confirm {
+                " (takes something away)"
+            } else {
+                ""
+            };
+            format!("{fix}: {n} field(s){note}")
+        })
+        .collect();
+    let defaults: Vec<bool> = fixes.iter().map(|(_, _, confirm)| !confirm).collect();
+    let picked = dialoguer::MultiSelect::new()
+        .with_prompt(format!("Fixes for {}", object.display_path()))
+        .items(&items)
+        .defaults(&defaults)
+        .interact()
+        .map_err(|e| Error::NotConfirmed(format!("not writing: {e}")))?;
+    Ok(picked.into_iter().map(|i| fixes[i].0).collect())
 }

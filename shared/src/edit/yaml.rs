@@ -259,6 +259,44 @@ impl YamlFile {
         Ok(())
     }
 
+    /// Plans replacing the scalar at `path` with a plain (unquoted) `true`, `false` or number,
+    /// so it reads back as a boolean or number rather than a string; other text is refused.
+    pub fn set_plain_scalar(
+        &mut self,
+        document: usize,
+        path: &[PathSegment],
+        value: &str,
+    ) -> Result<(), EditError> {
+        let unsupported = |what| EditError::Unsupported {
+            document,
+            path: display_path(path),
+            what,
+        };
+        if !(matches!(value, "true" | "false") || value.parse::<i64>().is_ok()) {
+            return Err(unsupported("not given a boolean or integer"));
+        }
+        let span = match self.get(document, path) {
+            Some(Node::Scalar { span, .. }) => *span,
+            Some(_) => return Err(unsupported("not a scalar")),
+            None => {
+                return Err(EditError::NotFound {
+                    document,
+                    path: display_path(path),
+                });
+            }
+        };
+        self.splices.push(Splice {
+            range: span,
+            text: value.to_string(),
+        });
+        self.expectations.push(Expectation {
+            document,
+            path: path.to_vec(),
+            value: Some(value.to_string()),
+        });
+        Ok(())
+    }
+
     /// Plans adding `key: value` to the mapping at `path`. `value` is YAML text: a scalar, a
     /// flow collection, or several lines of block YAML (indented below the key). Block
     /// mappings get the new entry after their last entry at the same indentation; flow

@@ -235,3 +235,16 @@ fn json_documents_are_edited_as_yaml() {
         )
     );
 }
+
+#[test]
+fn plain_scalars_are_written_as_booleans_and_numbers() {
+    let text = "a: \"true\"  # quoted\nb: 0\nc: x\n";
+    let mut f = YamlFile::parse(text).expect("parse");
+    f.set_plain_scalar(0, &["a".into()], "false").expect("bool");
+    f.set_plain_scalar(0, &["b".into()], "10001").expect("int");
+    assert!(f.set_plain_scalar(0, &["c".into()], "x: y").is_err());
+    assert_eq!(
+        f.edited().expect("edited"),
+        "a: false  # quoted\nb: 10001\nc: x\n"
+    );
+}

@@ -1,0 +1,444 @@
+//! Carrying out a fix plan: on manifest files as format-preserving edits (only the planned
+//! fields are inserted or set; comments, order and indentation stay), and on live controllers
+//! as guarded JSON patches that also record the fields' previous values in an annotation, so
+//! `undo` can put them back.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use guardrails::apply::{Action, LiveChange, PatchBuilder};
+use guardrails::edit::{PathSegment, PlannedWrite, YamlFile};
+use guardrails::error::{Error, Result};
+use guardrails::finding::ObjectRef;
+use serde_json::{Map, Value};
+
+use crate::fix::{Edit, FieldPath, FixPlan, Step, apply_edit_at};
+
+/// The controller annotation holding the previous values of the fields the last live fix
+/// changed: JSON of pointer → old value (`null`: the field was absent).
+pub const PREVIOUS_ANNOTATION: &str = "harden.guardrails.dev/previous";
+
+/// Where an edit lands in an object: the part of its path that exists (as pointer segments:
+/// keys, and list indexes found by the element's merge key), and the steps that do not.
+struct Resolved {
+    existing: Vec<String>,
+    missing: Vec<Step>,
+    /// The first missing step is a new element of a list that exists (`existing` ends there).
+    new_element: bool,
+}
+
+fn resolve(root: &Value, path: &FieldPath) -> Resolved {
+    let mut existing = Vec::new();
+    let mut node = root;
+    for (i, step) in path.0.iter().enumerate() {
+        let next = match step {
+            Step::Key(k) => node.get(k).map(|n| (k.clone(), n)),
+            Step::Item { list, key, value } => {
+                match node.get(list).and_then(Value::as_array) {
+                    Some(items) => match items.iter().position(|it| it.get(*key) == Some(value)) {
+                        Some(index) => {
+                            existing.push(list.clone());
+                            node = &items[index];
+                            existing.push(index.to_string());
+                            continue;
+                        }
+                        None => {
+                            // The list exists; the element is new.
+                            existing.push(list.clone());
+                            return Resolved {
+                                existing,
+                                missing: path.0[i..].to_vec(),
+                                new_element: true,
+                            };
+                        }
+                    },
+                    None => None,
+                }
+            }
+        };
+        match next {
+            Some((k, n)) => {
+                existing.push(k);
+                node = n;
+            }
+            None => {
+                return Resolved {
+                    existing,
+                    missing: path.0[i..].to_vec(),
+                    new_element: false,
+                };
+            }
+        }
+    }
+    Resolved {
+        existing,
+        missing: Vec::new(),
+        new_element: false,
+    }
+}
+
+fn pointer(segments: &[String]) -> String {
+    segments
+        .iter()
+        .map(|s| format!("/{}", s.replace('~', "~0").replace('/', "~1")))
+        .collect()
+}
+
+/// New values grouped under the first field that does not exist yet, so edits below one
+/// missing parent (a container without a securityContext) become one insertion.
+#[derive(Default)]
+struct Insertions {
+    /// (existing parent segments, key or "-" for a new list element) → value.
+    groups: BTreeMap<(Vec<String>, String), Value>,
+}
+
+impl Insertions {
+    fn add(&mut self, resolved: &Resolved, new: Value) {
+        let Some(first) = resolved.missing.first() else {
+            return;
+        };
+        match first {
+            Step::Item { .. } if resolved.new_element && resolved.missing.len() == 1 => {
+                // A new element of an existing list: appended whole.
+                self.groups
+                    .insert((resolved.existing.clone(), "-".to_string()), new);
+            }
+            _ => {
+                let key = match first {
+                    Step::Key(k) => k.clone(),
+                    Step::Item { list, .. } => list.clone(),
+                };
+                let slot = self
+                    .groups
+                    .entry((resolved.existing.clone(), key.clone()))
+                    .or_insert_with(|| Value::Object(Map::new()));
+                let mut map = Map::new();
+                map.insert(key.clone(), slot.take());
+                let mut wrapper = Value::Object(map);
+                apply_edit_at(
+                    &mut wrapper,
+                    &FieldPath(resolved.missing.clone()),
+                    Some(new),
+                );
+                *slot = wrapper[&key].take();
+            }
+        }
+    }
+}
+
+/// The JSON patch of one live controller for `edits` (planned against `live`), with the
+/// previous values in [`PREVIOUS_ANNOTATION`] (merged with those of an earlier fix, which
+/// keep the original values). `None` when there is nothing to change.
+pub fn live_change(target: ObjectRef, live: &Value, edits: &[Edit]) -> Option<LiveChange> {
+    if edits.is_empty() {
+        return None;
+    }
+    let mut builder = PatchBuilder::new(live);
+    let mut previous: Map<String, Value> = live
+        .pointer(&pointer(&[
+            "metadata".into(),
+            "annotations".into(),
+            PREVIOUS_ANNOTATION.into(),
+        ]))
+        .and_then(Value::as_str)
+        .and_then(|s| serde_json::from_str(s).ok())
+        .unwrap_or_default();
+    let mut insertions = Insertions::default();
+    for edit in edits {
+        let resolved = resolve(live, &edit.path);
+        if resolved.missing.is_empty() {
+            let at = pointer(&resolved.existing);
+            previous
+                .entry(at.clone())
+                .or_insert(edit.old.clone().unwrap_or(Value::Null));
+            match &edit.new {
+                Some(v) => builder.set(&at, v.clone()),
+                None => builder.remove(&at),
+            };
+        } else if let Some(new) = &edit.new {
+            insertions.add(&resolved, new.clone());
+        }
+    }
+    for ((parent, key), value) in insertions.groups {
+        let mut at = parent.clone();
+        let recorded = if key == "-" {
+            let len = live
+                .pointer(&pointer(&parent))
+                .and_then(Value::as_array)
+                .map_or(0, Vec::len);
+            let mut r = parent.clone();
+            r.push(len.to_string());
+            r
+        } else {
+            let mut r = parent.clone();
+            r.push(key.clone());
+            r
+        };
+        at.push(key);
+        previous.entry(pointer(&recorded)).or_insert(Value::Null);
+        // "-" must not be escaped: it is the JSON-patch append position.
+        builder.set(&pointer(&at), value);
+    }
+    let fixes: Vec<&str> = {
+        let mut f: Vec<&str> = edits.iter().map(|e| e.fix).collect();
+        f.dedup();
+        f
+    };
+    builder.set(
+        &pointer(&[
+            "metadata".into(),
+            "annotations".into(),
+            PREVIOUS_ANNOTATION.into(),
+        ]),
+        Value::String(Value::Object(previous).to_string()),
+    );
+    Some(LiveChange {
+        target,
+        action: Action::Patch(builder.build()),
+        reason: format!("harden fix: {}", fixes.join(", ")),
+    })
+}
+
+/// The guarded patch that restores the values recorded by the last live fix and removes the
+/// annotation; `None` when the object has no such annotation.
+pub fn undo_change(target: ObjectRef, live: &Value) -> Result<Option<LiveChange>> {
+    let annotation = pointer(&[
+        "metadata".into(),
+        "annotations".into(),
+        PREVIOUS_ANNOTATION.into(),
+    ]);
+    let Some(text) = live.pointer(&annotation).and_then(Value::as_str) else {
+        return Ok(None);
+    };
+    let previous: Map<String, Value> = serde_json::from_str(text).map_err(|e| {
+        Error::input(
+            guardrails::apply::display_ref(&target),
+            format!("annotation {PREVIOUS_ANNOTATION} is not a JSON object: {e}"),
+        )
+    })?;
+    let mut builder = PatchBuilder::new(live);
+    // Removals of list elements go from the highest index down, so indexes stay valid.
+    let mut entries: Vec<(&String, &Value)> = previous.iter().collect();
+    entries.sort_by(|a, b| b.0.cmp(a.0));
+    for (at, old) in entries {
+        match old {
+            Value::Null => builder.remove(at),
+            v => builder.set(at, v.clone()),
+        };
+    }
+    builder.remove(&annotation);
+    Ok(Some(LiveChange {
+        target,
+        action: Action::Patch(builder.build()),
+        reason: "harden undo: restore the fields the last fix changed".to_string(),
+    }))
+}
+
+/// The edits of one file: every document holding a workload in `plans` (keyed by object) gets
+/// its planned fields set or inserted. Edits a text edit cannot make (removing a field,
+/// replacing a list, appending to an existing list) are left out with a warning — and with
+/// them the read-only root filesystem, when its /tmp mount cannot be added.
+pub fn plan_file(
+    file: &Path,
+    text: &str,
+    plans: &BTreeMap<ObjectRef, FixPlan>,
+) -> Result<Option<(PlannedWrite, usize)>> {
+    let name = file.display().to_string();
+    let mut yaml = YamlFile::parse(text).map_err(|e| Error::input(&name, e))?;
+    let documents: Vec<Value> = {
+        use serde::Deserialize;
+        let mut docs = Vec::new();
+        for d in serde_yaml_ng::Deserializer::from_str(text) {
+            docs.push(Value::deserialize(d).map_err(|e| Error::input(&name, e))?);
+        }
+        docs
+    };
+    let mut applied = 0;
+    for (document, object) in documents.iter().enumerate() {
+        let text_at = |p: &str| object.pointer(p).and_then(Value::as_str);
+        let Some(kind) = text_at("/kind") else {
+            continue;
+        };
+        let target = ObjectRef::new(
+            text_at("/apiVersion").unwrap_or_default(),
+            kind,
+            text_at("/metadata/namespace"),
+            text_at("/metadata/name").unwrap_or_default(),
+        );
+        let Some(plan) = plans.get(&target) else {
+            continue;
+        };
+        let feasible = |e: &Edit| {
+            let r = resolve(object, &e.path);
+            match (&e.new, r.missing.first()) {
+                (None, _) => false,
+                // Appending to a list that exists needs a sequence edit the editor lacks.
+                (Some(_), Some(Step::Item { .. })) => !r.new_element,
+                (Some(_), Some(Step::Key(_))) => true,
+                (Some(v), None) => {
+                    !v.is_object()
+                        && !v.is_array()
+                        && object
+                            .pointer(&pointer(&r.existing))
+                            .is_some_and(|o| !o.is_object() && !o.is_array())
+                }
+            }
+        };
+        let mut drop_read_only = false;
+        let mut edits = Vec::new();
+        for e in &plan.edits {
+            if feasible(e) {
+                edits.push(e);
+            } else {
+                guardrails::run::warn(&format!(
+                    "{name}: {} {}: not edited in the file ({}); change it by hand",
+                    target.display_path(),
+                    e.path,
+                    if e.new.is_none() {
+                        "a removal"
+                    } else {
+                        "replaces a list or adds to one"
+                    }
+                ));
+                drop_read_only |= e.fix == "read-only-root-fs";
+            }
+        }
+        if drop_read_only {
+            edits.retain(|e| e.fix != "read-only-root-fs");
+        }
+        let mut insertions = Insertions::default();
+        for e in edits {
+            let r = resolve(object, &e.path);
+            let Some(new) = &e.new else { continue };
+            if r.missing.is_empty() {
+                let path = segments(&r.existing);
+                match new {
+                    Value::String(s) => yaml.set_scalar(document, &path, s),
+                    other => yaml.set_plain_scalar(document, &path, &other.to_string()),
+                }
+                .map_err(|err| Error::input(&name, err))?;
+            } else {
+                insertions.add(&r, new.clone());
+            }
+            applied += 1;
+        }
+        // Deeper mappings first: a container's new entries and its pod spec's can land at the
+        // same position (after the container's last line), and must stay in their mapping.
+        let mut groups: Vec<_> = insertions.groups.into_iter().collect();
+        groups.sort_by_key(|((parent, _), _)| std::cmp::Reverse(parent.len()));
+        for ((parent, key), value) in groups {
+            let text = serde_yaml_ng::to_string(&value).map_err(|e| Error::input(&name, e))?;
+            yaml.insert_entry(document, &segments(&parent), &key, &text)
+                .map_err(|err| Error::input(&name, err))?;
+        }
+    }
+    if !yaml.has_edits() {
+        return Ok(None);
+    }
+    let after = yaml.edited().map_err(|e| Error::input(&name, e))?;
+    Ok(Some((
+        PlannedWrite {
+            path: file.to_path_buf(),
+            before: text.to_string(),
+            after,
+        },
+        applied,
+    )))
+}
+
+fn segments(existing: &[String]) -> Vec<PathSegment> {
+    // Pointer segments alternate keys and list indexes as the JSON does; an index is a list
+    // position only where the parent is a list, which `resolve` guarantees for numeric ones
+    // that follow a list key. Keys that look numeric never occur in pod templates.
+    existing
+        .iter()
+        .map(|s| match s.parse::<usize>() {
+            Ok(i) => PathSegment::Index(i),
+            Err(_) => PathSegment::Key(s.clone()),
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fix::{FixOptions, plan};
+    use serde_json::json;
+
+    fn deployment() -> Value {
+        json!({
+            "apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": {"name": "web", "namespace": "shop"},
+            "spec": {"template": {"spec": {
+                "containers": [
+                    {"name": "a", "image": "nginx", "volumeMounts": [{"name": "data", "mountPath": "/data"}]},
+                    {"name": "b", "image": "nginx", "securityContext": {"privileged": true}}
+                ],
+                "volumes": [{"name": "data", "emptyDir": {}}]
+            }}}
+        })
+    }
+
+    #[test]
+    fn the_live_patch_gives_the_planned_object_and_undo_gives_the_original_back() {
+        let live = deployment();
+        let fix_plan = plan(&live, &FixOptions::default())
+            .expect("plan")
+            .without_confirmations();
+        let target = ObjectRef::new("apps/v1", "Deployment", Some("shop"), "web");
+        let change = live_change(target.clone(), &live, &fix_plan.edits).expect("change");
+        let Action::Patch(patch) = &change.action else {
+            panic!("a JSON patch")
+        };
+        let mut patched = live.clone();
+        json_patch::patch(&mut patched, patch).expect("applies to the live object");
+        // The same result as the plan applied to the JSON (plus the annotation).
+        let mut expected = live.clone();
+        fix_plan.apply_to(&mut expected);
+        let annotation = patched["metadata"]["annotations"][PREVIOUS_ANNOTATION].clone();
+        let mut without = patched.clone();
+        without["metadata"]
+            .as_object_mut()
+            .expect("metadata")
+            .remove("annotations");
+        assert_eq!(without, expected);
+        // Fields under a missing parent arrive in one insertion, not as overwriting adds.
+        let sc = &patched["spec"]["template"]["spec"]["containers"][0]["securityContext"];
+        assert_eq!(sc["allowPrivilegeEscalation"], json!(false));
+        assert_eq!(sc["readOnlyRootFilesystem"], json!(true));
+        let previous: Value =
+            serde_json::from_str(annotation.as_str().expect("text")).expect("json");
+        assert!(
+            previous
+                .get("/spec/template/spec/containers/1/securityContext/privileged")
+                .is_none(),
+            "privileged needs confirmation and was left out: {previous}"
+        );
+        assert_eq!(
+            previous["/spec/template/spec/containers/1/securityContext/allowPrivilegeEscalation"],
+            Value::Null,
+            "{previous}"
+        );
+        assert_eq!(
+            previous["/spec/template/spec/containers/0/volumeMounts/1"],
+            Value::Null,
+            "{previous}"
+        );
+
+        let undo = undo_change(target, &patched)
+            .expect("undo")
+            .expect("annotation");
+        let Action::Patch(undo_patch) = &undo.action else {
+            panic!("a JSON patch")
+        };
+        let mut restored = patched.clone();
+        json_patch::patch(&mut restored, undo_patch).expect("undo applies");
+        if restored["metadata"]["annotations"] == json!({}) {
+            restored["metadata"]
+                .as_object_mut()
+                .expect("metadata")
+                .remove("annotations");
+        }
+        assert_eq!(restored, live);
+    }
+}

@@ -1,0 +1,421 @@
+//! `kubectl harden fix` and `undo` end to end through the real kubectl: format-preserving edits
+//! of copied example files, and guarded patches of live controllers on the test API server.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::process::{Output, Stdio};
+
+use guardrails_e2e::{ApiServerConfig, TestApiServer, harness};
+use serde_json::{Value, json};
+
+fn examples() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("workspace root")
+        .join("examples/cluster")
+}
+
+fn run(args: &[&str]) -> Output {
+    harness::kubectl(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("kubectl runs")
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+fn copy_examples() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("tmp");
+    for entry in std::fs::read_dir(examples()).expect("examples") {
+        let path = entry.expect("entry").path();
+        let name = path
+            .file_name()
+            .expect("name")
+            .to_string_lossy()
+            .to_string();
+        if name.contains("workloads") {
+            std::fs::copy(&path, dir.path().join(name)).expect("copy");
+        }
+    }
+    dir
+}
+
+fn read_all(dir: &Path) -> Vec<(String, String)> {
+    let mut files: Vec<_> = std::fs::read_dir(dir)
+        .expect("ls")
+        .map(|e| e.expect("entry").path())
+        .map(|p| {
+            (
+                p.display().to_string(),
+                std::fs::read_to_string(&p).expect("read"),
+            )
+        })
+        .collect();
+    files.sort();
+    files
+}
+
+fn pss_rules(dir: &Path) -> BTreeSet<String> {
+    let out = run(&[
+        "harden",
+        "-f",
+        &dir.display().to_string(),
+        "--rules",
+        "pss",
+        "-o",
+        "json",
+    ]);
+    let report: Value = serde_json::from_slice(&out.stdout).expect("json report");
+    report["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .map(|f| f["rule"].as_str().unwrap_or("").to_string())
+        .collect()
+}
+
+#[test]
+fn fixing_files_leaves_only_the_fixes_that_need_asking_and_keeps_comments() {
+    let dir = copy_examples();
+    let d = dir.path().display().to_string();
+    let before = read_all(dir.path());
+    assert!(pss_rules(dir.path()).contains("pss-run-as-non-root"));
+
+    // Without a terminal and without --yes: diff shown, nothing written, exit 5.
+    let refused = run(&["harden", "fix", "-f", &d]);
+    assert_eq!(refused.status.code(), Some(5), "{}", text(&refused.stderr));
+    assert!(text(&refused.stdout).contains("+          allowPrivilegeEscalation: false"));
+    assert_eq!(read_all(dir.path()), before);
+
+    // --dry-run writes nothing either.
+    let dry = run(&["harden", "fix", "-f", &d, "--dry-run"]);
+    assert_eq!(dry.status.code(), Some(0), "{}", text(&dry.stderr));
+    assert_eq!(read_all(dir.path()), before);
+
+    let fixed = run(&["harden", "fix", "-f", &d, "--yes"]);
+    assert_eq!(fixed.status.code(), Some(0), "{}", text(&fixed.stderr));
+    // Only the fixes that take something away (not asked for by --only) remain.
+    let left = pss_rules(dir.path());
+    let expected: BTreeSet<String> = [
+        "pss-host-namespaces",
+        "pss-privileged",
+        "pss-restricted-volumes",
+    ]
+    .into_iter()
+    .map(String::from)
+    .collect();
+    assert_eq!(left, expected);
+
+    // Every original line is still there, in order (edits only insert or set values).
+    let after = read_all(dir.path());
+    for ((_, old), (name, new)) in before.iter().zip(&after) {
+        let mut new_lines = new.lines();
+        for line in old.lines() {
+            if line.contains("allowPrivilegeEscalation") || line.contains("runAsNonRoot") {
+                continue;
+            }
+            assert!(
+                new_lines.any(|l| l == line),
+                "{name}: line {line:?} lost or moved"
+            );
+        }
+    }
+    assert!(
+        after[0]
+            .1
+            .starts_with("# shop (pod-security warn=restricted)")
+    );
+
+    // A second fix changes nothing.
+    let again = run(&["harden", "fix", "-f", &d, "--yes"]);
+    assert_eq!(again.status.code(), Some(0));
+    assert!(text(&again.stdout).contains("Nothing to fix."));
+    assert_eq!(read_all(dir.path()), after);
+
+    // Asked for by name, the privileged and host-namespace fixes apply too.
+    let named = run(&[
+        "harden",
+        "fix",
+        "-f",
+        &d,
+        "--only",
+        "privileged,host-namespaces",
+        "--yes",
+    ]);
+    assert_eq!(named.status.code(), Some(0), "{}", text(&named.stderr));
+    assert_eq!(
+        pss_rules(dir.path()),
+        BTreeSet::from(["pss-restricted-volumes".to_string()])
+    );
+}
+
+const FRONTEND: &str = "/apis/apps/v1/namespaces/shop/deployments/frontend";
+
+fn get(server: &TestApiServer, path: &str) -> Value {
+    let out = server
+        .kubectl(&["get", "--raw", path])
+        .output()
+        .expect("kubectl get");
+    serde_json::from_slice(&out.stdout).expect("json")
+}
+
+fn harden(server: &TestApiServer, args: &[&str]) -> Output {
+    let mut all = vec!["harden"];
+    all.extend_from_slice(args);
+    server
+        .kubectl(&all)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run")
+}
+
+fn without_template_spec(mut v: Value) -> Value {
+    if let Some(t) = v
+        .pointer_mut("/spec/template")
+        .and_then(Value::as_object_mut)
+    {
+        t.remove("spec");
+    }
+    if let Some(m) = v.get_mut("metadata").and_then(Value::as_object_mut) {
+        for k in [
+            "annotations",
+            "managedFields",
+            "resourceVersion",
+            "generation",
+        ] {
+            m.remove(k);
+        }
+    }
+    v
+}
+
+#[test]
+fn live_fix_patches_only_the_planned_fields_and_undo_restores_them() {
+    let server = TestApiServer::start(ApiServerConfig::default());
+    let before = get(&server, FRONTEND);
+
+    let dry = harden(&server, &["fix", "-n", "shop", "--dry-run=server"]);
+    assert_eq!(dry.status.code(), Some(0), "{}", text(&dry.stderr));
+    assert!(
+        text(&dry.stdout).contains("# deployment.apps/frontend -n shop: harden fix"),
+        "{}",
+        text(&dry.stdout)
+    );
+    assert_eq!(
+        get(&server, FRONTEND),
+        before,
+        "server dry run writes nothing"
+    );
+
+    let refused = harden(&server, &["fix", "-n", "shop"]);
+    assert_eq!(refused.status.code(), Some(5), "{}", text(&refused.stderr));
+    assert_eq!(get(&server, FRONTEND), before);
+
+    let fixed = harden(&server, &["fix", "-n", "shop", "--yes"]);
+    assert_eq!(fixed.status.code(), Some(0), "{}", text(&fixed.stderr));
+    let after = get(&server, FRONTEND);
+    let spec = &after["spec"]["template"]["spec"];
+    assert_eq!(spec["securityContext"]["runAsNonRoot"], json!(true));
+    assert_eq!(
+        spec["securityContext"]["seccompProfile"],
+        json!({"type": "RuntimeDefault"})
+    );
+    // shop's RoleBinding grants every shop ServiceAccount rights: the token stays.
+    assert_eq!(
+        spec["automountServiceAccountToken"],
+        before["spec"]["template"]["spec"]["automountServiceAccountToken"]
+    );
+    assert!(
+        text(&fixed.stderr).contains(
+            "Deployment/shop/frontend: automountServiceAccountToken left as is: ServiceAccount shop-frontend"
+        ),
+        "{}",
+        text(&fixed.stderr)
+    );
+    let c = &spec["containers"][0];
+    assert_eq!(
+        c["securityContext"]["allowPrivilegeEscalation"],
+        json!(false)
+    );
+    assert_eq!(c["securityContext"]["capabilities"]["drop"], json!(["ALL"]));
+    // Untouched: image, ports, resources, and everything outside the pod spec.
+    let old_c = &before["spec"]["template"]["spec"]["containers"][0];
+    for field in ["image", "ports", "resources", "name"] {
+        assert_eq!(c[field], old_c[field], "{field}");
+    }
+    assert_eq!(
+        without_template_spec(after.clone()),
+        without_template_spec(before.clone())
+    );
+    let previous: Value = serde_json::from_str(
+        after["metadata"]["annotations"]["harden.guardrails.dev/previous"]
+            .as_str()
+            .expect("previous values saved"),
+    )
+    .expect("json");
+    assert_eq!(
+        previous["/spec/template/spec/securityContext"],
+        Value::Null,
+        "{previous}"
+    );
+    // The pods were not patched.
+    assert!(
+        server
+            .requests()
+            .iter()
+            .filter(|r| r.method == "PATCH")
+            .all(|r| !r.path.contains("/pods/")),
+        "only controllers are patched"
+    );
+
+    // A second fix has nothing to change in shop.
+    let again = harden(&server, &["fix", "-n", "shop", "--yes"]);
+    assert_eq!(again.status.code(), Some(0), "{}", text(&again.stderr));
+    assert_eq!(get(&server, FRONTEND)["spec"], after["spec"]);
+
+    assert!(
+        text(&fixed.stderr)
+            .contains("Job/shop/nginx-config-check-manual: a Job's pod template cannot be changed"),
+        "{}",
+        text(&fixed.stderr)
+    );
+
+    // Undo, named as kubectl does (-n NS KIND/NAME): a server dry run first writes nothing.
+    let dry_undo = harden(
+        &server,
+        &[
+            "undo",
+            "-n",
+            "shop",
+            "deployment/frontend",
+            "--dry-run=server",
+        ],
+    );
+    assert_eq!(
+        dry_undo.status.code(),
+        Some(0),
+        "{}",
+        text(&dry_undo.stderr)
+    );
+    assert_eq!(get(&server, FRONTEND)["spec"], after["spec"]);
+    let undone = harden(&server, &["undo", "shop/deployment/frontend", "--yes"]);
+    assert_eq!(undone.status.code(), Some(0), "{}", text(&undone.stderr));
+    let restored = get(&server, FRONTEND);
+    assert_eq!(restored["spec"], before["spec"]);
+    assert!(
+        restored["metadata"]["annotations"]
+            .get("harden.guardrails.dev/previous")
+            .is_none()
+    );
+}
+
+const SHOP: &str = "/api/v1/namespaces/shop";
+
+#[test]
+fn rollout_shows_violations_and_the_admissions_answer_and_sets_stages_in_order() {
+    let server = TestApiServer::start(ApiServerConfig::default());
+    let before = get(&server, SHOP);
+
+    // shop has warn=restricted only: enforcing first is refused, nothing written.
+    let refused = harden(
+        &server,
+        &[
+            "rollout",
+            "-n",
+            "shop",
+            "--level",
+            "restricted",
+            "--stage",
+            "enforce",
+        ],
+    );
+    assert_eq!(refused.status.code(), Some(2), "{}", text(&refused.stderr));
+    assert!(
+        text(&refused.stderr).contains("pod-security.kubernetes.io/audit"),
+        "{}",
+        text(&refused.stderr)
+    );
+    assert_eq!(get(&server, SHOP), before);
+
+    // Forced, as a server dry run: our evaluation, then the PodSecurity admission's warnings.
+    let dry = harden(
+        &server,
+        &[
+            "rollout",
+            "-n",
+            "shop",
+            "--level",
+            "restricted",
+            "--stage",
+            "enforce",
+            "--force",
+            "--dry-run=server",
+        ],
+    );
+    let out = text(&dry.stdout);
+    assert_eq!(dry.status.code(), Some(0), "{}", text(&dry.stderr));
+    assert!(
+        out.contains("deployment.apps/frontend -n shop  pss-allow-privilege-escalation"),
+        "{out}"
+    );
+    assert!(
+        out.contains(
+            "existing pods in namespace \"shop\" violate the new PodSecurity enforce level \"restricted:latest\""
+        ),
+        "{out}"
+    );
+    assert!(
+        out.contains("checkout-744c5644f7-2n26g (and 4 other pods)"),
+        "{out}"
+    );
+    assert!(
+        out.contains("+    pod-security.kubernetes.io/enforce: restricted"),
+        "{out}"
+    );
+    assert_eq!(get(&server, SHOP), before);
+
+    // Without --stage: the next stage (audit, warn is already restricted) is set.
+    let audit = harden(&server, &["rollout", "-n", "shop", "--yes"]);
+    assert_eq!(audit.status.code(), Some(0), "{}", text(&audit.stderr));
+    let labels = get(&server, SHOP)["metadata"]["labels"].clone();
+    assert_eq!(
+        labels["pod-security.kubernetes.io/audit"],
+        json!("restricted")
+    );
+    assert!(labels.get("pod-security.kubernetes.io/enforce").is_none());
+    // Now enforce is allowed without --force.
+    let enforce = harden(&server, &["rollout", "-n", "shop", "--yes"]);
+    assert_eq!(enforce.status.code(), Some(0), "{}", text(&enforce.stderr));
+    assert_eq!(
+        get(&server, SHOP)["metadata"]["labels"]["pod-security.kubernetes.io/enforce"],
+        json!("restricted")
+    );
+}
+
+#[test]
+fn rollout_offline_evaluates_the_files_and_writes_nothing() {
+    let dir = copy_examples();
+    let namespaces = examples().join("00-namespaces.yaml");
+    std::fs::copy(&namespaces, dir.path().join("00-namespaces.yaml")).expect("copy");
+    let before = read_all(dir.path());
+    let out = run(&[
+        "harden",
+        "rollout",
+        "-f",
+        &dir.path().display().to_string(),
+        "-n",
+        "payments",
+        "--level",
+        "baseline",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    // payments already enforces baseline; the next stage without a baseline label is warn.
+    assert!(
+        stdout.contains("Namespace payments: pod-security.kubernetes.io/warn baseline"),
+        "{stdout}"
+    );
+    assert_eq!(read_all(dir.path()), before);
+}
