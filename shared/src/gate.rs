@@ -168,7 +168,13 @@ pub fn exit_code(report: &Report, outcome: &GateOutcome, fail_on: Option<Severit
 /// After the report is written: warns (stderr) about exceptions that expired and says how many
 /// findings the baseline discounted, then gives the exit code (see [`exit_code`]).
 pub fn conclude(report: &Report, outcome: &GateOutcome, fail_on: Option<Severity>) -> i32 {
-    for expired in &report.expired_exceptions {
+    announce(&report.expired_exceptions, outcome);
+    exit_code(report, outcome, fail_on)
+}
+
+/// The stderr part of [`conclude`], for plugins that hand the report on before they finish.
+pub fn announce(expired_exceptions: &[Value], outcome: &GateOutcome) {
+    for expired in expired_exceptions {
         crate::run::warn(&format!(
             "exception for {} on {} expired on {}; it no longer suppresses anything",
             expired["rule"].as_str().unwrap_or("?"),
@@ -185,7 +191,6 @@ pub fn conclude(report: &Report, outcome: &GateOutcome, fail_on: Option<Severity
             outcome.in_baseline.len()
         );
     }
-    exit_code(report, outcome, fail_on)
 }
 
 #[cfg(test)]

@@ -58,13 +58,7 @@ pub async fn run(cli: Cli) -> Result<i32> {
             "--disable: unknown rule {unknown:?} (see --list-rules)"
         )));
     }
-    let selector = cli
-        .scope
-        .selector
-        .as_deref()
-        .map(LabelQuery::parse)
-        .transpose()
-        .map_err(|e| Error::Usage(e.to_string()))?;
+    let selector = cli.scope.label_query()?;
 
     run::phase("start");
     // fix also reads the RBAC bindings: a pod whose ServiceAccount is granted rights keeps
@@ -165,23 +159,7 @@ pub async fn run(cli: Cli) -> Result<i32> {
             }
             out.flush()?;
             run::phase("report");
-            for expired in &expired {
-                run::warn(&format!(
-                    "exception for {} on {} expired on {}; it no longer suppresses anything",
-                    expired["rule"].as_str().unwrap_or("?"),
-                    expired["object"]
-                        .as_str()
-                        .or(expired["id"].as_str())
-                        .unwrap_or("?"),
-                    expired["expires"].as_str().unwrap_or("?"),
-                ));
-            }
-            if !gate_outcome.in_baseline.is_empty() {
-                eprintln!(
-                    "note: {} finding(s) are already in the baseline and do not count toward --fail-on",
-                    gate_outcome.in_baseline.len()
-                );
-            }
+            gate::announce(&expired, &gate_outcome);
             Ok(code)
         }
     }
