@@ -43,6 +43,28 @@ pub fn example_objects() -> Vec<Value> {
     objects
 }
 
+/// `(rule, object name)` of every finding of a JSON report.
+pub fn rule_and_name(report: &Value) -> Vec<(String, String)> {
+    report["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .map(|f| {
+            (
+                f["rule"].as_str().unwrap_or("").to_string(),
+                f["object"]["name"].as_str().unwrap_or("").to_string(),
+            )
+        })
+        .collect()
+}
+
+/// Whether a JSON report has a finding of `rule` on an object named `name`.
+pub fn has(report: &Value, rule: &str, name: &str) -> bool {
+    rule_and_name(report)
+        .iter()
+        .any(|(r, n)| r == rule && n == name)
+}
+
 /// `kubectl ARGS` with the built plugins on PATH (see [`harness::kubectl`]).
 pub fn run(args: &[&str]) -> Output {
     harness::kubectl(args).output().expect("kubectl runs")

@@ -3,7 +3,8 @@
 //! server serving the same objects — with the same answers both ways.
 
 use guardrails_e2e::e2e::{
-    assert_clean_error, example_objects, examples, json_of, repo, run, stderr, stdout,
+    assert_clean_error, example_objects, examples, has, json_of, repo, rule_and_name, run, stderr,
+    stdout,
 };
 use guardrails_e2e::{ApiServerConfig, Inventory, TestApiServer, harness};
 use serde_json::Value;
@@ -15,25 +16,6 @@ fn cases_file() -> String {
         .to_string()
 }
 
-fn findings(report: &Value) -> Vec<(String, String)> {
-    report["findings"]
-        .as_array()
-        .expect("findings")
-        .iter()
-        .map(|f| {
-            (
-                f["rule"].as_str().unwrap_or("").to_string(),
-                f["object"]["name"].as_str().unwrap_or("").to_string(),
-            )
-        })
-        .collect()
-}
-
-fn has(report: &Value, rule: &str, name: &str) -> bool {
-    findings(report).iter().any(|(r, n)| r == rule && n == name)
-}
-
-/// Every object of the example manifests, as the test API server stores them.
 #[test]
 fn kubectl_discovers_the_plugin_and_its_help() {
     let list = run(&["plugin", "list"]);
@@ -78,14 +60,14 @@ fn offline_coverage_of_the_examples() {
         assert!(
             has(&report, rule, name),
             "{rule} on {name} missing: {:?}",
-            findings(&report)
+            rule_and_name(&report)
         );
     }
     // payments is fully isolated and allows DNS; shop isolates ingress.
     assert!(!has(&report, "namespace-without-policy", "payments"));
     assert!(!has(&report, "namespace-without-policy", "shop"));
     assert!(
-        !findings(&report)
+        !rule_and_name(&report)
             .iter()
             .any(|(r, _)| r == "egress-deny-without-dns")
     );
@@ -114,11 +96,11 @@ fn offline_coverage_of_the_examples() {
         "json",
     ]));
     assert!(
-        findings(&ns)
+        rule_and_name(&ns)
             .iter()
             .all(|(r, _)| r == "cni-enforcement-unknown"),
         "payments is clean: {:?}",
-        findings(&ns)
+        rule_and_name(&ns)
     );
 
     let rules = json_of(&run(&["netpol-scaffold", "--list-rules", "-o", "json"]));
@@ -157,7 +139,7 @@ fn default_deny_without_dns_is_high_and_fails_ci() {
     assert!(
         has(&report, "egress-deny-without-dns", "frontend"),
         "{:?}",
-        findings(&report)
+        rule_and_name(&report)
     );
     let finding = report["findings"]
         .as_array()
@@ -482,7 +464,7 @@ fn live_and_offline_agree_on_the_recorded_cluster() {
     assert!(
         has(&report, "namespace-without-policy", "shop"),
         "{:?}",
-        findings(&report)
+        rule_and_name(&report)
     );
     // One NetworkPolicy list for all namespaces, never one per namespace.
     let lists: Vec<String> = server
@@ -681,11 +663,11 @@ fn scaffold_proposes_safe_default_deny_and_proves_it() {
         "json",
     ]));
     assert!(
-        !findings(&report)
+        !rule_and_name(&report)
             .iter()
             .any(|(r, _)| r == "egress-deny-without-dns" || r.starts_with("pod-")),
         "{:?}",
-        findings(&report)
+        rule_and_name(&report)
     );
     let cases = dir.path().join("cases.yaml");
     std::fs::write(

@@ -1,29 +1,13 @@
 //! `kubectl rbac-audit` end to end: the built plugin, found by the real kubectl on PATH, run
 //! offline on the bundled examples and live against the recording-faithful test API server.
 
-use guardrails_e2e::e2e::{assert_clean_error, examples, json_of, repo, run, stderr, stdout};
+use guardrails_e2e::e2e::{
+    assert_clean_error, examples, has, json_of, repo, rule_and_name, run, stderr, stdout,
+};
 use guardrails_e2e::{
     ApiServerConfig, Forbid, Inventory, TestApiServer, harness, write_kubeconfig,
 };
-use serde_json::{Value, json};
-
-fn rules(report: &Value) -> Vec<(String, String)> {
-    report["findings"]
-        .as_array()
-        .expect("findings")
-        .iter()
-        .map(|f| {
-            (
-                f["rule"].as_str().unwrap_or("").to_string(),
-                f["object"]["name"].as_str().unwrap_or("").to_string(),
-            )
-        })
-        .collect()
-}
-
-fn has(report: &Value, rule: &str, name: &str) -> bool {
-    rules(report).iter().any(|(r, n)| r == rule && n == name)
-}
+use serde_json::json;
 
 #[test]
 fn kubectl_discovers_the_plugin_and_its_help() {
@@ -119,7 +103,7 @@ fn offline_examples_give_the_expected_findings_and_exit_codes() {
         "json",
     ]));
     assert!(
-        rules(&payments)
+        rule_and_name(&payments)
             .iter()
             .all(|(r, n)| r != "secrets-read" || n == "ingress-nginx")
     );
