@@ -773,6 +773,16 @@ mod tests {
     }
 
     #[test]
+    fn exposable_workloads_are_those_behind_a_service() {
+        let model = examples();
+        assert_eq!(
+            exposable_workloads(&model, "shop"),
+            ["checkout", "frontend", "web-cache"]
+        );
+        assert!(exposable_workloads(&model, "no-such-namespace").is_empty());
+    }
+
+    #[test]
     fn connections_are_inferred_from_env_service_names() {
         let model = examples();
         let edges = infer_edges(&model, &model.env_values, "payments");
