@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use guardrails_e2e::e2e::examples;
-use guardrails_e2e::harness;
+use guardrails_e2e::{ApiServerConfig, TestApiServer, harness};
 use rexpect::session::{PtySession, spawn_command};
 
 /// A workload in shop whose env names payments' MySQL: a second inferred connection, so the
@@ -119,6 +119,58 @@ fn wizard_offers_each_proposal_and_prints_only_what_was_chosen() {
             < yaml.find("name: default-deny").unwrap_or(0),
         "allows first, the deny last:\n{yaml}"
     );
+}
+
+#[test]
+fn wizard_applies_what_was_chosen_to_the_live_cluster() {
+    let server = TestApiServer::start(ApiServerConfig::default());
+    let mut cmd = server.kubectl(&["netpol-scaffold", "scaffold", "-n", "shop"]);
+    cmd.env("TERM", "xterm");
+    let mut p = spawn_command(cmd, Some(60_000)).expect("spawn kubectl on a pty");
+    expect(&mut p, "(default-deny)?");
+    keys(&mut p, "y");
+    expect(&mut p, "reach the cluster DNS");
+    keys(&mut p, "y");
+    // Nothing exposed to the ingress controller; the inferred connection declined.
+    expect(&mut p, "Which workloads may the ingress controller");
+    expect(&mut p, "web-cache");
+    keys(&mut p, "\r");
+    expect(
+        &mut p,
+        "Allow shop/app=checkout -> payments/app=payments-api",
+    );
+    keys(&mut p, "n");
+    expect(&mut p, "apply to the cluster (preview, then confirm)");
+    keys(&mut p, "jj\r");
+    // The --apply path: server dry-run previews, then its one confirmation.
+    expect(&mut p, "Apply 2 change(s)?");
+    keys(&mut p, "y");
+    let rest = p.exp_eof().expect("the wizard ends");
+    let status = p.process.wait().expect("exit status");
+    assert!(
+        matches!(status, rexpect::process::wait::WaitStatus::Exited(_, 0)),
+        "{status:?}\n{rest}"
+    );
+    let mut created: Vec<String> = server
+        .requests()
+        .iter()
+        .filter(|r| {
+            r.method == "POST" && r.param("dryRun").is_none() && r.path.contains("/networkpolicies")
+        })
+        .map(|r| {
+            r.body.as_ref().expect("a body")["metadata"]["name"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string()
+        })
+        .collect();
+    assert_eq!(
+        created.last().map(String::as_str),
+        Some("default-deny"),
+        "the deny last: {created:?}"
+    );
+    created.sort();
+    assert_eq!(created, ["allow-dns-egress", "default-deny"], "{rest}");
 }
 
 #[test]
