@@ -56,7 +56,7 @@ pub fn confirm(question: &str, yes: bool) -> Result<bool> {
     if yes {
         return Ok(true);
     }
-    if !(std::io::stdin().is_terminal() && std::io::stderr().is_terminal()) {
+    if !on_terminal() {
         return Err(Error::NotConfirmed(
             "not writing: no terminal to confirm on; rerun with --yes to apply or --dry-run to preview"
                 .to_string(),
@@ -67,6 +67,11 @@ pub fn confirm(question: &str, yes: bool) -> Result<bool> {
         .default(false)
         .interact()
         .map_err(|e| Error::NotConfirmed(format!("not writing: {e}")))
+}
+
+/// Whether there is a user to ask: stdin and stderr (where prompts go) are terminals.
+pub fn on_terminal() -> bool {
+    std::io::stdin().is_terminal() && std::io::stderr().is_terminal()
 }
 
 #[cfg(test)]

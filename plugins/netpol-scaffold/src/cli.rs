@@ -94,6 +94,8 @@ pub enum Command {
     ///
     /// -y/--yes accepts every suggestion (DNS egress, inferred allows, ingress from the controller
     /// found to the --expose workloads) and, with --apply or --rollback, applies without asking.
+    /// On a terminal without --yes, a wizard asks for each proposal and the output (a flag
+    /// given answers its question).
     Scaffold {
         #[command(flatten)]
         write: WriteArgs,

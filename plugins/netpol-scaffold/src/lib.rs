@@ -16,6 +16,7 @@ pub mod policy;
 pub mod ports;
 pub mod rollout;
 pub mod scaffold;
+pub mod wizard;
 
 use std::io::Write;
 
@@ -203,7 +204,7 @@ pub async fn run(cli: Cli) -> Result<i32> {
             }
             let yes = write.yes;
             let found_controller = scaffold::find_ingress_controller(&model).is_some();
-            let opts = scaffold::ScaffoldOptions {
+            let mut opts = scaffold::ScaffoldOptions {
                 namespace: namespace.clone(),
                 allow_dns: allow_dns || yes,
                 ingress_from: ingress_from.or_else(|| {
@@ -212,8 +213,37 @@ pub async fn run(cli: Cli) -> Result<i32> {
                 expose,
                 allows,
                 infer: infer || yes,
+                declined: Vec::new(),
             };
-            let proposals = scaffold_command(&mut model, &opts)?;
+            let mut default_deny = true;
+            let (mut out_dir, mut apply) = (out_dir, apply);
+            if wizard::wanted(yes) {
+                let answers = wizard::ask(
+                    &mut model,
+                    opts,
+                    out_dir.take(),
+                    apply,
+                    acquired.cluster.is_some(),
+                )?;
+                opts = answers.opts;
+                default_deny = answers.default_deny;
+                match answers.output {
+                    wizard::Output::Print => {}
+                    wizard::Output::Dir(dir) => out_dir = Some(dir),
+                    wizard::Output::Apply => apply = true,
+                }
+            }
+            let live = if apply {
+                Some(acquired.cluster.as_ref().ok_or_else(|| {
+                    Error::Usage("--apply and --rollback write to a live cluster: drop -f".into())
+                })?)
+            } else {
+                None
+            };
+            let mut proposals = scaffold_command(&mut model, &opts)?;
+            if !default_deny {
+                proposals.retain(|p| p.policy.metadata.name.as_deref() != Some("default-deny"));
+            }
             match live {
                 Some(cluster) => {
                     apply_command(
@@ -269,6 +299,7 @@ pub async fn run(cli: Cli) -> Result<i32> {
                         expose: Vec::new(),
                         allows: Vec::new(),
                         infer: true,
+                        declined: Vec::new(),
                     };
                     scaffold_command(&mut model, &opts)?
                 }
@@ -343,6 +374,9 @@ fn scaffold_command(
     }
     if opts.infer {
         for edge in scaffold::infer_edges(model, &model.env_values, ns) {
+            if opts.declined.contains(&edge) {
+                continue;
+            }
             if !edges
                 .iter()
                 .any(|e| e.from == edge.from && e.to == edge.to && e.port == edge.port)

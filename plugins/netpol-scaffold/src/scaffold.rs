@@ -41,6 +41,8 @@ pub struct ScaffoldOptions {
     pub allows: Vec<String>,
     /// Also allow the connections workload env values name (`mysql.payments.svc:3306`).
     pub infer: bool,
+    /// Inferred connections the user declined (the wizard): not allowed.
+    pub declined: Vec<Edge>,
 }
 
 /// One proposed policy with why it is there.
@@ -371,6 +373,20 @@ pub fn infer_edges(model: &Model, inventory_env: &[(usize, String)], namespace: 
     // Workload order differs between files and the API server; the proposals must not.
     edges.sort();
     edges
+}
+
+/// The workloads behind a Service in `namespace` (what `--expose` may name), sorted.
+pub fn exposable_workloads(model: &Model, namespace: &str) -> Vec<String> {
+    let mut names: Vec<String> = model
+        .services
+        .iter()
+        .filter(|s| s.namespace == namespace)
+        .flat_map(|s| model.service_backends(s))
+        .map(|i| model.pods[i].workload.name.clone())
+        .collect();
+    names.sort();
+    names.dedup();
+    names
 }
 
 /// Builds the proposals for `opts.namespace`.
@@ -754,6 +770,16 @@ mod tests {
         );
         assert!(parse_allow(&model, "api->mysql", "payments").is_err());
         assert!(parse_allow(&model, "nope->mysql:3306", "payments").is_err());
+    }
+
+    #[test]
+    fn exposable_workloads_are_those_behind_a_service() {
+        let model = examples();
+        assert_eq!(
+            exposable_workloads(&model, "shop"),
+            ["checkout", "frontend", "web-cache"]
+        );
+        assert!(exposable_workloads(&model, "no-such-namespace").is_empty());
     }
 
     #[test]
