@@ -1174,3 +1174,35 @@ fn apply_leaves_a_differing_policy_of_the_same_name_alone() {
         "{deny:?}"
     );
 }
+
+#[test]
+fn admin_network_policies_in_the_input_are_warned_about() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let anp = dir.path().join("anp.yaml");
+    std::fs::write(
+        &anp,
+        "apiVersion: policy.networking.k8s.io/v1alpha1\nkind: AdminNetworkPolicy\nmetadata: {name: cluster-wide}\nspec: {priority: 10, subject: {namespaces: {}}, ingress: []}\n",
+    )
+    .expect("write");
+    let with = run(&[
+        "netpol-scaffold",
+        "-f",
+        &examples(),
+        "-f",
+        &anp.display().to_string(),
+        "--fail-on",
+        "never",
+    ]);
+    assert_eq!(with.status.code(), Some(0), "{}", stderr(&with));
+    assert!(
+        stderr(&with).contains("1 admin network policies in the files: AdminNetworkPolicy/BaselineAdminNetworkPolicy take precedence"),
+        "{}",
+        stderr(&with)
+    );
+    let without = run(&["netpol-scaffold", "-f", &examples(), "--fail-on", "never"]);
+    assert!(
+        !stderr(&without).contains("AdminNetworkPolicy"),
+        "{}",
+        stderr(&without)
+    );
+}

@@ -3,6 +3,7 @@
 //! (`evaluate`), and reports coverage gaps (`coverage`), answers reachability checks (`check`),
 //! or prints the connectivity matrix (`matrix`).
 
+mod admin_policies;
 pub mod catalogue;
 pub mod check;
 pub mod cli;
@@ -82,6 +83,18 @@ pub async fn run(cli: Cli) -> Result<i32> {
     )
     .await?;
     let inventory = acquired.inventory;
+    let admin_policies = admin_policies::count_in_files(&inventory.ignored_kinds);
+    if admin_policies > 0 {
+        run::warn(&admin_policies::warning(&format!(
+            "{admin_policies} admin network policies in the files"
+        )));
+    } else if let Some(cluster) = &acquired.cluster
+        && admin_policies::served(cluster).await
+    {
+        run::warn(&admin_policies::warning(
+            "the cluster serves policy.networking.k8s.io",
+        ));
+    }
     let scope = acquired.scope;
     let mut model = Model::from_inventory(&inventory)?;
     run::phase("model");
