@@ -43,7 +43,9 @@ fn sha256(path: &Path) -> String {
 }
 
 /// krew's `ValidatePlugin` and `validate-krew-manifest` rules that do not need a network.
-fn validate(manifest: &Value, file_stem: &str, archive: &Path) {
+/// `archive_of` finds the archive a platform's `uri` points at, when it is at hand, so its
+/// sha256 is checked too.
+fn validate(manifest: &Value, file_stem: &str, archive_of: &dyn Fn(&str) -> Option<PathBuf>) {
     assert_eq!(
         manifest["apiVersion"],
         "krew.googlecontainertools.github.com/v1alpha2"
@@ -107,8 +109,14 @@ fn validate(manifest: &Value, file_stem: &str, archive: &Path) {
                     .all(|c| c.is_ascii_digit() || ('a'..='f').contains(&c)),
             "{sha}"
         );
-        assert_eq!(sha, sha256(archive), "sha256 of the real archive");
-        assert!(p["uri"].as_str().is_some_and(|u| u.ends_with(".tar.gz")));
+        let uri = p["uri"].as_str().expect("uri");
+        assert!(
+            uri.starts_with("https://") && (uri.ends_with(".tar.gz") || uri.ends_with(".zip")),
+            "{uri}"
+        );
+        if let Some(archive) = archive_of(uri) {
+            assert_eq!(sha, sha256(&archive), "sha256 of {}", archive.display());
+        }
         assert!(p["bin"].as_str().is_some_and(|b| !b.is_empty()));
         for op in p["files"].as_array().expect("files") {
             assert!(
@@ -125,7 +133,7 @@ fn release_archive_and_manifest_install_like_krew() {
     let (dist, index) = (dir.path().join("dist"), dir.path().join("plugins"));
     let status = Command::new("bash")
         .arg(repo().join("krew/release.sh"))
-        .arg("v0.1.0")
+        .arg(format!("v{}", env!("CARGO_PKG_VERSION")))
         .env("BIN_DIR", harness::profile_dir())
         .env("DIST_DIR", &dist)
         .env("KREW_OUT", &index)
@@ -159,6 +167,100 @@ fn release_archive_and_manifest_install_like_krew() {
     for plugin in &plugins {
         install_and_run(dir.path(), &index, &archive, &listing, plugin);
     }
+    let list = Command::new(harness::kubectl_binary())
+        .args(["plugin", "list"])
+        .env(
+            "PATH",
+            std::env::join_paths([dir.path().join("bin"), "/usr/bin".into(), "/bin".into()])
+                .expect("path"),
+        )
+        .env("HOME", dir.path())
+        .output()
+        .expect("kubectl plugin list");
+    let list = String::from_utf8_lossy(&list.stdout);
+    for plugin in &plugins {
+        let exe = format!("kubectl-{}", plugin.replace('-', "_"));
+        assert!(
+            list.lines().any(|l| l.ends_with(&format!("/bin/{exe}"))),
+            "kubectl plugin list shows {exe}:\n{list}"
+        );
+    }
+}
+
+/// The platform krew picks on this machine: the one whose selector matches its os/arch.
+fn host_platform(manifest: &Value) -> &Value {
+    let arch = match std::env::consts::ARCH {
+        "x86_64" => "amd64",
+        "aarch64" => "arm64",
+        other => other,
+    };
+    let os = std::env::consts::OS;
+    manifest["spec"]["platforms"]
+        .as_array()
+        .expect("platforms")
+        .iter()
+        .find(|p| {
+            let labels = &p["selector"]["matchLabels"];
+            labels["os"].as_str().is_none_or(|v| v == os)
+                && labels["arch"].as_str().is_none_or(|v| v == arch)
+        })
+        .unwrap_or_else(|| panic!("no platform for {os}/{arch}"))
+}
+
+/// The published index (`krew/plugins/`, the root of the index repository): one valid manifest
+/// per plugin, for this version, rendered from the templates (not edited by hand). With
+/// `KREW_DIST` set (the release workflow), every archive's sha256 is checked too.
+#[test]
+fn the_committed_index_is_valid_and_matches_the_templates() {
+    let index = repo().join("krew/plugins");
+    let dist = std::env::var_os("KREW_DIST").map(PathBuf::from);
+    let archive_of = |uri: &str| -> Option<PathBuf> {
+        let dist = dist.as_ref()?;
+        Some(dist.join(uri.rsplit('/').next()?))
+    };
+    let plugins = packaged_plugins();
+    assert_eq!(plugins.len(), 4, "{plugins:?}");
+    for plugin in &plugins {
+        let path = index.join(format!("{plugin}.yaml"));
+        let text =
+            std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let manifest: Value = serde_yaml_ng::from_str(&text).expect("yaml");
+        validate(&manifest, plugin, &archive_of);
+        assert_eq!(
+            manifest["spec"]["version"],
+            format!("v{}", env!("CARGO_PKG_VERSION")),
+            "{plugin}: the index is for this version"
+        );
+        // Everything but the platforms list comes verbatim from the template.
+        let template =
+            std::fs::read_to_string(repo().join(format!("krew/templates/{plugin}.yaml")))
+                .expect("template")
+                .replace("{{VERSION}}", &format!("v{}", env!("CARGO_PKG_VERSION")));
+        let (before, after) = template.split_once("{{PLATFORMS}}\n").expect("placeholder");
+        assert!(
+            text.starts_with(before) && text.ends_with(after),
+            "{plugin}: krew/plugins differs from its template; re-render with krew/release.sh index"
+        );
+        let exe = format!("kubectl-{}", plugin.replace('-', "_"));
+        for platform in manifest["spec"]["platforms"].as_array().expect("platforms") {
+            let files: Vec<&str> = platform["files"]
+                .as_array()
+                .expect("files")
+                .iter()
+                .filter_map(|f| f["from"].as_str())
+                .collect();
+            let bin = platform["bin"].as_str().expect("bin");
+            assert!(bin.trim_end_matches(".exe") == exe, "{plugin}: bin {bin}");
+            assert!(
+                files.contains(&bin) && files.contains(&"LICENSE"),
+                "{files:?}"
+            );
+            assert!(
+                files.iter().any(|f| f.starts_with("kubectl_complete-")),
+                "{plugin}: the completion helper is installed too"
+            );
+        }
+    }
 }
 
 /// Every plugin with a krew template and a crate (what release.sh packages).
@@ -184,17 +286,17 @@ fn install_and_run(root: &Path, index: &Path, archive: &Path, listing: &str, plu
     let manifest: Value =
         serde_yaml_ng::from_str(&std::fs::read_to_string(&manifest_path).expect("manifest"))
             .expect("yaml");
-    validate(&manifest, plugin, archive);
+    validate(&manifest, plugin, &|_| Some(archive.to_path_buf()));
     assert!(listing.contains(&exe), "{exe} in the archive");
     assert!(
         listing.contains(&format!("kubectl_complete-{}", plugin.replace('-', "_"))),
         "the completion helper of {plugin} ships too"
     );
 
-    let platform = &manifest["spec"]["platforms"][0];
+    let platform = host_platform(&manifest);
     let extracted = root.join(format!("extract-{plugin}"));
-    let store = root.join(format!("store/{plugin}/v0.1.0"));
-    let bin_dir = root.join(format!("bin-{plugin}"));
+    let store = root.join(format!("store/{plugin}/v{}", env!("CARGO_PKG_VERSION")));
+    let bin_dir = root.join("bin");
     for d in [&extracted, &store, &bin_dir] {
         std::fs::create_dir_all(d).expect("mkdir");
     }

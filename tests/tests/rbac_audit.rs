@@ -849,6 +849,61 @@ fn kubectl_completes_plugin_arguments() {
 }
 
 #[test]
+fn kubectl_completes_live_values_from_the_kubeconfig_and_the_cluster() {
+    let server = TestApiServer::start(ApiServerConfig::default());
+    let complete = |words: &[&str]| {
+        let mut args = vec!["__complete", "rbac-audit"];
+        args.extend_from_slice(words);
+        stdout(&server.kubectl(&args).output().expect("kubectl"))
+    };
+    let lines = |out: &str| out.lines().map(str::to_string).collect::<Vec<_>>();
+
+    assert_eq!(lines(&complete(&["--context", ""]))[0], "test");
+    let namespaces = lines(&complete(&["-n", "s"]));
+    assert!(namespaces.contains(&"shop".to_string()), "{namespaces:?}");
+    assert!(
+        namespaces
+            .iter()
+            .all(|n| n.starts_with('s') || n.starts_with(':'))
+    );
+
+    let verbs = lines(&complete(&["who-can", ""]));
+    assert!(
+        ["get", "list", "impersonate", "escalate"]
+            .iter()
+            .all(|v| verbs.contains(&v.to_string())),
+        "{verbs:?}"
+    );
+    let resources = lines(&complete(&["who-can", "create", "pods/"]));
+    assert!(
+        resources.contains(&"pods/exec".to_string()),
+        "{resources:?}"
+    );
+
+    let accounts = lines(&complete(&["blast-radius", "-n", "ingress-nginx", ""]));
+    assert!(
+        accounts.contains(&"ingress-nginx/ingress-nginx".to_string())
+            && accounts
+                .iter()
+                .all(|a| a.starts_with("ingress-nginx/") || a.starts_with(':')),
+        "-n narrows the ServiceAccounts: {accounts:?}"
+    );
+    let subjects = lines(&complete(&["what-can", "system:serviceaccount:shop:"]));
+    assert!(
+        subjects
+            .iter()
+            .any(|s| s.starts_with("system:serviceaccount:shop:")),
+        "{subjects:?}"
+    );
+
+    // An unreachable cluster costs at most the live timeout and yields no candidates.
+    let started = std::time::Instant::now();
+    let none = run(&["__complete", "rbac-audit", "-n", ""]);
+    assert!(none.status.success());
+    assert!(started.elapsed() < std::time::Duration::from_secs(10));
+}
+
+#[test]
 fn a_restarted_pod_list_does_not_count_pods_twice() {
     let mut objects = Inventory::from_recordings().objects();
     for i in 0..1200 {
