@@ -366,3 +366,34 @@ fn the_schema_check_rejects_what_code_scanning_would() {
         "format uri-reference is checked"
     );
 }
+
+#[test]
+fn files_joined_without_a_separator_are_refused_not_half_read() {
+    // `cat a.yaml b.yaml` where a.yaml does not end with `---` joins two objects into one
+    // mapping with repeated keys; reading it as the last object would pass the gate on
+    // manifests never examined.
+    let workflow = workflow();
+    let steps = steps(&workflow);
+    let dir = tempfile::tempdir().expect("tmp");
+    let files: Vec<String> = example_files()
+        .iter()
+        .map(|f| format!("'{}'", f.display()))
+        .collect();
+    for (_, plugin, script, _) in gate_steps(&steps) {
+        let out = Command::new("bash")
+            .args(["--noprofile", "--norc", "-eo", "pipefail", "-c", &script])
+            .current_dir(dir.path())
+            .env("RENDER", format!("cat {}", files.join(" ")))
+            .env("PATH", harness::plugin_path_env())
+            .env("HOME", harness::fresh_home())
+            .env("NO_COLOR", "1")
+            .output()
+            .expect("bash");
+        assert_eq!(out.status.code(), Some(3), "{plugin}: {}", stderr(&out));
+        assert!(
+            stderr(&out).contains("already defined"),
+            "{plugin}: {}",
+            stderr(&out)
+        );
+    }
+}
