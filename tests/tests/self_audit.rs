@@ -7,7 +7,7 @@
 use std::collections::BTreeSet;
 
 use guardrails_e2e::e2e::{json_of, repo, run, stderr, stdout};
-use guardrails_e2e::{ApiServerConfig, TestApiServer};
+use guardrails_e2e::{ApiServerConfig, Inventory, TestApiServer};
 use serde_json::Value;
 
 const SERVICE_ACCOUNT: &str = "system:serviceaccount:guardrails:guardrails-audit";
@@ -42,6 +42,61 @@ fn every_plugin_finds_nothing_in_deploy_at_fail_on_low() {
         // The human form gates the same way.
         let table = run(&[plugin, "-f", &dir, "-R", "--fail-on", "low"]);
         assert_eq!(table.status.code(), Some(0), "{plugin}: {}", stdout(&table));
+    }
+}
+
+/// Every object of `deploy/`, to serve from the test API server.
+fn deploy_objects() -> Vec<Value> {
+    let mut files: Vec<_> = std::fs::read_dir(repo().join("deploy"))
+        .expect("deploy/")
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
+        .collect();
+    files.sort();
+    let mut objects = Vec::new();
+    for file in files {
+        let text = std::fs::read_to_string(&file).expect("read");
+        for doc in serde_yaml_ng::Deserializer::from_str(&text) {
+            let value: Value = serde::Deserialize::deserialize(doc).expect("YAML");
+            if !value.is_null() {
+                objects.push(value);
+            }
+        }
+    }
+    objects
+}
+
+#[test]
+fn applied_to_a_cluster_deploy_still_has_no_finding() {
+    // The same objects live: what `kubectl apply -f deploy/` creates, audited by the suite.
+    let server = TestApiServer::start(ApiServerConfig {
+        inventory: Inventory::from_objects(deploy_objects()),
+        ..ApiServerConfig::default()
+    });
+    for plugin in PLUGINS {
+        let out = server
+            .kubectl(&[plugin, "-A", "--fail-on", "low", "-o", "json"])
+            .output()
+            .expect("run");
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{plugin}: {}{}",
+            stdout(&out),
+            stderr(&out)
+        );
+        let report = json_of(&out);
+        assert_eq!(
+            report["findings"],
+            Value::Array(Vec::new()),
+            "{plugin} live"
+        );
+        assert_eq!(
+            report["skipped"],
+            Value::Array(Vec::new()),
+            "{plugin} read everything"
+        );
     }
 }
 
