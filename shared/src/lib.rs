@@ -19,3 +19,4 @@ pub mod render;
 pub mod run;
 pub mod selector;
 pub mod workload;
+pub mod yaml_value;

@@ -265,7 +265,7 @@ pub fn parse_text(name: &str, text: &str, sink: &mut Sink<'_>) -> Result<()> {
         }
         let value = serde_yaml_ng::Deserializer::from_str(segment)
             .next()
-            .map(Value::deserialize)
+            .map(|document| crate::yaml_value::StrictValue::deserialize(document).map(|v| v.0))
             .transpose()
             .map_err(|e| {
                 let loc = e

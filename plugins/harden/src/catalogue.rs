@@ -255,7 +255,7 @@ pub const AUTOMOUNT_TOKEN: RuleInfo = rule!(
     Medium,
     HARDENING,
     "ServiceAccount token mounted",
-    "A mounted token lets anyone who compromises the pod call the API server as its ServiceAccount.",
+    "A mounted token lets anyone who compromises the pod call the API server as its ServiceAccount. Not reported when a RoleBinding or ClusterRoleBinding names the ServiceAccount: the pod is meant to call the API (rbac-audit's automount-token-with-rights judges whether those rights are risky).",
     "Set automountServiceAccountToken: false on the pod (or its ServiceAccount) unless it calls the API."
 );
 pub const RUN_AS_UID_ZERO_OR_UNSET: RuleInfo = rule!(

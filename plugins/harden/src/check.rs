@@ -260,12 +260,15 @@ fn hardening_findings(
         on(&catalogue::NO_RESOURCES)
             .then(|| hardening::no_resources(spec))
             .flatten(),
-        on(&catalogue::AUTOMOUNT_TOKEN)
-            .then(|| {
-                let sa = inventory.service_account(w.namespace(), service_account);
-                hardening::automount_token(spec, sa)
-            })
-            .flatten(),
+        // A pod whose ServiceAccount was granted rights by name calls the API: the token is
+        // its purpose, not a gap (rbac-audit judges those rights).
+        (on(&catalogue::AUTOMOUNT_TOKEN)
+            && !hardening::granted_by_binding(inventory, w.namespace(), service_account))
+        .then(|| {
+            let sa = inventory.service_account(w.namespace(), service_account);
+            hardening::automount_token(spec, sa)
+        })
+        .flatten(),
         (on(&catalogue::RUN_AS_UID_ZERO_OR_UNSET) && linux)
             .then(|| hardening::run_as_uid_zero_or_unset(spec))
             .flatten(),

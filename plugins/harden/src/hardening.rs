@@ -3,8 +3,10 @@
 //! ServiceAccount). Opinionated, so each can be turned off with `--disable`.
 
 use guardrails::finding::RuleInfo;
+use guardrails::inventory::{Inventory, ResourceKind};
 use guardrails::workload::{TokenDecision, TokenMount, token_mount};
 use k8s_openapi::api::core::v1::{Container, PodSpec, ServiceAccount};
+use k8s_openapi::api::rbac::v1::Subject;
 use serde::Serialize;
 use serde_json::value::RawValue;
 
@@ -148,6 +150,38 @@ pub fn automount_token(spec: &PodSpec, service_account: Option<&ServiceAccount>)
     })
 }
 
+/// Whether a RoleBinding (in `namespace`) or a ClusterRoleBinding names this ServiceAccount as
+/// a subject: someone granted it rights on purpose, so its pods are meant to call the API and
+/// need the token. Whether those rights are risky is rbac-audit's `automount-token-with-rights`.
+/// Group subjects (`system:serviceaccounts…`) do not count: they grant every ServiceAccount,
+/// which says nothing about this workload. Unknown (bindings not read) means not granted.
+pub fn granted_by_binding(inventory: &Inventory, namespace: &str, name: &str) -> bool {
+    if inventory.was_skipped(ResourceKind::RoleBinding)
+        || inventory.was_skipped(ResourceKind::ClusterRoleBinding)
+    {
+        return false;
+    }
+    let names = |s: &Subject, default_namespace: Option<&str>| {
+        s.kind == "ServiceAccount"
+            && s.name == name
+            && s.namespace.as_deref().or(default_namespace) == Some(namespace)
+    };
+    inventory
+        .role_bindings
+        .iter()
+        .filter(|b| b.metadata.namespace.as_deref() == Some(namespace))
+        .any(|b| {
+            b.subjects
+                .iter()
+                .flatten()
+                .any(|s| names(s, Some(namespace)))
+        })
+        || inventory
+            .cluster_role_bindings
+            .iter()
+            .any(|b| b.subjects.iter().flatten().any(|s| names(s, None)))
+}
+
 pub fn run_as_uid_zero_or_unset(spec: &PodSpec) -> Option<Gap> {
     let pod_uid = spec.security_context.as_ref().and_then(|s| s.run_as_user);
     let mut unset = Vec::new();
@@ -244,5 +278,41 @@ mod tests {
             Some("container \"app\" runs as UID 0")
         );
         assert!(automount_token(&s, None).is_some_and(|g| g.message.contains("default true")));
+    }
+
+    #[test]
+    fn a_service_account_bound_by_name_is_granted_but_not_through_groups() {
+        let rbac = |subjects: &str| {
+            let text = format!(
+                "apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRoleBinding\nmetadata: {{name: b}}\nroleRef: {{apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: view}}\nsubjects: {subjects}\n---\napiVersion: rbac.authorization.k8s.io/v1\nkind: RoleBinding\nmetadata: {{name: r, namespace: shop}}\nroleRef: {{apiGroup: rbac.authorization.k8s.io, kind: Role, name: reader}}\nsubjects: [{{kind: ServiceAccount, name: local}}]\n"
+            );
+            Inventory::from_text("rbac.yaml", &text, ResourceKind::ALL).expect("inventory")
+        };
+        let inv = rbac("[{kind: ServiceAccount, name: audit, namespace: guardrails}]");
+        assert!(granted_by_binding(&inv, "guardrails", "audit"));
+        assert!(
+            !granted_by_binding(&inv, "other", "audit"),
+            "namespace matters"
+        );
+        assert!(!granted_by_binding(&inv, "guardrails", "default"));
+        assert!(
+            granted_by_binding(&inv, "shop", "local"),
+            "a RoleBinding subject without namespace is the binding's"
+        );
+        assert!(!granted_by_binding(&inv, "payments", "local"));
+        let groups = rbac(
+            "[{kind: Group, name: system:serviceaccounts, apiGroup: rbac.authorization.k8s.io}]",
+        );
+        assert!(!granted_by_binding(&groups, "guardrails", "audit"));
+        let mut unknown = rbac("[{kind: ServiceAccount, name: audit, namespace: guardrails}]");
+        unknown.skipped.push(guardrails::finding::Skipped {
+            resource: "rolebindings".into(),
+            namespace: None,
+            reason: "forbidden".into(),
+        });
+        assert!(
+            !granted_by_binding(&unknown, "guardrails", "audit"),
+            "bindings not read: the token is reported as before"
+        );
     }
 }

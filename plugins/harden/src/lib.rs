@@ -28,10 +28,13 @@ use crate::check::{CheckOptions, check};
 use crate::cli::{Cli, Command};
 
 /// What harden reads: namespaces (their policy version labels), ServiceAccounts (token
-/// automount) and every pod-creating kind.
+/// automount), the RBAC bindings (a ServiceAccount granted rights needs its token) and every
+/// pod-creating kind.
 pub const KINDS: &[ResourceKind] = &[
     ResourceKind::Namespace,
     ResourceKind::ServiceAccount,
+    ResourceKind::RoleBinding,
+    ResourceKind::ClusterRoleBinding,
     ResourceKind::Pod,
     ResourceKind::Deployment,
     ResourceKind::ReplicaSet,
@@ -61,17 +64,11 @@ pub async fn run(cli: Cli) -> Result<i32> {
     let selector = cli.scope.label_query()?;
 
     run::phase("start");
-    // fix also reads the RBAC bindings: a pod whose ServiceAccount is granted rights keeps
-    // its token.
-    let mut kinds = KINDS.to_vec();
-    if matches!(cli.command, Some(Command::Fix(_))) {
-        kinds.extend([ResourceKind::RoleBinding, ResourceKind::ClusterRoleBinding]);
-    }
     let acquired = acquire(
         &cli.input,
         &cli.cluster,
         &cli.scope,
-        &kinds,
+        KINDS,
         cli.gate.require_complete,
     )
     .await?;

@@ -34,7 +34,12 @@ impl EndpointSpec {
         if let Some(addr) = parse_address(s) {
             return Ok(EndpointSpec::Address(addr));
         }
-        let parts: Vec<&str> = s.splitn(3, '/').collect();
+        // Label keys may carry a prefix with a slash (`app.kubernetes.io/name=x`): anything
+        // after the namespace that holds `=` is a selector (names never contain `=`).
+        let parts: Vec<&str> = match s.split_once('/') {
+            Some((ns, rest)) if rest.contains('=') => vec![ns, rest],
+            _ => s.splitn(3, '/').collect(),
+        };
         match parts.as_slice() {
             ["node", name] if !name.is_empty() => Ok(EndpointSpec::Node(name.to_string())),
             [ns, "svc" | "service", name] if !ns.is_empty() && !name.is_empty() => {
@@ -548,6 +553,14 @@ mod tests {
                 namespace: "shop".into(),
                 query: "app=frontend,tier!=db".into()
             })
+        );
+        assert_eq!(
+            ep("guardrails/app.kubernetes.io/name=audit,tier=ops"),
+            Ok(EndpointSpec::Labels {
+                namespace: "guardrails".into(),
+                query: "app.kubernetes.io/name=audit,tier=ops".into()
+            }),
+            "prefixed label keys hold a slash"
         );
         assert_eq!(
             ep("payments/svc/mysql"),

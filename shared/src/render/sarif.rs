@@ -10,7 +10,9 @@ use serde_sarif::sarif::{
     Result as SarifResult, ResultLevel, Run, Sarif, Tool, ToolComponent,
 };
 
-use crate::finding::{Report, RuleInfo, Severity};
+use percent_encoding::{AsciiSet, CONTROLS, utf8_percent_encode};
+
+use crate::finding::{Finding, Report, RuleInfo, Severity};
 
 fn level(severity: Severity) -> ResultLevel {
     match severity {
@@ -37,6 +39,58 @@ fn properties(entries: serde_json::Value) -> PropertyBag {
     PropertyBag::builder()
         .additional_properties(additional_properties)
         .build()
+}
+
+/// What a URI path segment may not hold as is (RFC 3986): encoded, so every `uri` is a valid
+/// URI reference. `:` too, which would make a relative path's first segment a scheme.
+const NOT_IN_URI_PATH: &AsciiSet = &CONTROLS
+    .add(b' ')
+    .add(b'"')
+    .add(b'#')
+    .add(b'%')
+    .add(b':')
+    .add(b'<')
+    .add(b'>')
+    .add(b'?')
+    .add(b'[')
+    .add(b'\\')
+    .add(b']')
+    .add(b'^')
+    .add(b'`')
+    .add(b'{')
+    .add(b'|')
+    .add(b'}');
+
+/// Where code scanning attaches a finding. Offline: the manifest, relative to the working
+/// directory (the repository root in CI; code scanning wants repository-relative URIs), or a
+/// `file://` URI when outside it. Live, and for stdin (rendered Helm/kustomize output, whose
+/// line numbers move with every unrelated change): a stable pseudo-path named after the object.
+fn artifact(f: &Finding) -> (String, usize) {
+    let encode = |path: &str| utf8_percent_encode(path, NOT_IN_URI_PATH).to_string();
+    match &f.location {
+        Some(loc) if loc.file != "-" => {
+            let path = std::path::Path::new(&loc.file);
+            let relative = match std::env::current_dir() {
+                Ok(cwd) if path.is_absolute() => path.strip_prefix(&cwd).ok(),
+                _ if path.is_absolute() => None,
+                _ => Some(path),
+            };
+            let uri = match relative {
+                Some(rel) => encode(rel.to_string_lossy().trim_start_matches("./")),
+                None => format!("file://{}", encode(&loc.file)),
+            };
+            (uri, loc.line)
+        }
+        _ => (
+            encode(&format!(
+                "cluster/{}/{}/{}",
+                f.object.namespace.as_deref().unwrap_or("_cluster"),
+                f.object.kind,
+                f.object.name
+            )),
+            1,
+        ),
+    }
 }
 
 pub fn to_sarif(report: &Report, rules: &[RuleInfo]) -> Sarif {
@@ -74,20 +128,7 @@ pub fn to_sarif(report: &Report, rules: &[RuleInfo]) -> Sarif {
         .findings
         .iter()
         .map(|f| {
-            // Offline findings point at the manifest; live ones at a stable pseudo-path so
-            // code scanning still has a location to attach the alert to.
-            let (uri, line) = match &f.location {
-                Some(loc) => (loc.file.trim_start_matches("./").to_string(), loc.line),
-                None => (
-                    format!(
-                        "cluster/{}/{}/{}",
-                        f.object.namespace.as_deref().unwrap_or("_cluster"),
-                        f.object.kind,
-                        f.object.name
-                    ),
-                    1,
-                ),
-            };
+            let (uri, line) = artifact(f);
             let physical = PhysicalLocation::builder()
                 .artifact_location(ArtifactLocation::builder().uri(uri).build())
                 .region(Region::builder().start_line(line as i64).build())
@@ -139,4 +180,55 @@ pub fn to_sarif(report: &Report, rules: &[RuleInfo]) -> Sarif {
                 .build(),
         ])
         .build()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::finding::{ObjectRef, SourceLocation};
+
+    const RULE: RuleInfo = RuleInfo {
+        id: "r",
+        severity: Severity::High,
+        category: "c",
+        title: "t",
+        rationale: "why",
+        remediation: "fix",
+    };
+
+    fn uri_of(file: Option<&str>) -> (String, usize) {
+        let object = ObjectRef::new("apps/v1", "Deployment", Some("shop"), "web");
+        let mut finding = Finding::new(&RULE, object, "", "m".into(), json!({}));
+        finding.location = file.map(|f| SourceLocation {
+            file: f.to_string(),
+            line: 7,
+        });
+        artifact(&finding)
+    }
+
+    #[test]
+    fn locations_are_repository_relative_uri_references() {
+        assert_eq!(uri_of(Some("./k8s/web.yaml")), ("k8s/web.yaml".into(), 7));
+        assert_eq!(
+            uri_of(Some("k8s/my app:v1.yaml")),
+            ("k8s/my%20app%3Av1.yaml".into(), 7),
+            "encoded to stay a valid relative reference"
+        );
+        let cwd = std::env::current_dir().expect("cwd");
+        let inside = cwd.join("k8s").join("web.yaml");
+        assert_eq!(
+            uri_of(Some(&inside.display().to_string())),
+            ("k8s/web.yaml".into(), 7)
+        );
+        if !cwd.starts_with("/elsewhere") {
+            assert_eq!(
+                uri_of(Some("/elsewhere/web.yaml")),
+                ("file:///elsewhere/web.yaml".into(), 7)
+            );
+        }
+        // Live, and stdin (rendered charts): a stable pseudo-path, not "-" line N.
+        let pseudo = ("cluster/shop/Deployment/web".to_string(), 1);
+        assert_eq!(uri_of(None), pseudo);
+        assert_eq!(uri_of(Some("-")), pseudo);
+    }
 }
