@@ -17,5 +17,6 @@ pub mod manifest;
 pub mod preview;
 pub mod render;
 pub mod run;
+pub mod scorecard;
 pub mod selector;
 pub mod workload;
