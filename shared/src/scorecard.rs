@@ -727,6 +727,14 @@ pub fn run(args: &ScorecardArgs, format: OutputFormat, gate: &GateArgs) -> Resul
         let stem = format!("{FILE_PREFIX}{}", card.date);
         write_new_file(&dir.join(format!("{stem}.json")), &json)?;
         write_new_file(&dir.join(format!("{stem}.md")), &markdown)?;
+        let compared = previous_path
+            .as_ref()
+            .map(|p| format!(", compared with {}", p.display()))
+            .unwrap_or_default();
+        eprintln!(
+            "wrote {0}/{stem}.md and {0}/{stem}.json{compared}",
+            dir.display()
+        );
     }
     let mut out = crate::run::stdout();
     match format {
