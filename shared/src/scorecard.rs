@@ -502,7 +502,11 @@ fn write_markdown(out: &mut dyn Write, card: &Scorecard) -> Result<()> {
             a.area.title().to_string(),
             format!("`{}`", a.plugin),
             format!("{}/100", a.summary.score),
-            a.score_change.map(signed).unwrap_or_else(|| "new".into()),
+            match (a.score_change, &card.changes.since) {
+                (Some(change), _) => signed(change),
+                (None, Some(_)) => "new area".into(),
+                (None, None) => "–".into(),
+            },
         ];
         row.extend(counts(&a.summary).iter().map(|c| c.to_string()));
         table.row(row);

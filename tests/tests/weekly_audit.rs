@@ -20,6 +20,12 @@ const PLUGINS: [(&str, &str); 4] = [
 
 /// `sh examples/weekly-audit.sh ARGS` with the built plugins on PATH and a private HOME.
 fn weekly_audit(args: &[&str], kubeconfig: Option<&Path>) -> Output {
+    weekly_audit_command(args, kubeconfig)
+        .output()
+        .expect("sh runs")
+}
+
+fn weekly_audit_command(args: &[&str], kubeconfig: Option<&Path>) -> Command {
     let mut cmd = Command::new("sh");
     cmd.arg(repo().join("examples/weekly-audit.sh"))
         .args(args)
@@ -31,7 +37,7 @@ fn weekly_audit(args: &[&str], kubeconfig: Option<&Path>) -> Output {
     if let Some(k) = kubeconfig {
         cmd.env("KUBECONFIG", k);
     }
-    cmd.output().expect("sh runs")
+    cmd
 }
 
 fn read_json(path: &Path) -> Value {
@@ -474,4 +480,37 @@ fn scorecard_flags_complete_from_the_shared_definition() {
         .output()
         .expect("runs");
     assert!(stdout(&o).contains("--previous"), "{}", stdout(&o));
+}
+
+#[test]
+fn the_readme_shows_the_real_report_on_the_examples() {
+    let readme = std::fs::read_to_string(repo().join("README.md")).expect("README");
+    let shown = readme
+        .split("<!-- weekly-audit-example:begin -->\n```markdown\n")
+        .nth(1)
+        .and_then(|rest| rest.split("```\n<!-- weekly-audit-example:end -->").next())
+        .expect("the README's weekly-audit example block");
+    // Run where the README's command runs: `examples/` beside the output folder.
+    let dir = tempfile::tempdir().expect("tmp");
+    std::os::unix::fs::symlink(repo().join("examples"), dir.path().join("examples"))
+        .expect("symlink");
+    let args = [
+        "--out",
+        "reports",
+        "--date",
+        "2026-11-18",
+        "--",
+        "-f",
+        "examples/cluster",
+    ];
+    let o = weekly_audit_command(&args, None)
+        .current_dir(dir.path())
+        .output()
+        .expect("sh runs");
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let markdown = stdout(&o);
+    assert!(
+        markdown.starts_with(shown),
+        "README.md's weekly-audit example is out of date; replace it with the start of:\n{markdown}"
+    );
 }
