@@ -365,6 +365,36 @@ fn bad_reports_and_failing_plugins_give_the_contracts_exit_codes() {
     .expect("w");
     let o = run(&["harden", "scorecard", &list.display().to_string()]);
     assert_clean_error(&o, 3, "pods.json: not a guardrails/v1 Report");
+    // The previous report found in --out is read too: a damaged one is named, nothing written.
+    let reports = dir.path().join("weekly");
+    std::fs::create_dir_all(&reports).expect("mkdir");
+    std::fs::write(reports.join("guardrails-report-2026-11-11.json"), "[]").expect("write");
+    let kept = dir.path().join("rbac.json");
+    let scan = run(&[
+        "rbac-audit",
+        "-f",
+        &examples(),
+        "-o",
+        "json",
+        "--fail-on",
+        "never",
+    ]);
+    std::fs::write(&kept, &scan.stdout).expect("write");
+    let o = run(&[
+        "netpol-scaffold",
+        "scorecard",
+        &kept.display().to_string(),
+        "--out",
+        &reports.display().to_string(),
+        "--date",
+        "2026-11-18",
+    ]);
+    assert_clean_error(
+        &o,
+        3,
+        "guardrails-report-2026-11-11.json: not a guardrails/v1 Scorecard",
+    );
+    assert!(!reports.join("guardrails-report-2026-11-18.md").exists());
     let o = run(&[
         "harden",
         "scorecard",
@@ -480,6 +510,18 @@ fn scorecard_flags_complete_from_the_shared_definition() {
         .output()
         .expect("runs");
     assert!(stdout(&o).contains("--previous"), "{}", stdout(&o));
+    // The reports are files: the shell's own path completion (directive :0).
+    let complete = harness::plugin_binary("kubectl_complete-rbac_audit").expect("built");
+    let o = Command::new(complete)
+        .args(["scorecard", ""])
+        .output()
+        .expect("runs");
+    assert_eq!(
+        stdout(&o).trim_end().lines().last(),
+        Some(":0"),
+        "{}",
+        stdout(&o)
+    );
 }
 
 #[test]
