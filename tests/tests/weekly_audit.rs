@@ -503,25 +503,14 @@ fn live_and_offline_give_the_same_scorecard() {
 }
 
 #[test]
-fn scorecard_flags_complete_from_the_shared_definition() {
-    let complete = harness::plugin_binary("kubectl_complete-harden").expect("built");
-    let o = Command::new(complete)
-        .args(["scorecard", "--p"])
-        .output()
-        .expect("runs");
-    assert!(stdout(&o).contains("--previous"), "{}", stdout(&o));
+fn kubectl_completes_the_scorecard_flags_and_report_files() {
+    let flags = stdout(&run(&["__complete", "harden", "scorecard", "--p"]));
+    assert!(flags.contains("--previous"), "{flags}");
     // The reports are files: the shell's own path completion (directive :0).
-    let complete = harness::plugin_binary("kubectl_complete-rbac_audit").expect("built");
-    let o = Command::new(complete)
-        .args(["scorecard", ""])
-        .output()
-        .expect("runs");
-    assert_eq!(
-        stdout(&o).trim_end().lines().last(),
-        Some(":0"),
-        "{}",
-        stdout(&o)
-    );
+    let files = stdout(&run(&["__complete", "rbac-audit", "scorecard", ""]));
+    assert_eq!(files.trim_end().lines().last(), Some(":0"), "{files}");
+    let subcommands = stdout(&run(&["__complete", "netpol-scaffold", "sc"]));
+    assert!(subcommands.contains("scorecard\t"), "{subcommands}");
 }
 
 #[test]
