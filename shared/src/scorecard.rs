@@ -418,7 +418,7 @@ fn compare(card: &mut Scorecard, previous: &Scorecard) {
 }
 
 /// The highest severity reported in any area, for `--fail-on`.
-pub fn exit_code(card: &Scorecard, fail_on: FailOn) -> i32 {
+pub fn exit_code_for(card: &Scorecard, fail_on: FailOn) -> i32 {
     let Some(threshold) = fail_on.0 else {
         return exit_code::OK;
     };
@@ -751,7 +751,7 @@ pub fn run(args: &ScorecardArgs, format: OutputFormat, gate: &GateArgs) -> Resul
         _ => out.write_all(markdown.as_bytes())?,
     }
     out.flush()?;
-    Ok(exit_code(&card, gate.fail_on))
+    Ok(exit_code_for(&card, gate.fail_on))
 }
 
 #[cfg(test)]
@@ -1002,13 +1002,13 @@ mod tests {
     fn fail_on_looks_at_every_area() {
         let card = build(day("2026-11-18"), week_one(), None).expect("build");
         assert_eq!(
-            exit_code(&card, FailOn(Some(Severity::Critical))),
+            exit_code_for(&card, FailOn(Some(Severity::Critical))),
             exit_code::FINDINGS
         );
-        assert_eq!(exit_code(&card, FailOn(None)), exit_code::OK);
+        assert_eq!(exit_code_for(&card, FailOn(None)), exit_code::OK);
         let clean = build(day("2026-11-18"), vec![week_one().remove(2)], None).expect("build");
         assert_eq!(
-            exit_code(&clean, FailOn(Some(Severity::Info))),
+            exit_code_for(&clean, FailOn(Some(Severity::Info))),
             exit_code::OK
         );
     }
