@@ -186,24 +186,56 @@ const TOP_FINDINGS: usize = 5;
 /// How many objects a weekly-check answer names before "and N more".
 const CHECK_OBJECTS: usize = 8;
 
-/// Checks a parsed JSON value is a plugin Report and gives it with its area.
-pub fn parse_report(location: &str, text: &str) -> Result<(Area, Report)> {
-    let value: serde_json::Value =
-        serde_json::from_str(text).map_err(|e| Error::input(location, format!("not JSON: {e}")))?;
-    let api_version = value.get("apiVersion").and_then(|v| v.as_str());
-    let kind = value.get("kind").and_then(|v| v.as_str());
-    if api_version != Some(API_VERSION) || kind != Some("Report") {
+/// `apiVersion` and `kind` only: read first so that a file of another kind gets a clear
+/// message rather than a serde error about some missing field.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Header {
+    api_version: Option<String>,
+    kind: Option<String>,
+}
+
+/// Parses `text` as a `guardrails/v1` object of `kind` (straight into `T`: reports can hold
+/// hundreds of thousands of findings, too many for a `Value` tree first).
+fn parse_kind<T: serde::de::DeserializeOwned>(
+    location: &str,
+    text: &str,
+    kind: &str,
+    hint: &str,
+) -> Result<T> {
+    let header = match serde_json::from_str::<Header>(text) {
+        Ok(header) => header,
+        Err(e) if e.is_syntax() || e.is_eof() => {
+            return Err(Error::input(location, format!("not JSON: {e}")));
+        }
+        // Valid JSON that is not an object.
+        Err(_) => Header {
+            api_version: None,
+            kind: None,
+        },
+    };
+    if header.api_version.as_deref() != Some(API_VERSION) || header.kind.as_deref() != Some(kind) {
         return Err(Error::input(
             location,
             format!(
-                "not a {API_VERSION} Report (apiVersion {}, kind {}); give the output of `kubectl <plugin> -o json`",
-                api_version.unwrap_or("missing"),
-                kind.unwrap_or("missing")
+                "not a {API_VERSION} {kind} (apiVersion {}, kind {}); {hint}",
+                header.api_version.as_deref().unwrap_or("missing"),
+                header.kind.as_deref().unwrap_or("missing")
             ),
         ));
     }
-    let report: Report = serde_json::from_value(value)
-        .map_err(|e| Error::input(location, format!("malformed {API_VERSION} Report: {e}")))?;
+    serde_json::from_str(text)
+        .map_err(|e| Error::input(location, format!("malformed {API_VERSION} {kind}: {e}")))
+}
+
+/// Reads a plugin's JSON Report and gives it with its area.
+pub fn parse_report(location: &str, text: &str) -> Result<(Area, Report)> {
+    let report: Report = parse_kind(
+        location,
+        text,
+        "Report",
+        "give the output of `kubectl <plugin> -o json`",
+    )?;
     let area = Area::of_plugin(&report.plugin).ok_or_else(|| {
         Error::input(
             location,
@@ -216,19 +248,14 @@ pub fn parse_report(location: &str, text: &str) -> Result<(Area, Report)> {
     Ok((area, report))
 }
 
+/// Reads the JSON a previous scorecard wrote.
 pub fn parse_scorecard(location: &str, text: &str) -> Result<Scorecard> {
-    let value: serde_json::Value =
-        serde_json::from_str(text).map_err(|e| Error::input(location, format!("not JSON: {e}")))?;
-    if value.get("apiVersion").and_then(|v| v.as_str()) != Some(API_VERSION)
-        || value.get("kind").and_then(|v| v.as_str()) != Some(KIND)
-    {
-        return Err(Error::input(
-            location,
-            format!("not a {API_VERSION} {KIND} (the .json a previous scorecard wrote)"),
-        ));
-    }
-    serde_json::from_value(value)
-        .map_err(|e| Error::input(location, format!("malformed {API_VERSION} {KIND}: {e}")))
+    parse_kind(
+        location,
+        text,
+        KIND,
+        "give the .json a previous scorecard wrote",
+    )
 }
 
 /// Folds the reports (with the file each came from) into a Scorecard, compared with
