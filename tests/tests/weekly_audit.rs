@@ -324,6 +324,36 @@ fn next_weeks_run_lists_new_and_fixed_findings_and_score_changes() {
         "fixed this week"
     );
 
+    // Any plugin's `scorecard` on the kept raw reports, printing JSON only: the same report,
+    // compared with the week named by --previous.
+    let raw_reports: Vec<String> = PLUGINS
+        .iter()
+        .map(|(_, p)| out_dir.join("2026-11-25").join(format!("{p}.json")))
+        .map(|p| p.display().to_string())
+        .collect();
+    let week1 = out_dir.join("guardrails-report-2026-11-18.json");
+    let mut args = vec![
+        "image-pins",
+        "scorecard",
+        "-o",
+        "json",
+        "--date",
+        "2026-11-25",
+    ];
+    args.extend(raw_reports.iter().map(String::as_str));
+    let week1_arg = week1.display().to_string();
+    args.extend(["--previous", &week1_arg, "--fail-on", "critical"]);
+    let o = run(&args);
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "critical findings remain: {}",
+        stderr(&o)
+    );
+    let printed = json_of(&o);
+    assert_eq!(printed["areas"], card["areas"]);
+    assert_eq!(printed["changes"], card["changes"]);
+
     let markdown = stdout(&second);
     let images = area(&card, "images");
     for needle in [
