@@ -368,6 +368,14 @@ pub fn candidates(mut root: Command, args: &[String], source: &dyn ValueSource) 
                 ));
             }
         }
+        // A file operand (scorecard's REPORT.json…): the shell completes paths.
+        if cmd
+            .get_positionals()
+            .any(|a| matches!(a.get_value_hint(), ValueHint::FilePath | ValueHint::AnyPath))
+        {
+            out.push(DEFAULT_COMPLETION.to_string());
+            return out;
+        }
     }
     out.push(NO_FILE_COMPLETION.to_string());
     out

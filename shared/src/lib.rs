@@ -17,6 +17,7 @@ pub mod manifest;
 pub mod preview;
 pub mod render;
 pub mod run;
+pub mod scorecard;
 pub mod selector;
 pub mod workload;
 pub mod yaml_value;

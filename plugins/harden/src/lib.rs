@@ -46,6 +46,9 @@ pub const KINDS: &[ResourceKind] = &[
 ];
 
 pub async fn run(cli: Cli) -> Result<i32> {
+    if let Some(Command::Scorecard(args)) = &cli.command {
+        return guardrails::scorecard::run(args, cli.output.format, &cli.gate);
+    }
     let format = cli.output.format;
     let styles = Styles::for_output(cli.output.color, format);
     let mut out = run::stdout();
@@ -119,6 +122,8 @@ pub async fn run(cli: Cli) -> Result<i32> {
             Ok(exit_code::OK)
         }
         Command::Undo { object, write } => undo_command(&object, &write, &acquired, styles).await,
+        // Answered at the top of `run`, before anything is read.
+        Command::Scorecard(args) => guardrails::scorecard::run(&args, format, &cli.gate),
         Command::Check => {
             let opts = CheckOptions {
                 level: cli.analysis.level,

@@ -115,6 +115,8 @@ pub enum Command {
         #[command(flatten)]
         write: WriteArgs,
     },
+    /// Fold the plugins' JSON reports into the dated score report (Markdown + JSON) and what changed since the last one
+    Scorecard(guardrails::scorecard::ScorecardArgs),
 }
 
 #[cfg(test)]

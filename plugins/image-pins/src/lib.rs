@@ -42,6 +42,9 @@ pub const KINDS: &[ResourceKind] = &[
 ];
 
 pub async fn run(mut cli: Cli) -> Result<i32> {
+    if let Some(Command::Scorecard(args)) = &cli.command {
+        return guardrails::scorecard::run(args, cli.output.format, &cli.gate);
+    }
     let format = cli.output.format;
     let styles = Styles::for_output(cli.output.color, format);
     let mut out = run::stdout();
@@ -224,6 +227,8 @@ pub async fn run(mut cli: Cli) -> Result<i32> {
             }
             report_resolution_errors(&resolution)
         }
+        // Answered at the top of `run`, before anything is read.
+        Command::Scorecard(args) => guardrails::scorecard::run(&args, format, &cli.gate)?,
     };
     out.flush()?;
     Ok(code)

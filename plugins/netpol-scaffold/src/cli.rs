@@ -136,6 +136,8 @@ pub enum Command {
         #[arg(long = "format", value_enum, value_name = "FORMAT")]
         matrix_format: Option<MatrixFormat>,
     },
+    /// Fold the plugins' JSON reports into the dated score report (Markdown + JSON) and what changed since the last one
+    Scorecard(guardrails::scorecard::ScorecardArgs),
 }
 
 #[cfg(test)]

@@ -34,6 +34,9 @@ use crate::infra::Enforcement;
 use crate::model::Model;
 
 pub async fn run(cli: Cli) -> Result<i32> {
+    if let Some(Command::Scorecard(args)) = &cli.command {
+        return guardrails::scorecard::run(args, cli.output.format, &cli.gate);
+    }
     let format = cli.output.format;
     let styles = Styles::for_output(cli.output.color, format);
     let mut out = run::stdout();
@@ -363,6 +366,8 @@ pub async fn run(cli: Cli) -> Result<i32> {
             matrix::write(&mut out, &matrix, matrix_format, styles)?;
             exit_code::OK
         }
+        // Answered at the top of `run`, before anything is read.
+        Command::Scorecard(args) => guardrails::scorecard::run(&args, format, &cli.gate)?,
     };
     out.flush()?;
     run::phase("report");

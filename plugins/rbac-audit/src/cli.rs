@@ -82,6 +82,8 @@ pub enum Command {
         /// ServiceAccounts as NS/NAME or system:serviceaccount:NS:NAME (default: all in scope)
         service_accounts: Vec<String>,
     },
+    /// Fold the plugins' JSON reports into the dated score report (Markdown + JSON) and what changed since the last one
+    Scorecard(guardrails::scorecard::ScorecardArgs),
 }
 
 #[cfg(test)]

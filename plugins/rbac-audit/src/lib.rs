@@ -51,6 +51,9 @@ pub fn build_model(inventory: &Inventory) -> RbacModel {
 }
 
 pub async fn run(cli: Cli) -> Result<i32> {
+    if let Some(Command::Scorecard(args)) = &cli.command {
+        return guardrails::scorecard::run(args, cli.output.format, &cli.gate);
+    }
     let format = cli.output.format;
     let styles = Styles::for_output(cli.output.color, format);
     let mut out = run::stdout();
@@ -142,6 +145,8 @@ pub async fn run(cli: Cli) -> Result<i32> {
             blast_radius::write(&mut out, &entries, format, styles)?;
             exit_code::OK
         }
+        // Answered at the top of `run`, before anything is read.
+        Command::Scorecard(args) => guardrails::scorecard::run(&args, format, &cli.gate)?,
     };
     out.flush()?;
     Ok(code)
