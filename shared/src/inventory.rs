@@ -273,7 +273,14 @@ impl Inventory {
                 && let Some(kind) =
                     ResourceKind::from_type(api_version, kind).filter(|k| wanted.contains(k))
             {
-                inv.reserve(kind, count);
+                // Pods owned by a collected controller are stored as lean `OwnedPod`s, and
+                // those are most pods: reserving full `Pod`s for them would leave the big
+                // vector empty while the lean one grows by doubling.
+                if kind == ResourceKind::Pod && POD_OWNER_KINDS.iter().any(|k| wanted.contains(k)) {
+                    inv.owned_pods.reserve_exact(count);
+                } else {
+                    inv.reserve(kind, count);
+                }
             }
         }
         let files = manifest::load(paths, recursive, &mut |doc| inv.add_document(doc, wanted))?;
