@@ -640,16 +640,13 @@ fn write_markdown(out: &mut dyn Write, card: &Scorecard) -> Result<()> {
         )?;
         if !a.findings.is_empty() {
             writeln!(out)?;
-            let mut t = Table::new(&["Severity", "Rule", "Object", "Message"]);
-            for f in a.findings.iter().take(TOP_FINDINGS) {
-                t.row(vec![
-                    f.severity.as_str().to_uppercase(),
-                    format!("`{}`", f.rule),
-                    format!("`{}`", f.object.display_path()),
-                    f.message.clone(),
-                ]);
-            }
-            t.write_markdown(out)?;
+            crate::render::findings_markdown_table(
+                a.findings
+                    .iter()
+                    .take(TOP_FINDINGS)
+                    .map(|f| (f.severity, f.rule.as_str(), &f.object, f.message.as_str())),
+            )
+            .write_markdown(out)?;
             if a.findings.len() > TOP_FINDINGS {
                 writeln!(
                     out,
@@ -699,23 +696,6 @@ pub fn find_previous(dir: &Path, date: NaiveDate) -> Option<PathBuf> {
         .map(|(_, path)| path)
 }
 
-/// Writes a new file (or replaces one) so readers never see part of it.
-fn write_new_file(path: &Path, content: &str) -> Result<()> {
-    let fail = |e: &dyn std::fmt::Display| Error::Write {
-        object: path.display().to_string(),
-        message: e.to_string(),
-    };
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    };
-    let mut temp = tempfile::NamedTempFile::new_in(dir).map_err(|e| fail(&e))?;
-    temp.write_all(content.as_bytes()).map_err(|e| fail(&e))?;
-    temp.as_file().sync_all().map_err(|e| fail(&e))?;
-    temp.persist(path).map_err(|e| fail(&e.error))?;
-    Ok(())
-}
-
 /// `kubectl <plugin> scorecard`: read, compare, print in `format`, write the dated files.
 pub fn run(args: &ScorecardArgs, format: OutputFormat, gate: &GateArgs) -> Result<i32> {
     if gate.baseline.is_some() || gate.exceptions.is_some() {
@@ -756,8 +736,8 @@ pub fn run(args: &ScorecardArgs, format: OutputFormat, gate: &GateArgs) -> Resul
             message: e.to_string(),
         })?;
         let stem = format!("{FILE_PREFIX}{}", card.date);
-        write_new_file(&dir.join(format!("{stem}.json")), &json)?;
-        write_new_file(&dir.join(format!("{stem}.md")), &markdown)?;
+        crate::edit::create_atomically(&dir.join(format!("{stem}.json")), &json)?;
+        crate::edit::create_atomically(&dir.join(format!("{stem}.md")), &markdown)?;
         let compared = previous_path
             .as_ref()
             .map(|p| format!(", compared with {}", p.display()))

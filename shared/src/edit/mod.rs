@@ -20,23 +20,66 @@ pub struct PlannedWrite {
 }
 
 /// Replaces `path` with `content` atomically: readers see the old or the new file, never a
-/// part, and a failure leaves the old file in place. The file's permissions are kept.
+/// part, and a failure leaves the old file in place. The file's permissions are kept. A file
+/// that has disappeared since it was read is an error, not recreated.
 pub fn write_atomically(path: &Path, content: &str) -> Result<()> {
-    let fail = |e: &dyn std::fmt::Display| Error::Write {
+    let permissions = std::fs::metadata(path)
+        .map_err(|e| write_error(path, &e))?
+        .permissions();
+    write_through_temp(path, content, Some(permissions))
+}
+
+/// Writes `path` atomically whether or not it exists (reports, generated files): an existing
+/// file keeps its permissions, a new one is readable by all (0644).
+pub fn create_atomically(path: &Path, content: &str) -> Result<()> {
+    let permissions = match std::fs::metadata(path) {
+        Ok(meta) => Some(meta.permissions()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => new_file_permissions(),
+        Err(e) => return Err(write_error(path, &e)),
+    };
+    write_through_temp(path, content, permissions)
+}
+
+fn write_error(path: &Path, e: &dyn std::fmt::Display) -> Error {
+    Error::Write {
         object: path.display().to_string(),
         message: e.to_string(),
-    };
+    }
+}
+
+/// A temporary file beside `path`, synced, then renamed over it.
+fn write_through_temp(
+    path: &Path,
+    content: &str,
+    permissions: Option<std::fs::Permissions>,
+) -> Result<()> {
+    let fail = |e: &dyn std::fmt::Display| write_error(path, e);
     let dir = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => Path::new("."),
     };
-    let permissions = std::fs::metadata(path).map_err(|e| fail(&e))?.permissions();
     let mut temp = tempfile::NamedTempFile::new_in(dir).map_err(|e| fail(&e))?;
     temp.write_all(content.as_bytes()).map_err(|e| fail(&e))?;
     temp.as_file().sync_all().map_err(|e| fail(&e))?;
-    std::fs::set_permissions(temp.path(), permissions).map_err(|e| fail(&e))?;
+    if let Some(permissions) = permissions {
+        std::fs::set_permissions(temp.path(), permissions).map_err(|e| fail(&e))?;
+    }
     temp.persist(path).map_err(|e| fail(&e.error))?;
     Ok(())
+}
+
+/// The temporary file is private (0600); a new file gets the usual 0644 instead (elsewhere
+/// than Unix the temporary file's own permissions are the usual ones).
+fn new_file_permissions() -> Option<std::fs::Permissions> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        Some(std::fs::Permissions::from_mode(0o644))
+    }
+    #[cfg(not(unix))]
+    {
+        None
+    }
 }
 
 /// Writes every planned file (after confirmation was obtained). Stops at the first failure
@@ -82,5 +125,15 @@ mod tests {
         );
         let missing = write_atomically(&dir.path().join("nope.yaml"), "x").expect_err("missing");
         assert_eq!(missing.exit_code(), crate::exit_code::WRITE);
+
+        let report = dir.path().join("report.md");
+        create_atomically(&report, "one\n").expect("new file");
+        let mode = std::fs::metadata(&report)
+            .expect("meta")
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o644, "not the temporary file's private 0600");
+        create_atomically(&report, "two\n").expect("replaced");
+        assert_eq!(std::fs::read_to_string(&report).expect("read"), "two\n");
     }
 }

@@ -109,6 +109,30 @@ pub fn write_report(
     }
 }
 
+/// The Markdown table of findings (severity, rule, object, message) that reports and the
+/// scorecard share.
+pub fn findings_markdown_table<'a>(
+    findings: impl IntoIterator<
+        Item = (
+            crate::finding::Severity,
+            &'a str,
+            &'a crate::finding::ObjectRef,
+            &'a str,
+        ),
+    >,
+) -> Table {
+    let mut table = Table::new(&["Severity", "Rule", "Object", "Message"]);
+    for (severity, rule, object, message) in findings {
+        table.row(vec![
+            severity.as_str().to_uppercase(),
+            format!("`{rule}`"),
+            format!("`{}`", object.display_path()),
+            message.to_string(),
+        ]);
+    }
+    table
+}
+
 /// A report as Markdown: a summary line, the findings table, and what was not evaluated.
 fn write_report_markdown(out: &mut dyn Write, report: &Report) -> Result<()> {
     let s = &report.summary;
@@ -125,16 +149,13 @@ fn write_report_markdown(out: &mut dyn Write, report: &Report) -> Result<()> {
         s.info
     )?;
     if !report.findings.is_empty() {
-        let mut table = Table::new(&["Severity", "Rule", "Object", "Message"]);
-        for f in &report.findings {
-            table.row(vec![
-                f.severity.as_str().to_uppercase(),
-                format!("`{}`", f.rule),
-                format!("`{}`", f.object.display_path()),
-                f.message.clone(),
-            ]);
-        }
-        table.write_markdown(out)?;
+        findings_markdown_table(
+            report
+                .findings
+                .iter()
+                .map(|f| (f.severity, f.rule.as_str(), &f.object, f.message.as_str())),
+        )
+        .write_markdown(out)?;
     }
     if !report.skipped.is_empty() {
         let what: Vec<String> = report
