@@ -57,17 +57,30 @@ fn validate(manifest: &Value, file_stem: &str, archive_of: &dyn Fn(&str) -> Opti
         name.chars()
             .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
     );
+    let reserved = ["con", "prn", "aux", "nul"]
+        .map(String::from)
+        .into_iter()
+        .chain((1..=9).flat_map(|n| [format!("com{n}"), format!("lpt{n}")]));
+    for word in reserved {
+        assert!(
+            !name.eq_ignore_ascii_case(&word),
+            "{name} is reserved on Windows"
+        );
+    }
     let spec = &manifest["spec"];
     let short = spec["shortDescription"].as_str().expect("shortDescription");
     assert!(
         !short.is_empty() && !short.contains('\n') && short.len() <= 70,
         "{short:?}"
     );
-    assert!(
-        spec["description"]
-            .as_str()
-            .is_some_and(|d| d.lines().all(|l| l.len() <= 80))
-    );
+    for text in ["description", "caveats"] {
+        assert!(
+            spec[text]
+                .as_str()
+                .is_some_and(|d| d.lines().all(|l| l.chars().count() <= 80)),
+            "{text}: present, lines of at most 80 characters"
+        );
+    }
     let version = spec["version"].as_str().expect("version");
     let semver = version.strip_prefix('v').expect("leading v");
     assert_eq!(
@@ -117,7 +130,12 @@ fn validate(manifest: &Value, file_stem: &str, archive_of: &dyn Fn(&str) -> Opti
         if let Some(archive) = archive_of(uri) {
             assert_eq!(sha, sha256(&archive), "sha256 of {}", archive.display());
         }
-        assert!(p["bin"].as_str().is_some_and(|b| !b.is_empty()));
+        assert!(
+            p["bin"]
+                .as_str()
+                .is_some_and(|b| !b.is_empty() && !b.contains("..") && !b.starts_with('/')),
+            "bin inside the plugin's directory"
+        );
         for op in p["files"].as_array().expect("files") {
             assert!(
                 op["from"].as_str().is_some_and(|s| !s.is_empty())
@@ -162,6 +180,20 @@ fn release_archive_and_manifest_install_like_krew() {
         "regular files only:\n{listing}"
     );
     assert!(listing.contains("LICENSE"));
+    // krew refuses "suspicious" entries: `..` anywhere, or an absolute path.
+    let names = Command::new("tar")
+        .arg("-tzf")
+        .arg(&archive)
+        .output()
+        .expect("tar");
+    for entry in String::from_utf8_lossy(&names.stdout).lines() {
+        assert!(
+            !entry.split('/').any(|part| part == "..")
+                && !entry.starts_with('/')
+                && !entry.starts_with('\\'),
+            "suspicious archive entry {entry}"
+        );
+    }
     let plugins = packaged_plugins();
     assert!(plugins.contains(&"rbac-audit".to_string()), "{plugins:?}");
     for plugin in &plugins {
@@ -316,7 +348,17 @@ fn install_and_run(root: &Path, index: &Path, archive: &Path, listing: &str, plu
     }
     let bin = store.join(platform["bin"].as_str().expect("bin"));
     assert!(bin.is_file());
-    assert!(["license", "license.txt", "copying"].iter().any(|l| {
+    let licenses = [
+        "license",
+        "license.txt",
+        "license.md",
+        "licenses",
+        "licenses.txt",
+        "licenses.md",
+        "copying",
+        "copying.txt",
+    ];
+    assert!(licenses.iter().any(|l| {
         std::fs::read_dir(&store)
             .expect("store")
             .flatten()
