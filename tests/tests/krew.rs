@@ -149,10 +149,11 @@ fn validate(manifest: &Value, file_stem: &str, archive_of: &dyn Fn(&str) -> Opti
 fn release_archive_and_manifest_install_like_krew() {
     let dir = tempfile::tempdir().expect("tmp");
     let (dist, index) = (dir.path().join("dist"), dir.path().join("plugins"));
+    let bin_dir = stripped_binaries(dir.path());
     let status = Command::new("bash")
         .arg(repo().join("krew/release.sh"))
         .arg(format!("v{}", env!("CARGO_PKG_VERSION")))
-        .env("BIN_DIR", harness::profile_dir())
+        .env("BIN_DIR", &bin_dir)
         .env("DIST_DIR", &dist)
         .env("KREW_OUT", &index)
         .current_dir(repo())
@@ -293,6 +294,35 @@ fn the_committed_index_is_valid_and_matches_the_templates() {
             );
         }
     }
+}
+
+/// The built plugins without their debug information, as release binaries ship (the test
+/// binaries are debug builds of ~200 MB each, which would make packaging take minutes).
+fn stripped_binaries(root: &Path) -> PathBuf {
+    let out = root.join("bin-stripped");
+    std::fs::create_dir_all(&out).expect("mkdir");
+    for entry in std::fs::read_dir(harness::profile_dir())
+        .expect("built binaries")
+        .flatten()
+    {
+        let name = entry.file_name().to_string_lossy().to_string();
+        if !(name.starts_with("kubectl-") || name.starts_with("kubectl_complete-"))
+            || name.ends_with(".d")
+        {
+            continue;
+        }
+        let stripped = Command::new("strip")
+            .arg("--strip-debug")
+            .arg("-o")
+            .arg(out.join(&name))
+            .arg(entry.path())
+            .status()
+            .is_ok_and(|s| s.success());
+        if !stripped {
+            std::fs::copy(entry.path(), out.join(&name)).expect("copy binary");
+        }
+    }
+    out
 }
 
 /// Every plugin with a krew template and a crate (what release.sh packages).
