@@ -104,7 +104,7 @@ pub fn check(inventory: &Inventory, opts: &CheckOptions<'_>) -> CheckOutcome {
         std::thread::available_parallelism().map_or(1, |n| n.get().min(8))
     };
     let chunk = workloads.len().div_ceil(threads).max(1);
-    let parts: Vec<(Vec<Vec<Finding>>, Vec<InvalidLabel>)> = std::thread::scope(|scope| {
+    let parts: Vec<(PartFindings, Vec<InvalidLabel>)> = std::thread::scope(|scope| {
         let handles: Vec<_> = workloads
             .chunks(chunk)
             .map(|part| {
@@ -164,17 +164,23 @@ impl RuleBuckets {
     }
 }
 
+/// One chunk's findings in workload order, and their positions per rule.
+struct PartFindings {
+    slots: Vec<Option<Finding>>,
+    by_rule: Vec<Vec<u32>>,
+}
+
 /// The findings of consecutive chunks of workloads, rule by rule: each finding moves once.
-fn concatenate(parts: Vec<Vec<Vec<Finding>>>) -> Vec<Finding> {
-    let total = parts.iter().flatten().map(Vec::len).sum();
+fn concatenate(mut parts: Vec<PartFindings>) -> Vec<Finding> {
+    let total = parts.iter().map(|p| p.slots.len()).sum();
     let mut findings = Vec::with_capacity(total);
-    let rules = parts.iter().map(Vec::len).max().unwrap_or(0);
-    let mut parts: Vec<std::vec::IntoIter<Vec<Finding>>> =
-        parts.into_iter().map(Vec::into_iter).collect();
-    for _ in 0..rules {
-        for part in &mut parts {
-            if let Some(bucket) = part.next() {
-                findings.extend(bucket);
+    let rules = parts.iter().map(|p| p.by_rule.len()).max().unwrap_or(0);
+    for rule in 0..rules {
+        for PartFindings { slots, by_rule } in &mut parts {
+            for &i in by_rule.get(rule).into_iter().flatten() {
+                if let Some(f) = slots.get_mut(i as usize).and_then(Option::take) {
+                    findings.push(f);
+                }
             }
         }
     }
@@ -186,9 +192,13 @@ fn check_part(
     opts: &CheckOptions<'_>,
     workloads: &[Workload<'_>],
     buckets: &RuleBuckets,
-) -> (Vec<Vec<Finding>>, Vec<InvalidLabel>) {
-    // One list per rule (and one for anything unknown), filled in workload order.
-    let mut by_rule: Vec<Vec<Finding>> = (0..=buckets.len()).map(|_| Vec::new()).collect();
+) -> (PartFindings, Vec<InvalidLabel>) {
+    // One list in workload order (most workloads fail a few checks: sized once rather than
+    // grown), and per rule (and one for anything unknown) the positions of its findings.
+    let mut part = PartFindings {
+        slots: Vec::with_capacity(workloads.len() * 7),
+        by_rule: vec![Vec::new(); buckets.len() + 1],
+    };
     let mut findings = Vec::with_capacity(16);
     let mut invalid = Vec::new();
     for w in workloads {
@@ -201,10 +211,11 @@ fn check_part(
         pss_findings(w, policy, opts, &location, &mut findings);
         hardening_findings(inventory, w, opts, &location, &mut findings);
         for f in findings.drain(..) {
-            by_rule[buckets.of(&f.rule)].push(f);
+            part.by_rule[buckets.of(&f.rule)].push(part.slots.len() as u32);
+            part.slots.push(Some(f));
         }
     }
-    (by_rule, invalid)
+    (part, invalid)
 }
 
 /// The evidence of a `pss-*` finding (serialised straight to JSON text: large clusters have
