@@ -537,3 +537,54 @@ mod tests {
         assert_eq!(restored, live);
     }
 }
+
+#[cfg(test)]
+mod file_tests {
+    use super::*;
+    use crate::fix::{FixOptions, plan};
+
+    const POD: &str = "\
+# a pod with everything in flow style
+apiVersion: v1
+kind: Pod
+metadata: {name: web, namespace: shop}
+spec:
+  securityContext:
+    seccompProfile: {type: Unconfined}   # was needed once
+  containers:
+  - name: web
+    image: nginx
+    ports: [{containerPort: 80, hostPort: 8080}]
+    securityContext:
+      capabilities: {drop: [NET_RAW], add: [SYS_TIME]}
+";
+
+    #[test]
+    fn profiles_are_replaced_field_by_field_and_removals_and_appends_are_made_in_place() {
+        let object: Value = serde_yaml_ng::from_str(POD).expect("yaml");
+        let fix_plan = plan(&object, &FixOptions::default()).expect("plan");
+        let target = ObjectRef::new("v1", "Pod", Some("shop"), "web");
+        let plans = BTreeMap::from([(target, fix_plan)]);
+        let (write, _) = plan_file(Path::new("pod.yaml"), POD, &plans)
+            .expect("planned")
+            .expect("edits");
+        let after = &write.after;
+        assert!(
+            after.contains("seccompProfile: {type: RuntimeDefault}   # was needed once"),
+            "{after}"
+        );
+        assert!(
+            after.contains("ports: [{containerPort: 80}]"),
+            "the host port goes, in flow style: {after}"
+        );
+        assert!(
+            after.contains("capabilities: {drop: [NET_RAW, ALL]}"),
+            "ALL appended, the added capability removed: {after}"
+        );
+        assert!(after.starts_with("# a pod with everything in flow style\n"));
+        // The file now holds what the plan applied to the JSON holds, as far as PSS sees it.
+        let fixed: Value = serde_yaml_ng::from_str(after).expect("reparse");
+        let again = plan(&fixed, &FixOptions::default()).expect("plan");
+        assert!(again.is_empty(), "{:?}", again.edits);
+    }
+}
