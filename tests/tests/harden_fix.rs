@@ -134,20 +134,122 @@ fn fixing_files_leaves_only_the_fixes_that_need_asking_and_keeps_comments() {
     assert!(text(&again.stdout).contains("Nothing to fix."));
     assert_eq!(read_all(dir.path()), after);
 
-    // Asked for by name, the privileged and host-namespace fixes apply too.
+    // Asked for by name, the fixes that take something away apply too — including the
+    // hostPath volume's removal — and nothing is left to do by hand.
     let named = run(&[
         "harden",
         "fix",
         "-f",
         &d,
         "--only",
-        "privileged,host-namespaces",
+        "privileged,host-namespaces,volumes",
         "--yes",
     ]);
     assert_eq!(named.status.code(), Some(0), "{}", text(&named.stderr));
-    assert_eq!(
-        pss_rules(dir.path()),
-        BTreeSet::from(["pss-restricted-volumes".to_string()])
+    assert!(
+        !text(&named.stderr).contains("by hand"),
+        "{}",
+        text(&named.stderr)
+    );
+    assert_eq!(pss_rules(dir.path()), BTreeSet::new());
+    let fully = read_all(dir.path());
+    assert!(!fully.iter().any(|(_, t)| t.contains("hostPath:")));
+    // Idempotent: neither a named nor a default second fix finds anything.
+    for args in [vec!["--only", "privileged,host-namespaces,volumes"], vec![]] {
+        let mut all = vec!["harden", "fix", "-f", &d, "--yes"];
+        all.extend(args);
+        let again = run(&all);
+        assert_eq!(again.status.code(), Some(0), "{}", text(&again.stderr));
+        assert!(text(&again.stdout).contains("Nothing to fix."));
+    }
+    assert_eq!(read_all(dir.path()), fully);
+}
+
+#[test]
+fn fixing_files_appends_to_existing_lists() {
+    // mysql mounts a data volume: its /tmp mount and emptyDir are appended to the lists, so
+    // its root filesystem becomes read-only too; a drop list without ALL gets ALL appended.
+    let dir = copy_examples();
+    let extra = dir.path().join("40-workloads-extra.yaml");
+    std::fs::write(
+        &extra,
+        "\
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: cache, namespace: shop}
+spec:
+  selector: {matchLabels: {app: cache}}
+  template:
+    metadata: {labels: {app: cache}}
+    spec:
+      containers:
+      - name: cache
+        image: redis:7   # the cache
+        securityContext:
+          capabilities:
+            drop: [NET_RAW]   # why not all
+        volumeMounts: [{name: data, mountPath: /data}]
+      volumes: [{name: data, emptyDir: {}}]
+",
+    )
+    .expect("write");
+    let d = dir.path().display().to_string();
+    let fixed = run(&["harden", "fix", "-f", &d, "--yes"]);
+    assert_eq!(fixed.status.code(), Some(0), "{}", text(&fixed.stderr));
+    assert!(
+        !text(&fixed.stderr).contains("read-only"),
+        "{}",
+        text(&fixed.stderr)
+    );
+    let cache = std::fs::read_to_string(&extra).expect("read");
+    assert!(
+        cache.contains("drop: [NET_RAW, ALL]   # why not all"),
+        "{cache}"
+    );
+    assert!(
+        cache.contains(
+            "volumeMounts: [{name: data, mountPath: /data}, {name: tmp, mountPath: /tmp}]"
+        ),
+        "{cache}"
+    );
+    assert!(
+        cache.contains("volumes: [{name: data, emptyDir: {}}, {name: tmp, emptyDir: {}}]"),
+        "{cache}"
+    );
+    let payments =
+        std::fs::read_to_string(dir.path().join("31-workloads-payments.yaml")).expect("read");
+    assert!(
+        payments.contains("        - name: data\n          mountPath: /var/lib/mysql\n        - name: tmp\n          mountPath: /tmp\n"),
+        "{payments}"
+    );
+    let rules = pss_rules(dir.path());
+    assert!(!rules.contains("pss-capabilities-restricted"), "{rules:?}");
+    let hardening = run(&[
+        "harden",
+        "-f",
+        &d,
+        "--rules",
+        "hardening",
+        "-o",
+        "json",
+        "--fail-on",
+        "never",
+    ]);
+    let report: Value = serde_json::from_slice(&hardening.stdout).expect("json");
+    assert!(
+        !report["findings"]
+            .as_array()
+            .expect("findings")
+            .iter()
+            .any(|f| f["rule"] == "hardening-read-only-root-fs"
+                && (f["object"]["name"] == "mysql" || f["object"]["name"] == "cache")),
+        "{report}"
+    );
+    let again = run(&["harden", "fix", "-f", &d, "--yes"]);
+    assert!(
+        text(&again.stdout).contains("Nothing to fix."),
+        "{}",
+        text(&again.stdout)
     );
 }
 
@@ -418,4 +520,52 @@ fn rollout_offline_evaluates_the_files_and_writes_nothing() {
         "{stdout}"
     );
     assert_eq!(read_all(dir.path()), before);
+}
+
+#[test]
+fn fix_plan_as_json_lists_the_edits_per_workload_and_writes_nothing() {
+    let dir = copy_examples();
+    let d = dir.path().display().to_string();
+    let before = read_all(dir.path());
+    let out = run(&["harden", "fix", "-f", &d, "-o", "json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(read_all(dir.path()), before);
+    let plan: Value = serde_json::from_slice(&out.stdout).expect("json plan");
+    assert_eq!(plan["kind"], "HardenFixPlan");
+    assert_eq!(plan["target"], "files");
+    let workloads = plan["workloads"].as_array().expect("workloads");
+    let exporter = workloads
+        .iter()
+        .find(|w| w["object"]["name"] == "node-exporter")
+        .expect("node-exporter planned");
+    let edits = exporter["edits"].as_array().expect("edits");
+    // Edits that take something away are listed, marked, and are not applied without --only.
+    let privileged = edits
+        .iter()
+        .find(|e| e["fix"] == "privileged")
+        .expect("privileged edit");
+    assert_eq!(privileged["confirm"], true);
+    assert_eq!(privileged["applies"], false);
+    assert!(
+        edits
+            .iter()
+            .any(|e| e["fix"] == "seccomp" && e["applies"] == true)
+    );
+    assert_eq!(privileged["old"], true);
+    assert_eq!(privileged["new"], false);
+    assert_eq!(
+        privileged["path"],
+        "spec.template.spec.containers[name=node-exporter].securityContext.privileged"
+    );
+    // --only narrows the plan the same way it narrows a fix.
+    let only = run(&["harden", "fix", "-f", &d, "-o", "json", "--only", "seccomp"]);
+    let plan: Value = serde_json::from_slice(&only.stdout).expect("json plan");
+    assert!(
+        plan["workloads"]
+            .as_array()
+            .expect("workloads")
+            .iter()
+            .flat_map(|w| w["edits"].as_array().expect("edits"))
+            .all(|e| e["fix"] == "seccomp")
+    );
 }

@@ -82,7 +82,7 @@ fn version_for(
 }
 
 pub fn check(inventory: &Inventory, opts: &CheckOptions<'_>) -> CheckOutcome {
-    let workloads: Vec<Workload<'_>> = inventory
+    let mut workloads: Vec<Workload<'_>> = inventory
         .workloads()
         .into_iter()
         .filter(|w| opts.scope.includes(Some(w.namespace())))
@@ -91,18 +91,26 @@ pub fn check(inventory: &Inventory, opts: &CheckOptions<'_>) -> CheckOutcome {
                 .is_none_or(|q| w.metadata.labels.as_ref().is_some_and(|l| q.matches(l)))
         })
         .collect();
+    // Checked in object order, each rule's findings come out in report order (severity, rule,
+    // object): concatenated rule by rule they need no sorting, so the report's sort finds one
+    // sorted run instead of moving hundreds of thousands of findings around.
+    workloads.sort_by(|a, b| a.object.cmp(&b.object));
+    let buckets = RuleBuckets::new();
     // Workloads are independent: large inputs are checked on every core, in order-preserving
-    // chunks (the report is sorted afterwards anyway).
+    // chunks.
     let threads = if workloads.len() < PARALLEL_FROM {
         1
     } else {
         std::thread::available_parallelism().map_or(1, |n| n.get().min(8))
     };
     let chunk = workloads.len().div_ceil(threads).max(1);
-    let parts: Vec<(Vec<Finding>, Vec<InvalidLabel>)> = std::thread::scope(|scope| {
+    let parts: Vec<(PartFindings, Vec<InvalidLabel>)> = std::thread::scope(|scope| {
         let handles: Vec<_> = workloads
             .chunks(chunk)
-            .map(|part| scope.spawn(move || check_part(inventory, opts, part)))
+            .map(|part| {
+                let buckets = &buckets;
+                scope.spawn(move || check_part(inventory, opts, part, buckets))
+            })
             .collect();
         handles
             .into_iter()
@@ -112,10 +120,10 @@ pub fn check(inventory: &Inventory, opts: &CheckOptions<'_>) -> CheckOutcome {
             })
             .collect()
     });
-    let mut findings = Vec::with_capacity(parts.iter().map(|(f, _)| f.len()).sum());
     let mut invalid: Vec<InvalidLabel> = Vec::new();
+    let mut per_part = Vec::with_capacity(parts.len());
     for (part_findings, part_invalid) in parts {
-        findings.extend(part_findings);
+        per_part.push(part_findings);
         for entry in part_invalid {
             if !invalid.contains(&entry) {
                 invalid.push(entry);
@@ -123,7 +131,7 @@ pub fn check(inventory: &Inventory, opts: &CheckOptions<'_>) -> CheckOutcome {
         }
     }
     CheckOutcome {
-        findings,
+        findings: concatenate(per_part),
         workloads: workloads.len(),
         invalid_version_labels: invalid,
     }
@@ -132,13 +140,66 @@ pub fn check(inventory: &Inventory, opts: &CheckOptions<'_>) -> CheckOutcome {
 /// Below this many workloads one thread is faster than starting more.
 const PARALLEL_FROM: usize = 2_000;
 
+/// Every rule's place in report order (severity, most severe first, then rule id).
+struct RuleBuckets {
+    index: std::collections::HashMap<&'static str, usize>,
+}
+
+impl RuleBuckets {
+    fn new() -> RuleBuckets {
+        let mut rules = catalogue::all_rules();
+        rules.sort_by(|a, b| b.severity.cmp(&a.severity).then_with(|| a.id.cmp(b.id)));
+        RuleBuckets {
+            index: rules.iter().enumerate().map(|(i, r)| (r.id, i)).collect(),
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.index.len()
+    }
+
+    fn of(&self, rule: &str) -> usize {
+        // Every finding is of a catalogue rule; anything else would go last.
+        self.index.get(rule).copied().unwrap_or(self.index.len())
+    }
+}
+
+/// One chunk's findings in workload order, and their positions per rule.
+struct PartFindings {
+    slots: Vec<Option<Finding>>,
+    by_rule: Vec<Vec<u32>>,
+}
+
+/// The findings of consecutive chunks of workloads, rule by rule: each finding moves once.
+fn concatenate(mut parts: Vec<PartFindings>) -> Vec<Finding> {
+    let total = parts.iter().map(|p| p.slots.len()).sum();
+    let mut findings = Vec::with_capacity(total);
+    let rules = parts.iter().map(|p| p.by_rule.len()).max().unwrap_or(0);
+    for rule in 0..rules {
+        for PartFindings { slots, by_rule } in &mut parts {
+            for &i in by_rule.get(rule).into_iter().flatten() {
+                if let Some(f) = slots.get_mut(i as usize).and_then(Option::take) {
+                    findings.push(f);
+                }
+            }
+        }
+    }
+    findings
+}
+
 fn check_part(
     inventory: &Inventory,
     opts: &CheckOptions<'_>,
     workloads: &[Workload<'_>],
-) -> (Vec<Finding>, Vec<InvalidLabel>) {
-    // Most workloads fail a few checks: size the list once instead of growing it.
-    let mut findings = Vec::with_capacity(workloads.len() * 6);
+    buckets: &RuleBuckets,
+) -> (PartFindings, Vec<InvalidLabel>) {
+    // One list in workload order (most workloads fail a few checks: sized once rather than
+    // grown), and per rule (and one for anything unknown) the positions of its findings.
+    let mut part = PartFindings {
+        slots: Vec::with_capacity(workloads.len() * 7),
+        by_rule: vec![Vec::new(); buckets.len() + 1],
+    };
+    let mut findings = Vec::with_capacity(16);
     let mut invalid = Vec::new();
     for w in workloads {
         let version = version_for(inventory, w.namespace(), opts.version, &mut invalid);
@@ -149,8 +210,12 @@ fn check_part(
         let location = inventory.location_of(&w.object);
         pss_findings(w, policy, opts, &location, &mut findings);
         hardening_findings(inventory, w, opts, &location, &mut findings);
+        for f in findings.drain(..) {
+            part.by_rule[buckets.of(&f.rule)].push(part.slots.len() as u32);
+            part.slots.push(Some(f));
+        }
     }
-    (findings, invalid)
+    (part, invalid)
 }
 
 /// The evidence of a `pss-*` finding (serialised straight to JSON text: large clusters have
@@ -374,10 +439,16 @@ spec: {containers: [{name: c, image: x, securityContext: {privileged: true}}]}
             findings.iter().map(|f| f.id.clone()).collect()
         };
         let parallel = check(&inv, &opts);
-        let (sequential, _) = check_part(&inv, &opts, &inv.workloads());
+        let mut workloads = inv.workloads();
+        workloads.sort_by(|a, b| a.object.cmp(&b.object));
+        let (sequential, _) = check_part(&inv, &opts, &workloads, &RuleBuckets::new());
         assert_eq!(parallel.workloads, PARALLEL_FROM + 500);
-        assert_eq!(ids(&parallel.findings), ids(&sequential));
+        assert_eq!(ids(&parallel.findings), ids(&concatenate(vec![sequential])));
         assert!(parallel.findings.iter().any(|f| f.rule == "pss-privileged"));
+        // Already in report order: the report's sort changes nothing.
+        let mut sorted = parallel.findings.clone();
+        guardrails::finding::sort_findings(&mut sorted);
+        assert_eq!(ids(&sorted), ids(&parallel.findings));
     }
 
     #[test]

@@ -34,7 +34,7 @@ pub enum Step {
 pub struct FieldPath(pub Vec<Step>);
 
 impl FieldPath {
-    fn key(&self, k: &str) -> FieldPath {
+    pub(crate) fn key(&self, k: &str) -> FieldPath {
         let mut p = self.clone();
         p.0.push(Step::Key(k.to_string()));
         p

@@ -268,58 +268,47 @@ pub fn plan_file(
         let Some(plan) = plans.get(&target) else {
             continue;
         };
-        let feasible = |e: &Edit| {
-            let r = resolve(object, &e.path);
-            match (&e.new, r.missing.first()) {
-                (None, _) => false,
-                // Appending to a list that exists needs a sequence edit the editor lacks.
-                (Some(_), Some(Step::Item { .. })) => !r.new_element,
-                (Some(_), Some(Step::Key(_))) => true,
-                (Some(v), None) => {
-                    !v.is_object()
-                        && !v.is_array()
-                        && object
-                            .pointer(&pointer(&r.existing))
-                            .is_some_and(|o| !o.is_object() && !o.is_array())
+        let edits = expand_replacements(object, &plan.edits);
+        let mut drop_read_only = false;
+        let mut feasible = Vec::new();
+        for e in &edits {
+            match file_edit(object, e) {
+                Ok(op) => feasible.push((e, op)),
+                Err(why) => {
+                    guardrails::run::warn(&format!(
+                        "{name}: {} {}: not edited in the file ({why}); change it by hand",
+                        target.display_path(),
+                        e.path,
+                    ));
+                    drop_read_only |= e.fix == "read-only-root-fs";
                 }
             }
-        };
-        let mut drop_read_only = false;
-        let mut edits = Vec::new();
-        for e in &plan.edits {
-            if feasible(e) {
-                edits.push(e);
-            } else {
-                guardrails::run::warn(&format!(
-                    "{name}: {} {}: not edited in the file ({}); change it by hand",
-                    target.display_path(),
-                    e.path,
-                    if e.new.is_none() {
-                        "a removal"
-                    } else {
-                        "replaces a list or adds to one"
-                    }
-                ));
-                drop_read_only |= e.fix == "read-only-root-fs";
-            }
         }
+        // A read-only root filesystem without its /tmp mount would break the program.
         if drop_read_only {
-            edits.retain(|e| e.fix != "read-only-root-fs");
+            feasible.retain(|(e, _)| e.fix != "read-only-root-fs");
         }
         let mut insertions = Insertions::default();
-        for e in edits {
-            let r = resolve(object, &e.path);
-            let Some(new) = &e.new else { continue };
-            if r.missing.is_empty() {
-                let path = segments(&r.existing);
-                match new {
-                    Value::String(s) => yaml.set_scalar(document, &path, s),
-                    other => yaml.set_plain_scalar(document, &path, &other.to_string()),
+        for (_, op) in feasible {
+            let result = match op {
+                FileEdit::Set(path, Value::String(s)) => {
+                    yaml.set_scalar(document, &segments(&path), &s)
                 }
-                .map_err(|err| Error::input(&name, err))?;
-            } else {
-                insertions.add(&r, new.clone());
-            }
+                FileEdit::Set(path, other) => {
+                    yaml.set_plain_scalar(document, &segments(&path), &other.to_string())
+                }
+                FileEdit::Insert(r, new) => {
+                    insertions.add(&r, new);
+                    Ok(())
+                }
+                FileEdit::Append(list, items) => items
+                    .iter()
+                    .try_for_each(|item| yaml.append_item(document, &segments(&list), item)),
+                FileEdit::Remove(parent, key) => {
+                    yaml.remove_entry(document, &segments(&parent), &key)
+                }
+            };
+            result.map_err(|err| Error::input(&name, err))?;
             applied += 1;
         }
         // Deeper mappings first: a container's new entries and its pod spec's can land at the
@@ -327,9 +316,13 @@ pub fn plan_file(
         let mut groups: Vec<_> = insertions.groups.into_iter().collect();
         groups.sort_by_key(|((parent, _), _)| std::cmp::Reverse(parent.len()));
         for ((parent, key), value) in groups {
-            let text = serde_yaml_ng::to_string(&value).map_err(|e| Error::input(&name, e))?;
-            yaml.insert_entry(document, &segments(&parent), &key, &text)
-                .map_err(|err| Error::input(&name, err))?;
+            let result = if key == "-" {
+                yaml.append_item(document, &segments(&parent), &value)
+            } else {
+                let text = serde_yaml_ng::to_string(&value).map_err(|e| Error::input(&name, e))?;
+                yaml.insert_entry(document, &segments(&parent), &key, &text)
+            };
+            result.map_err(|err| Error::input(&name, err))?;
         }
     }
     if !yaml.has_edits() {
@@ -344,6 +337,108 @@ pub fn plan_file(
         },
         applied,
     )))
+}
+
+/// How one edit is made in a file's text.
+enum FileEdit {
+    /// Replace the scalar at this pointer.
+    Set(Vec<String>, Value),
+    /// Add under the first missing field (or as a new element of an existing list).
+    Insert(Resolved, Value),
+    /// Append these items to the existing list at this pointer.
+    Append(Vec<String>, Vec<Value>),
+    /// Remove the key from the mapping at this pointer.
+    Remove(Vec<String>, String),
+}
+
+/// The text edit that makes `e` in `object`, or why none can.
+fn file_edit(object: &Value, e: &Edit) -> std::result::Result<FileEdit, &'static str> {
+    let r = resolve(object, &e.path);
+    let existing = object.pointer(&pointer(&r.existing));
+    match (&e.new, r.missing.first()) {
+        (None, Some(_)) => Err("already absent"),
+        (None, None) => {
+            let Some((key, parent)) = r.existing.split_last() else {
+                return Err("a removal of the whole object");
+            };
+            let siblings = object
+                .pointer(&pointer(parent))
+                .and_then(Value::as_object)
+                .map_or(0, |m| m.len());
+            if siblings < 2 {
+                // A block mapping would be left holding nothing (null).
+                return Err("a removal that would leave its mapping empty");
+            }
+            Ok(FileEdit::Remove(parent.to_vec(), key.clone()))
+        }
+        (Some(_), Some(Step::Item { .. })) if r.new_element && r.missing.len() > 1 => {
+            Err("adds below a new list element")
+        }
+        (Some(new), Some(_)) => Ok(FileEdit::Insert(r, new.clone())),
+        (Some(new), None) => match (existing, new) {
+            (Some(Value::Array(old)), Value::Array(items)) => {
+                let missing: Vec<Value> =
+                    items.iter().filter(|i| !old.contains(i)).cloned().collect();
+                // Adding `ALL` to a drop list drops everything, whatever else it names;
+                // otherwise only a list that keeps every old element is made by appending.
+                let drops_all = e.path.0.last() == Some(&Step::Key("drop".into()))
+                    && items.iter().any(|i| i == "ALL");
+                if missing.is_empty() || !(drops_all || old.iter().all(|o| items.contains(o))) {
+                    Err("replaces a list")
+                } else {
+                    Ok(FileEdit::Append(r.existing, missing))
+                }
+            }
+            (Some(old), new)
+                if !old.is_object() && !old.is_array() && !new.is_object() && !new.is_array() =>
+            {
+                Ok(FileEdit::Set(r.existing, new.clone()))
+            }
+            _ => Err("replaces a mapping or list with another kind of value"),
+        },
+    }
+}
+
+/// Edits that replace a mapping with another mapping become edits of its fields (set the new
+/// ones, remove those the new value lacks), which a text edit can make.
+fn expand_replacements(object: &Value, edits: &[Edit]) -> Vec<Edit> {
+    let mut out = Vec::new();
+    for e in edits {
+        let r = resolve(object, &e.path);
+        let existing = r
+            .missing
+            .is_empty()
+            .then(|| object.pointer(&pointer(&r.existing)))
+            .flatten();
+        match (existing, &e.new) {
+            (Some(Value::Object(old)), Some(Value::Object(new))) => {
+                let mut fields: Vec<Edit> = Vec::new();
+                for (k, v) in new {
+                    if old.get(k) != Some(v) {
+                        fields.push(Edit {
+                            path: e.path.key(k),
+                            old: old.get(k).cloned(),
+                            new: Some(v.clone()),
+                            ..e.clone()
+                        });
+                    }
+                }
+                for (k, v) in old {
+                    if !new.contains_key(k) {
+                        fields.push(Edit {
+                            path: e.path.key(k),
+                            old: Some(v.clone()),
+                            new: None,
+                            ..e.clone()
+                        });
+                    }
+                }
+                out.extend(expand_replacements(object, &fields));
+            }
+            _ => out.push(e.clone()),
+        }
+    }
+    out
 }
 
 fn segments(existing: &[String]) -> Vec<PathSegment> {
@@ -440,5 +535,56 @@ mod tests {
                 .remove("annotations");
         }
         assert_eq!(restored, live);
+    }
+}
+
+#[cfg(test)]
+mod file_tests {
+    use super::*;
+    use crate::fix::{FixOptions, plan};
+
+    const POD: &str = "\
+# a pod with everything in flow style
+apiVersion: v1
+kind: Pod
+metadata: {name: web, namespace: shop}
+spec:
+  securityContext:
+    seccompProfile: {type: Unconfined}   # was needed once
+  containers:
+  - name: web
+    image: nginx
+    ports: [{containerPort: 80, hostPort: 8080}]
+    securityContext:
+      capabilities: {drop: [NET_RAW], add: [SYS_TIME]}
+";
+
+    #[test]
+    fn profiles_are_replaced_field_by_field_and_removals_and_appends_are_made_in_place() {
+        let object: Value = serde_yaml_ng::from_str(POD).expect("yaml");
+        let fix_plan = plan(&object, &FixOptions::default()).expect("plan");
+        let target = ObjectRef::new("v1", "Pod", Some("shop"), "web");
+        let plans = BTreeMap::from([(target, fix_plan)]);
+        let (write, _) = plan_file(Path::new("pod.yaml"), POD, &plans)
+            .expect("planned")
+            .expect("edits");
+        let after = &write.after;
+        assert!(
+            after.contains("seccompProfile: {type: RuntimeDefault}   # was needed once"),
+            "{after}"
+        );
+        assert!(
+            after.contains("ports: [{containerPort: 80}]"),
+            "the host port goes, in flow style: {after}"
+        );
+        assert!(
+            after.contains("capabilities: {drop: [NET_RAW, ALL]}"),
+            "ALL appended, the added capability removed: {after}"
+        );
+        assert!(after.starts_with("# a pod with everything in flow style\n"));
+        // The file now holds what the plan applied to the JSON holds, as far as PSS sees it.
+        let fixed: Value = serde_yaml_ng::from_str(after).expect("reparse");
+        let again = plan(&fixed, &FixOptions::default()).expect("plan");
+        assert!(again.is_empty(), "{:?}", again.edits);
     }
 }

@@ -157,11 +157,18 @@ pub async fn run(cli: Cli) -> Result<i32> {
                 OutputFormat::Table | OutputFormat::Wide | OutputFormat::Markdown => {
                     write_sections(&mut out, report, &opts, outcome.workloads, format, styles)?
                 }
-                _ => render::write_report(&mut out, &report, format, styles, &rules)?,
+                _ => {
+                    render::write_report(&mut out, &report, format, styles, &rules)?;
+                    // The process ends next: freeing hundreds of thousands of findings one by
+                    // one would only cost time.
+                    std::mem::forget(report);
+                }
             }
             out.flush()?;
             run::phase("report");
             gate::announce(&expired, &gate_outcome);
+            // Likewise the inventory (tens of thousands of typed objects).
+            std::mem::forget(acquired);
             Ok(code)
         }
     }
@@ -251,6 +258,11 @@ fn write_sections(
             _ => writeln!(out, "{}\n", styles.bold(&title))?,
         }
         render::write_report(out, &part, format, styles, &[])?;
+        // The last section is left for the process's end (see `run`); an earlier one is
+        // freed, so the next section's table reuses its memory.
+        if family == cli::Families::Hardening || opts.families == cli::Families::Pss {
+            std::mem::forget(part);
+        }
     }
     Ok(())
 }
@@ -288,10 +300,13 @@ async fn fix_command(
         version,
         ..fix::FixOptions::default()
     };
-    let interactive = !args.write.yes && {
+    // `-o json` prints the plan and writes nothing, so it asks nothing either.
+    let plan_only = cli.output.format == OutputFormat::Json;
+    let interactive = !args.write.yes && !plan_only && {
         use std::io::IsTerminal;
         std::io::stdin().is_terminal() && std::io::stderr().is_terminal()
     };
+    let mut listed: Vec<serde_json::Value> = Vec::new();
     // Planned on the controllers' JSON as collected.
     let mut plans: BTreeMap<guardrails::finding::ObjectRef, (serde_json::Value, fix::FixPlan)> =
         BTreeMap::new();
@@ -330,16 +345,30 @@ async fn fix_command(
         } else {
             None
         };
-        let plan = fix::FixPlan {
-            edits: plan
+        let applies = |e: &fix::Edit| {
+            (match &chosen {
+                Some(chosen) => chosen.contains(e.fix),
+                None => !e.confirm || only.contains(e.fix),
+            }) && !(token_needed && e.fix == "automount-token")
+        };
+        if plan_only {
+            // The whole plan, each edit saying whether `fix --yes` with these flags makes it.
+            let edits: Vec<serde_json::Value> = plan
                 .edits
-                .into_iter()
-                .filter(|e| match &chosen {
-                    Some(chosen) => chosen.contains(e.fix),
-                    None => !e.confirm || only.contains(e.fix),
+                .iter()
+                .map(|e| {
+                    let mut v = serde_json::to_value(e).unwrap_or_default();
+                    v["applies"] = serde_json::Value::Bool(applies(e));
+                    v
                 })
-                .filter(|e| !(token_needed && e.fix == "automount-token"))
-                .collect(),
+                .collect();
+            if !edits.is_empty() {
+                listed.push(serde_json::json!({"object": w.object, "edits": edits}));
+            }
+            continue;
+        }
+        let plan = fix::FixPlan {
+            edits: plan.edits.into_iter().filter(|e| applies(e)).collect(),
         };
         if token_needed {
             eprintln!(
@@ -350,6 +379,17 @@ async fn fix_command(
         if !plan.is_empty() {
             plans.insert(w.object.clone(), (object, plan));
         }
+    }
+    if plan_only {
+        let document = serde_json::json!({
+            "apiVersion": "guardrails/v1",
+            "kind": "HardenFixPlan",
+            "target": if acquired.cluster.is_some() { "cluster" } else { "files" },
+            "workloads": listed,
+        });
+        render::write_json(&mut out, &document)?;
+        out.flush()?;
+        return Ok(exit_code::OK);
     }
     match &acquired.cluster {
         None => {

@@ -77,10 +77,16 @@ pub enum Node {
         /// Block: the first key's column; flow: the byte offset of the closing `}`.
         indent: usize,
         close: usize,
+        /// The byte offset of each entry's key (parallel to `entries`).
+        key_starts: Vec<usize>,
     },
     Sequence {
         items: Vec<Node>,
         flow: bool,
+        /// Flow: the byte offset of the closing `]`.
+        close: usize,
+        /// The byte offset of each item's text (parallel to `items`).
+        starts: Vec<usize>,
     },
     Alias(usize),
 }
@@ -102,8 +108,35 @@ impl Node {
                     entries.last().and_then(|(_, v)| v.end())
                 }
             }
-            Node::Sequence { items, .. } => items.last().and_then(Node::end),
+            Node::Sequence {
+                items, flow, close, ..
+            } => {
+                if *flow {
+                    Some(close + 1)
+                } else {
+                    items.last().and_then(Node::end)
+                }
+            }
             Node::Alias(_) => None,
+        }
+    }
+
+    /// Where a block collection's text starts (its first key or item); `None` for the rest,
+    /// whose parser position is exact.
+    fn start(&self) -> Option<usize> {
+        match self {
+            Node::Mapping {
+                flow: false,
+                key_starts,
+                ..
+            } => key_starts.first().copied(),
+            Node::Sequence {
+                flow: false,
+                starts,
+                ..
+            } => starts.first().copied(),
+            Node::Scalar { span, .. } => Some(span.0),
+            _ => None,
         }
     }
 
@@ -128,6 +161,8 @@ struct Expectation {
     document: usize,
     path: Vec<PathSegment>,
     value: Option<String>,
+    /// The path must not exist any more (a removed entry).
+    absent: bool,
 }
 
 /// A YAML file (one or more documents) and the edits planned on it.
@@ -139,6 +174,8 @@ pub struct YamlFile {
     splices: Vec<Splice>,
     expectations: Vec<Expectation>,
     line_ending: &'static str,
+    /// Items appended so far per sequence (document, path): later appends land after them.
+    appended: HashMap<(usize, Vec<PathSegment>), usize>,
 }
 
 impl YamlFile {
@@ -184,6 +221,7 @@ impl YamlFile {
             splices: Vec::new(),
             expectations: Vec::new(),
             line_ending,
+            appended: HashMap::new(),
         })
     }
 
@@ -255,6 +293,7 @@ impl YamlFile {
             document,
             path: path.to_vec(),
             value: Some(value.to_string()),
+            absent: false,
         });
         Ok(())
     }
@@ -293,6 +332,7 @@ impl YamlFile {
             document,
             path: path.to_vec(),
             value: Some(value.to_string()),
+            absent: false,
         });
         Ok(())
     }
@@ -319,6 +359,7 @@ impl YamlFile {
             flow,
             indent,
             close,
+            ..
         } = node
         else {
             return Err(EditError::Unsupported {
@@ -378,6 +419,201 @@ impl YamlFile {
             document,
             path: full,
             value: None,
+            absent: false,
+        });
+        Ok(())
+    }
+
+    /// Plans appending `value` to the sequence at `path`. Block sequences get a new `- ` item
+    /// after their last item, at the dash column and content indentation of their first item
+    /// (a mapping as block YAML); flow sequences get `, value` (flow YAML) before their `]`.
+    pub fn append_item(
+        &mut self,
+        document: usize,
+        path: &[PathSegment],
+        value: &serde_json::Value,
+    ) -> Result<(), EditError> {
+        let unsupported = |what| EditError::Unsupported {
+            document,
+            path: display_path(path),
+            what,
+        };
+        let node = self
+            .get(document, path)
+            .ok_or_else(|| EditError::NotFound {
+                document,
+                path: display_path(path),
+            })?;
+        let Node::Sequence {
+            items,
+            flow,
+            close,
+            starts,
+        } = node
+        else {
+            return Err(unsupported("not a sequence"));
+        };
+        let item_count = items.len();
+        let splice = if *flow {
+            let separator = if items.is_empty() { "" } else { ", " };
+            let at = self.text[..*close].trim_end().len();
+            Splice {
+                range: (at, at),
+                text: format!("{separator}{}", flow_text(value)),
+            }
+        } else {
+            let (Some(first), Some(last_end)) = (starts.first(), items.last().and_then(Node::end))
+            else {
+                return Err(unsupported("an empty block sequence"));
+            };
+            // The first item's line gives the style: `- ` at some column, content after it.
+            let line_start = self.text[..*first].rfind('\n').map_or(0, |i| i + 1);
+            let prefix = &self.text[line_start..*first];
+            let dash = prefix.trim_end();
+            if !dash.ends_with('-') || !dash[..dash.len() - 1].trim().is_empty() {
+                return Err(unsupported(
+                    "a sequence whose items do not start after `- `",
+                ));
+            }
+            let dash_pad = &dash[..dash.len() - 1];
+            let content_pad = " ".repeat(prefix.chars().count());
+            let at = self.text[last_end..]
+                .find(['\n', '\r'])
+                .map_or(self.text.len(), |i| last_end + i);
+            let nl = self.line_ending;
+            let after_dash = &prefix[dash.len()..];
+            let block = serde_yaml_ng::to_string(value)
+                .map_err(|_| unsupported("a value that cannot be written as YAML"))?;
+            let mut text = String::new();
+            for (i, line) in block.trim_end().lines().enumerate() {
+                if i == 0 {
+                    text.push_str(&format!("{nl}{dash_pad}-{after_dash}{line}"));
+                } else {
+                    text.push_str(&format!("{nl}{content_pad}{}", line.trim_end()));
+                }
+            }
+            Splice {
+                range: (at, at),
+                text,
+            }
+        };
+        let pending = self
+            .appended
+            .entry((document, path.to_vec()))
+            .or_insert(item_count);
+        let index = *pending;
+        *pending += 1;
+        self.splices.push(splice);
+        let mut full = path.to_vec();
+        full.push(PathSegment::Index(index));
+        self.expectations.push(Expectation {
+            document,
+            path: full,
+            value: value.as_str().map(str::to_string),
+            absent: false,
+        });
+        Ok(())
+    }
+
+    /// Plans removing the entry `key` from the mapping at `path`: in block style its lines
+    /// (the key's line through the value's last line; comments on their own lines stay), in
+    /// flow style `key: value` and one separating comma. The only entry of a block mapping is
+    /// refused (the mapping would become null): remove the parent instead.
+    pub fn remove_entry(
+        &mut self,
+        document: usize,
+        path: &[PathSegment],
+        key: &str,
+    ) -> Result<(), EditError> {
+        let mut full = path.to_vec();
+        full.push(PathSegment::Key(key.to_string()));
+        let unsupported = |what| EditError::Unsupported {
+            document,
+            path: display_path(&full),
+            what,
+        };
+        let node = self
+            .get(document, path)
+            .ok_or_else(|| EditError::NotFound {
+                document,
+                path: display_path(path),
+            })?;
+        let Node::Mapping {
+            entries,
+            flow,
+            key_starts,
+            ..
+        } = node
+        else {
+            return Err(unsupported("not in a mapping"));
+        };
+        let Some(i) = entries.iter().rposition(|(k, _)| k == key) else {
+            return Err(EditError::NotFound {
+                document,
+                path: display_path(&full),
+            });
+        };
+        if entries.iter().filter(|(k, _)| k == key).count() > 1 {
+            return Err(unsupported("a duplicated key"));
+        }
+        let value_end = entries[i]
+            .1
+            .end()
+            .ok_or_else(|| unsupported("an alias (remove it where it is defined)"))?;
+        let key_start = key_starts[i];
+        let range = if *flow {
+            match (key_starts.get(i + 1), i.checked_sub(1)) {
+                // `a: 1, b: 2` → `b: 2`: up to the next key.
+                (Some(next), _) => (key_start, *next),
+                // `a: 1, b: 2` → `a: 1`: from the end of the previous value.
+                (None, Some(prev)) => (
+                    entries[prev]
+                        .1
+                        .end()
+                        .ok_or_else(|| unsupported("after an alias"))?,
+                    value_end,
+                ),
+                (None, None) => (key_start, value_end),
+            }
+        } else {
+            if entries.len() == 1 {
+                return Err(unsupported("the only entry of a block mapping"));
+            }
+            let line_start = self.text[..key_start].rfind('\n').map_or(0, |i| i + 1);
+            let line_end = self.text[value_end..]
+                .find(['\n', '\r'])
+                .map_or(self.text.len(), |i| value_end + i);
+            if !self.text[line_start..key_start].trim().is_empty() {
+                // `- key: v` (first entry of a sequence item): the next key moves up after
+                // the dash.
+                let Some(next) = key_starts.get(i + 1) else {
+                    return Err(unsupported("on a line it shares with other text"));
+                };
+                (key_start, *next)
+            } else {
+                // The key's lines with the line break before them, so an entry inserted after
+                // this one's line still has its position.
+                let before = self.text[..line_start]
+                    .strip_suffix('\n')
+                    .map(|t| t.strip_suffix('\r').unwrap_or(t).len());
+                match before {
+                    Some(start) => (start, line_end),
+                    None => (
+                        line_start,
+                        (line_end + self.line_ending.len()).min(self.text.len()),
+                    ),
+                }
+            }
+        };
+        self.splices.push(Splice {
+            range,
+            text: String::new(),
+        });
+        self.expectations.push(Expectation {
+            document,
+            path: full,
+            value: None,
+            absent: true,
         });
         Ok(())
     }
@@ -409,6 +645,7 @@ impl YamlFile {
         for e in &self.expectations {
             let found = reread.get(e.document, &e.path);
             let ok = match (&e.value, found) {
+                _ if e.absent => found.is_none(),
                 (Some(want), Some(node)) => node.as_str() == Some(want.as_str()),
                 (None, Some(_)) => true,
                 (_, None) => false,
@@ -422,6 +659,34 @@ impl YamlFile {
             }
         }
         Ok(out)
+    }
+}
+
+/// `value` as one line of flow YAML: `{name: tmp, emptyDir: {}}`, `[a, b]`, plain scalars
+/// where they read back as the same string, JSON quoting otherwise.
+fn flow_text(value: &serde_json::Value) -> String {
+    use serde_json::Value;
+    let text = |s: &str| {
+        if plain_safe(s) {
+            s.to_string()
+        } else {
+            Value::String(s.to_string()).to_string()
+        }
+    };
+    match value {
+        Value::String(s) => text(s),
+        Value::Array(items) => {
+            let items: Vec<String> = items.iter().map(flow_text).collect();
+            format!("[{}]", items.join(", "))
+        }
+        Value::Object(map) => {
+            let entries: Vec<String> = map
+                .iter()
+                .map(|(k, v)| format!("{}: {}", text(k), flow_text(v)))
+                .collect();
+            format!("{{{}}}", entries.join(", "))
+        }
+        other => other.to_string(),
     }
 }
 
@@ -498,21 +763,36 @@ impl Builder<'_> {
             Event::SequenceStart(anchor, _) => {
                 let flow = self.text[self.byte(span.start.index())..].starts_with('[');
                 let mut items = Vec::new();
+                let mut starts = Vec::new();
+                let close;
                 loop {
                     let (event, span) = next(parser)?;
                     if matches!(event, Event::SequenceEnd) {
+                        close = self.byte(span.start.index());
                         break;
                     }
                     if matches!(event, Event::StreamEnd) {
                         return Err(bad("unterminated sequence"));
                     }
-                    items.push(self.node(parser, event, span)?);
+                    let event_start = self.scalar_start(self.byte(span.start.index()));
+                    let item = self.node(parser, event, span)?;
+                    starts.push(item.start().unwrap_or(event_start));
+                    items.push(item);
                 }
-                (Node::Sequence { items, flow }, anchor)
+                (
+                    Node::Sequence {
+                        items,
+                        flow,
+                        close,
+                        starts,
+                    },
+                    anchor,
+                )
             }
             Event::MappingStart(anchor, _) => {
                 let flow = self.text[self.byte(span.start.index())..].starts_with('{');
                 let mut entries = Vec::new();
+                let mut key_starts = Vec::new();
                 let mut indent = 0;
                 let close;
                 loop {
@@ -530,6 +810,7 @@ impl Builder<'_> {
                     if entries.is_empty() {
                         indent = key_span.start.col();
                     }
+                    key_starts.push(self.scalar_start(self.byte(key_span.start.index())));
                     if !matches!(event, Event::Scalar(..)) {
                         self.node(parser, event, key_span)?;
                     }
@@ -543,6 +824,7 @@ impl Builder<'_> {
                         flow,
                         indent,
                         close,
+                        key_starts,
                     },
                     anchor,
                 )

@@ -248,3 +248,148 @@ fn plain_scalars_are_written_as_booleans_and_numbers() {
         "a: false  # quoted\nb: 10001\nc: x\n"
     );
 }
+
+fn appended(text: &str, path: &[&str], value: serde_json::Value) -> String {
+    let mut f = YamlFile::parse(text).expect("parse");
+    f.append_item(0, &p(path), &value).expect("append");
+    f.edited().expect("edited")
+}
+
+#[test]
+fn append_to_block_sequences_keeps_each_indentation_style() {
+    // Dashes at the key's column, a mapping item, comments around.
+    let text = "\
+spec:
+  volumes:
+  # the data
+  - name: data   # keep
+    emptyDir: {}
+  # after the list
+  containers: []
+";
+    assert_eq!(
+        appended(
+            text,
+            &["spec", "volumes"],
+            serde_json::json!({"name": "tmp", "emptyDir": {}})
+        ),
+        text.replace(
+            "    emptyDir: {}\n",
+            "    emptyDir: {}\n  - name: tmp\n    emptyDir: {}\n"
+        )
+    );
+    // Dashes indented under the key, wider spacing after the dash, a scalar item, CRLF.
+    let text = "drop:\r\n    -   NET_RAW # why\r\nnext: 1\r\n";
+    assert_eq!(
+        appended(text, &["drop"], serde_json::json!("ALL")),
+        "drop:\r\n    -   NET_RAW # why\r\n    -   ALL\r\nnext: 1\r\n"
+    );
+    // Two appends to one sequence land in order.
+    let mut f = YamlFile::parse("l:\n- a\n").expect("parse");
+    f.append_item(0, &p(&["l"]), &serde_json::json!("b"))
+        .expect("b");
+    f.append_item(0, &p(&["l"]), &serde_json::json!("c"))
+        .expect("c");
+    assert_eq!(f.edited().expect("edited"), "l:\n- a\n- b\n- c\n");
+}
+
+#[test]
+fn append_to_flow_sequences_and_nested_mappings() {
+    let text = "capabilities:\n  drop: [\"NET_RAW\"]   # c\n  add: []\n";
+    let mut f = YamlFile::parse(text).expect("parse");
+    f.append_item(0, &p(&["capabilities", "drop"]), &serde_json::json!("ALL"))
+        .expect("drop");
+    f.append_item(
+        0,
+        &p(&["capabilities", "add"]),
+        &serde_json::json!({"name": "x y", "n": 1}),
+    )
+    .expect("add");
+    assert_eq!(
+        f.edited().expect("edited"),
+        "capabilities:\n  drop: [\"NET_RAW\", ALL]   # c\n  add: [{name: x y, n: 1}]\n"
+    );
+    // Values that need quotes get them.
+    assert_eq!(
+        appended("l: [a]\n", &["l"], serde_json::json!("true")),
+        "l: [a, \"true\"]\n"
+    );
+    let err = YamlFile::parse("m: {a: 1}\n")
+        .expect("parse")
+        .append_item(0, &p(&["m"]), &serde_json::json!(1))
+        .expect_err("not a sequence");
+    assert!(err.to_string().contains("not a sequence"), "{err}");
+}
+
+fn removed(text: &str, path: &[&str], key: &str) -> String {
+    let mut f = YamlFile::parse(text).expect("parse");
+    f.remove_entry(0, &p(path), key).expect("remove");
+    f.edited().expect("edited")
+}
+
+#[test]
+fn remove_block_entries_with_their_lines_only() {
+    let text = "\
+volumes:
+- name: root   # the host
+  hostPath:
+    path: /
+    type: Directory
+# after
+other: 1
+";
+    assert_eq!(
+        removed(text, &["volumes", "0"], "hostPath"),
+        "volumes:\n- name: root   # the host\n# after\nother: 1\n"
+    );
+    // The first entry of an item: the next key moves up after the dash.
+    assert_eq!(
+        removed(
+            "ports:\n- hostPort: 80\n  containerPort: 80 # c\n",
+            &["ports", "0"],
+            "hostPort"
+        ),
+        "ports:\n- containerPort: 80 # c\n"
+    );
+    // A middle entry, CRLF.
+    assert_eq!(
+        removed("a: 1\r\nb: 2 # b\r\nc: 3\r\n", &[], "b"),
+        "a: 1\r\nc: 3\r\n"
+    );
+    // Removing the last entry and inserting after it in one go.
+    let mut f = YamlFile::parse("v:\n  name: x\n  hostPath: {path: /}\nw: 1\n").expect("parse");
+    f.remove_entry(0, &p(&["v"]), "hostPath").expect("remove");
+    f.insert_entry(0, &p(&["v"]), "emptyDir", "{}")
+        .expect("insert");
+    assert_eq!(
+        f.edited().expect("edited"),
+        "v:\n  name: x\n  emptyDir: {}\nw: 1\n"
+    );
+    let err = YamlFile::parse("a:\n  only: 1\n")
+        .expect("parse")
+        .remove_entry(0, &p(&["a"]), "only")
+        .expect_err("only entry");
+    assert!(err.to_string().contains("only entry"), "{err}");
+}
+
+#[test]
+fn remove_flow_entries_and_a_separator() {
+    assert_eq!(
+        removed("p: {hostPort: 80, containerPort: 80}\n", &["p"], "hostPort"),
+        "p: {containerPort: 80}\n"
+    );
+    assert_eq!(
+        removed(
+            "p: {containerPort: 80, hostPort: 80} # c\n",
+            &["p"],
+            "hostPort"
+        ),
+        "p: {containerPort: 80} # c\n"
+    );
+    assert_eq!(removed("p: {a: 1}\n", &["p"], "a"), "p: {}\n");
+    let err = YamlFile::parse("p: {a: 1}\n")
+        .expect("parse")
+        .remove_entry(0, &p(&["p"]), "b")
+        .expect_err("missing");
+    assert!(matches!(err, EditError::NotFound { .. }), "{err}");
+}

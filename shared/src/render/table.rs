@@ -12,6 +12,9 @@ pub struct Table {
 }
 
 fn visible_width(s: &str) -> usize {
+    if !s.contains('\u{1b}') {
+        return s.chars().count();
+    }
     let mut width = 0;
     let mut in_escape = false;
     for c in s.chars() {
@@ -79,12 +82,15 @@ impl Table {
                 widths[i] = widths[i].max(visible_width(cell));
             }
         }
-        let write_line = |out: &mut dyn Write, cells: &[String]| -> std::io::Result<()> {
-            let mut line = String::new();
+        // One line buffer for all rows: large reports have hundreds of thousands.
+        let mut line = String::new();
+        let mut write_line = |out: &mut dyn Write, cells: &[String]| -> std::io::Result<()> {
+            line.clear();
             for (i, cell) in cells.iter().enumerate().take(columns) {
                 line.push_str(cell);
                 if i + 1 < columns {
-                    line.push_str(&" ".repeat(widths[i] - visible_width(cell) + 3));
+                    let pad = widths[i] - visible_width(cell) + 3;
+                    line.extend(std::iter::repeat_n(' ', pad));
                 }
             }
             writeln!(out, "{}", line.trim_end())
