@@ -27,6 +27,11 @@ pub enum Body<'a> {
 pub struct Document<'a> {
     pub body: Body<'a>,
     pub location: SourceLocation,
+    /// `kind`, `apiVersion` and `metadata.name`, read when the document was split off (every
+    /// document has kind and apiVersion by then), so nothing parses its head twice.
+    pub kind: Cow<'a, str>,
+    pub api_version: Cow<'a, str>,
+    pub name: Option<Cow<'a, str>>,
 }
 
 /// The fields every object has, read without decoding the rest.
@@ -50,24 +55,6 @@ pub struct HeadMeta<'a> {
 }
 
 impl Document<'_> {
-    /// `(kind, apiVersion, metadata.name)`, read without decoding the rest.
-    pub fn identity(&self) -> (Option<String>, Option<String>, Option<String>) {
-        match &self.body {
-            Body::Json(raw) => {
-                let head: Head<'_> = serde_json::from_str(raw.get()).unwrap_or_default();
-                (
-                    head.kind.map(Cow::into_owned),
-                    head.api_version.map(Cow::into_owned),
-                    head.metadata.and_then(|m| m.name).map(Cow::into_owned),
-                )
-            }
-            Body::Yaml(v) => {
-                let text = |p: &str| v.pointer(p).and_then(Value::as_str).map(str::to_string);
-                (text("/kind"), text("/apiVersion"), text("/metadata/name"))
-            }
-        }
-    }
-
     /// Decodes the document into a typed object.
     pub fn decode<T: DeserializeOwned>(self) -> std::result::Result<T, serde_json::Error> {
         match self.body {
@@ -77,8 +64,9 @@ impl Document<'_> {
     }
 }
 
-/// Receives each document; returning an error stops loading.
-pub type Sink<'s> = dyn FnMut(Document<'_>) -> Result<()> + 's;
+/// Receives the documents of one file (or of stdin) at a time, in order; returning an error
+/// stops loading. A file's documents come together so that they can be decoded in parallel.
+pub type Sink<'s> = dyn FnMut(Vec<Document<'_>>) -> Result<()> + 's;
 
 const MANIFEST_EXTENSIONS: [&str; 3] = ["yaml", "yml", "json"];
 
@@ -238,6 +226,12 @@ fn read_file(path: &Path, sink: &mut Sink<'_>) -> Result<()> {
 /// Parses one file's text. JSON (one or more concatenated values) takes the fast path;
 /// everything else is YAML split at `---` lines so each document knows its line.
 pub fn parse_text(name: &str, text: &str, sink: &mut Sink<'_>) -> Result<()> {
+    let mut documents = Vec::new();
+    split_documents(name, text, &mut documents)?;
+    sink(documents)
+}
+
+fn split_documents<'t>(name: &str, text: &'t str, sink: &mut Vec<Document<'t>>) -> Result<()> {
     let trimmed = text.trim_start_matches('\u{feff}');
     let first = trimmed.trim_start();
     // Not valid JSON falls through: YAML flow syntax is a superset, so the YAML parser reports it.
@@ -333,12 +327,12 @@ fn not_an_object(
     )
 }
 
-fn push_json(
+fn push_json<'t>(
     name: &str,
     line: usize,
     index: usize,
-    raw: &RawValue,
-    sink: &mut Sink<'_>,
+    raw: &'t RawValue,
+    sink: &mut Vec<Document<'t>>,
 ) -> Result<()> {
     let text = raw.get();
     if text == "null" {
@@ -352,27 +346,35 @@ fn push_json(
         }
         return Ok(());
     }
-    let head: Head<'_> = serde_json::from_str(text)
+    let head: Head<'t> = serde_json::from_str(text)
         .map_err(|_| not_an_object(name, line, index, Some(""), Some("")))?;
-    match (
-        head.kind.as_deref(),
-        head.api_version.as_deref(),
-        head.items,
-    ) {
+    match (head.kind, head.api_version, head.items) {
         (Some(kind), Some(_), Some(items)) if kind.ends_with("List") => {
             for item in items {
                 push_json(name, line, index, item, sink)?;
             }
             Ok(())
         }
-        (Some(_), Some(_), _) => sink(Document {
-            body: Body::Json(raw),
-            location: SourceLocation {
-                file: name.into(),
-                line,
-            },
-        }),
-        (kind, api_version, _) => Err(not_an_object(name, line, index, kind, api_version)),
+        (Some(kind), Some(api_version), _) => {
+            sink.push(Document {
+                body: Body::Json(raw),
+                location: SourceLocation {
+                    file: name.into(),
+                    line,
+                },
+                kind,
+                api_version,
+                name: head.metadata.and_then(|m| m.name),
+            });
+            Ok(())
+        }
+        (kind, api_version, _) => Err(not_an_object(
+            name,
+            line,
+            index,
+            kind.as_deref(),
+            api_version.as_deref(),
+        )),
     }
 }
 
@@ -381,7 +383,7 @@ fn push_yaml(
     line: usize,
     index: usize,
     value: Value,
-    sink: &mut Sink<'_>,
+    sink: &mut Vec<Document<'_>>,
 ) -> Result<()> {
     match value {
         Value::Null => Ok(()),
@@ -408,13 +410,28 @@ fn push_yaml(
                     }
                     Ok(())
                 }
-                (Some(_), Some(_)) => sink(Document {
-                    body: Body::Yaml(Value::Object(map)),
-                    location: SourceLocation {
-                        file: name.into(),
-                        line,
-                    },
-                }),
+                (Some(kind), Some(api_version)) => {
+                    let (kind, api_version) = (
+                        Cow::Owned(kind.to_string()),
+                        Cow::Owned(api_version.to_string()),
+                    );
+                    let name_field = map
+                        .get("metadata")
+                        .and_then(|m| m.get("name"))
+                        .and_then(Value::as_str)
+                        .map(|n| Cow::Owned(n.to_string()));
+                    sink.push(Document {
+                        body: Body::Yaml(Value::Object(map)),
+                        location: SourceLocation {
+                            file: name.into(),
+                            line,
+                        },
+                        kind,
+                        api_version,
+                        name: name_field,
+                    });
+                    Ok(())
+                }
                 (kind, api_version) => Err(not_an_object(name, line, index, kind, api_version)),
             }
         }
@@ -428,9 +445,11 @@ mod tests {
 
     fn parse(text: &str) -> Result<Vec<(Value, usize)>> {
         let mut out = Vec::new();
-        parse_text("t.yaml", text, &mut |d: Document<'_>| {
-            let line = d.location.line;
-            out.push((d.decode::<Value>().expect("value"), line));
+        parse_text("t.yaml", text, &mut |docs: Vec<Document<'_>>| {
+            for d in docs {
+                let line = d.location.line;
+                out.push((d.decode::<Value>().expect("value"), line));
+            }
             Ok(())
         })?;
         Ok(out)
