@@ -575,3 +575,41 @@ fn the_readme_shows_the_real_report_on_the_examples() {
         "README.md's weekly-audit example is out of date; replace it with the start of:\n{markdown}"
     );
 }
+
+/// The README's first command runs `examples/audit.sh`: the four steps, then the score report.
+#[test]
+fn the_bundled_demo_runs_every_step_and_ends_with_the_score_report() {
+    let out = Command::new("sh")
+        .arg(repo().join("examples/audit.sh"))
+        .env("PATH", harness::plugin_path_env())
+        .env("NO_COLOR", "1")
+        .env("HOME", harness::fresh_home())
+        .env_remove("KUBECONFIG")
+        .output()
+        .expect("sh runs");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut at = 0;
+    for header in [
+        "=== kubectl rbac-audit",
+        "=== kubectl netpol-scaffold",
+        "=== kubectl image-pins",
+        "=== kubectl harden",
+        "=== the score report",
+        "**Overall score: ",
+        "## Weekly checks",
+    ] {
+        let found = text[at..]
+            .find(header)
+            .unwrap_or_else(|| panic!("{header:?} missing or out of order in:\n{text}"));
+        at += found + header.len();
+    }
+    assert!(
+        !text.contains("## Changes"),
+        "only the headline part is shown"
+    );
+}
