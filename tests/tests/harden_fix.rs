@@ -496,6 +496,52 @@ fn rollout_shows_violations_and_the_admissions_answer_and_sets_stages_in_order()
     );
 }
 
+/// `rollout -o json|yaml` is for scripts: the evaluation as a stable object, and no write
+/// (not even with --yes), live or offline.
+#[test]
+fn rollout_as_json_reports_the_violations_and_writes_nothing() {
+    let server = TestApiServer::start(ApiServerConfig::default());
+    let before = get(&server, SHOP);
+    let live = harden(&server, &["rollout", "-n", "shop", "--yes", "-o", "json"]);
+    assert_eq!(live.status.code(), Some(0), "{}", text(&live.stderr));
+    let report: Value = serde_json::from_slice(&live.stdout).expect("json");
+    assert_eq!(report["kind"], "HardenRollout");
+    assert_eq!(report["stage"], "pod-security.kubernetes.io/audit");
+    assert_eq!(
+        report["currentLabels"]["pod-security.kubernetes.io/warn"],
+        "restricted"
+    );
+    let frontend = report["violations"]
+        .as_array()
+        .expect("violations")
+        .iter()
+        .find(|v| v["object"]["name"] == "frontend")
+        .expect("frontend violates restricted");
+    assert!(
+        frontend["rules"]
+            .as_array()
+            .expect("rules")
+            .contains(&json!("pss-run-as-non-root"))
+    );
+    assert_eq!(get(&server, SHOP), before, "nothing written");
+
+    let offline = run(&[
+        "harden",
+        "rollout",
+        "-f",
+        &examples().display().to_string(),
+        "-n",
+        "shop",
+        "-o",
+        "json",
+    ]);
+    let offline: Value = serde_json::from_slice(&offline.stdout).expect("json");
+    assert_eq!(
+        offline["violations"], report["violations"],
+        "live = offline"
+    );
+}
+
 #[test]
 fn rollout_offline_evaluates_the_files_and_writes_nothing() {
     let dir = copy_examples();

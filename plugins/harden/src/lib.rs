@@ -116,6 +116,8 @@ pub async fn run(cli: Cli) -> Result<i32> {
                 force,
                 write: &write,
                 server_minor,
+                plan_format: matches!(cli.output.format, OutputFormat::Json | OutputFormat::Yaml)
+                    .then_some(cli.output.format),
             };
             rollout::rollout(&acquired, &args, &mut out, styles).await?;
             out.flush()?;

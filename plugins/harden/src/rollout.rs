@@ -8,11 +8,12 @@ use std::io::Write;
 
 use clap::ValueEnum;
 use guardrails::apply::{Action, LiveChange, LiveWriter, apply_all};
+use guardrails::cli::OutputFormat;
 use guardrails::cli::WriteArgs;
 use guardrails::collect::Acquired;
 use guardrails::error::{Error, Result};
 use guardrails::finding::ObjectRef;
-use guardrails::render::Styles;
+use guardrails::render::{self, Styles};
 use serde_json::json;
 
 use crate::check::{CheckOptions, check};
@@ -58,6 +59,8 @@ pub struct RolloutArgs<'a> {
     pub force: bool,
     pub write: &'a WriteArgs,
     pub server_minor: Option<u32>,
+    /// `-o json|yaml`: print the evaluation as a `HardenRollout` object and change nothing.
+    pub plan_format: Option<OutputFormat>,
 }
 
 pub async fn rollout(
@@ -101,6 +104,28 @@ pub async fn rollout(
     let mut violations: BTreeMap<ObjectRef, BTreeSet<String>> = BTreeMap::new();
     for f in outcome.findings {
         violations.entry(f.object).or_default().insert(f.rule);
+    }
+    if let Some(format) = args.plan_format {
+        let document = json!({
+            "apiVersion": "guardrails/v1",
+            "kind": "HardenRollout",
+            "namespace": args.namespace,
+            "level": args.level.as_str(),
+            "stage": stage.label(),
+            "currentLabels": labels
+                .iter()
+                .filter(|(k, _)| k.starts_with("pod-security.kubernetes.io/"))
+                .collect::<BTreeMap<_, _>>(),
+            "workloads": outcome.workloads,
+            "violations": violations
+                .iter()
+                .map(|(object, rules)| json!({"object": object, "rules": rules}))
+                .collect::<Vec<_>>(),
+        });
+        return match format {
+            OutputFormat::Yaml => render::write_yaml(out, &document),
+            _ => render::write_json(out, &document),
+        };
     }
     writeln!(
         out,
