@@ -80,9 +80,11 @@ macro_rules! inventory_kinds {
         }
 
         impl Inventory {
-            /// Room for `additional` more objects of `kind` (exactly: no doubling growth).
-            pub fn reserve(&mut self, kind: ResourceKind, additional: usize) {
-                match kind { $(ResourceKind::$variant => self.$field.reserve_exact(additional),)* }
+            /// Room for `additional` more objects of `kind`: exactly for the first file (a
+            /// large input is usually one file, stored without doubling growth), amortized for
+            /// later ones (many small files must not reallocate once each).
+            fn reserve(&mut self, kind: ResourceKind, additional: usize) {
+                match kind { $(ResourceKind::$variant => reserve_room(&mut self.$field, additional),)* }
             }
 
             /// Stores an object decoded by [`Decoded::of`], returning its reference.
@@ -153,6 +155,15 @@ pub struct OwnedPod {
     /// (container name, `imageID`) of each container and init container that has started
     /// (live): the digest actually running, which a moved tag can make differ between pods.
     pub image_ids: Vec<(String, String)>,
+}
+
+/// See [`Inventory::reserve`].
+fn reserve_room<T>(items: &mut Vec<T>, additional: usize) {
+    if items.is_empty() {
+        items.reserve_exact(additional);
+    } else {
+        items.reserve(additional);
+    }
 }
 
 /// Kinds whose Pods are kept as [`OwnedPod`] when that kind is collected.
@@ -283,21 +294,6 @@ impl Inventory {
         wanted: &[ResourceKind],
     ) -> Result<Inventory> {
         let mut inv = Inventory::default();
-        for (type_name, count) in manifest::count_json_kinds(paths, recursive) {
-            if let Some((api_version, kind)) = type_name.rsplit_once('/')
-                && let Some(kind) =
-                    ResourceKind::from_type(api_version, kind).filter(|k| wanted.contains(k))
-            {
-                // Pods owned by a collected controller are stored as lean `OwnedPod`s, and
-                // those are most pods: reserving full `Pod`s for them would leave the big
-                // vector empty while the lean one grows by doubling.
-                if kind == ResourceKind::Pod && POD_OWNER_KINDS.iter().any(|k| wanted.contains(k)) {
-                    inv.owned_pods.reserve_exact(count);
-                } else {
-                    inv.reserve(kind, count);
-                }
-            }
-        }
         let files = manifest::load(paths, recursive, &mut |docs| {
             inv.add_documents(docs, wanted)
         })?;
@@ -328,12 +324,27 @@ impl Inventory {
         wanted: &[ResourceKind],
     ) -> Result<()> {
         const BATCH: usize = 4096;
-        let mut kept = Vec::with_capacity(documents.len().min(BATCH));
+        let kind_of = |doc: &Document<'_>| {
+            ResourceKind::from_type(&doc.api_version, &doc.kind).filter(|k| wanted.contains(k))
+        };
+        // Room first, from this file's own counts (no separate counting pass over the files).
+        let mut counts = [0usize; ResourceKind::ALL.len()];
+        for kind in documents.iter().filter_map(kind_of) {
+            counts[kind as usize] += 1;
+        }
+        for (&kind, &count) in ResourceKind::ALL.iter().zip(&counts) {
+            // Pods owned by a collected controller are stored as lean `OwnedPod`s, and those
+            // are most pods: room for full `Pod`s would stay empty.
+            if kind == ResourceKind::Pod && POD_OWNER_KINDS.iter().any(|k| wanted.contains(k)) {
+                reserve_room(&mut self.owned_pods, count);
+            } else if count > 0 {
+                self.reserve(kind, count);
+            }
+        }
+        let mut batch = Vec::with_capacity(documents.len().min(BATCH));
         for doc in documents {
-            match ResourceKind::from_type(&doc.api_version, &doc.kind)
-                .filter(|k| wanted.contains(k))
-            {
-                Some(kind) => kept.push((kind, doc)),
+            match kind_of(&doc) {
+                Some(kind) => batch.push((kind, doc)),
                 None => {
                     *self
                         .ignored_kinds
@@ -341,11 +352,11 @@ impl Inventory {
                         .or_default() += 1;
                 }
             }
-            if kept.len() == BATCH {
-                self.store_batch(std::mem::take(&mut kept), wanted)?;
+            if batch.len() == BATCH {
+                self.store_batch(std::mem::take(&mut batch), wanted)?;
             }
         }
-        self.store_batch(kept, wanted)
+        self.store_batch(batch, wanted)
     }
 
     fn store_batch(

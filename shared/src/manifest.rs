@@ -125,61 +125,6 @@ pub fn expand(paths: &[PathBuf], recursive: bool) -> Result<Vec<PathBuf>> {
     Ok(files)
 }
 
-/// Objects per `apiVersion/kind` in the JSON files among `paths` (YAML files and unreadable
-/// paths are left out: this is only a capacity hint, taken before the real load so that large
-/// inputs are stored without reallocating — and briefly doubling — huge vectors).
-pub fn count_json_kinds(
-    paths: &[PathBuf],
-    recursive: bool,
-) -> std::collections::HashMap<String, usize> {
-    let mut counts = std::collections::HashMap::new();
-    let mut files = Vec::new();
-    for path in paths.iter().filter(|p| p.as_os_str() != "-") {
-        if path.is_dir() {
-            let _ = collect_dir(path, recursive, &mut files);
-        } else {
-            files.push(path.clone());
-        }
-    }
-    for file in files {
-        let Ok(text) = std::fs::read_to_string(&file) else {
-            continue;
-        };
-        let first = text.trim_start_matches('\u{feff}').trim_start();
-        if !(first.starts_with('{') || first.starts_with('[')) {
-            continue;
-        }
-        for raw in serde_json::Deserializer::from_str(first)
-            .into_iter::<&RawValue>()
-            .map_while(|r| r.ok())
-        {
-            count_raw(raw, &mut counts);
-        }
-    }
-    counts
-}
-
-fn count_raw(raw: &RawValue, counts: &mut std::collections::HashMap<String, usize>) {
-    let Ok(head) = serde_json::from_str::<Head<'_>>(raw.get()) else {
-        return;
-    };
-    match (
-        head.kind.as_deref(),
-        head.api_version.as_deref(),
-        head.items,
-    ) {
-        (Some(kind), Some(_), Some(items)) if kind.ends_with("List") => {
-            for item in items {
-                count_raw(item, counts);
-            }
-        }
-        (Some(kind), Some(api_version), _) => {
-            *counts.entry(format!("{api_version}/{kind}")).or_default() += 1
-        }
-        _ => {}
-    }
-}
-
 fn io_reason(e: &std::io::Error) -> String {
     match e.kind() {
         std::io::ErrorKind::NotFound => "no such file or directory".into(),
