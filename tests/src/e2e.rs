@@ -21,6 +21,20 @@ pub fn examples() -> String {
     repo().join("examples/cluster").display().to_string()
 }
 
+/// The recorded cluster (what the test API server serves by default) written as one `List`
+/// file in `dir`, for comparing a live run with an offline run of the same inventory.
+pub fn recorded_cluster_file(dir: &Path) -> String {
+    let file = dir.join("cluster.json");
+    std::fs::write(
+        &file,
+        crate::Inventory::from_recordings()
+            .to_list_document()
+            .to_string(),
+    )
+    .expect("write the recorded cluster");
+    file.display().to_string()
+}
+
 /// Every object of `examples/cluster` (files in name order, documents in file order), for
 /// serving the examples from the test API server.
 pub fn example_objects() -> Vec<Value> {

@@ -3,7 +3,9 @@
 
 use std::collections::BTreeSet;
 
-use guardrails_e2e::e2e::{assert_clean_error, examples, json_of, run, stderr, stdout};
+use guardrails_e2e::e2e::{
+    assert_clean_error, examples, json_of, recorded_cluster_file, run, stderr, stdout,
+};
 use guardrails_e2e::{ApiServerConfig, Inventory, TestApiServer, harness};
 use serde_json::Value;
 
@@ -192,20 +194,8 @@ fn live_and_offline_give_identical_findings() {
     let live = json_of(&live);
 
     let dir = tempfile::tempdir().expect("tmp");
-    let file = dir.path().join("cluster.json");
-    std::fs::write(
-        &file,
-        Inventory::from_recordings().to_list_document().to_string(),
-    )
-    .expect("write");
-    let offline = json_of(&run(&[
-        "harden",
-        "-f",
-        &file.display().to_string(),
-        "-A",
-        "-o",
-        "json",
-    ]));
+    let file = recorded_cluster_file(dir.path());
+    let offline = json_of(&run(&["harden", "-f", &file, "-A", "-o", "json"]));
     assert!(!findings(&live).is_empty());
     assert_eq!(
         live["findings"], offline["findings"],

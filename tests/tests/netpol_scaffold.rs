@@ -3,8 +3,8 @@
 //! server serving the same objects — with the same answers both ways.
 
 use guardrails_e2e::e2e::{
-    assert_clean_error, example_objects, examples, has, json_of, repo, rule_and_name, run, stderr,
-    stdout,
+    assert_clean_error, example_objects, examples, has, json_of, recorded_cluster_file, repo,
+    rule_and_name, run, stderr, stdout,
 };
 use guardrails_e2e::{ApiServerConfig, Inventory, TestApiServer, harness};
 use serde_json::Value;
@@ -427,13 +427,7 @@ fn live_and_offline_agree_on_the_examples() {
 fn live_and_offline_agree_on_the_recorded_cluster() {
     let server = TestApiServer::start(ApiServerConfig::default());
     let dir = tempfile::tempdir().expect("tmp");
-    let file = dir.path().join("cluster.json");
-    std::fs::write(
-        &file,
-        Inventory::from_recordings().to_list_document().to_string(),
-    )
-    .expect("write");
-    let f = file.display().to_string();
+    let f = recorded_cluster_file(dir.path());
     assert_live_equals_offline(&server, &["-f", &f]);
     // The recorded pods (ReplicaSet- and StatefulSet-owned) are evaluated one by one.
     let out = server

@@ -2,7 +2,8 @@
 //! offline on the bundled examples and live against the recording-faithful test API server.
 
 use guardrails_e2e::e2e::{
-    assert_clean_error, examples, has, json_of, repo, rule_and_name, run, stderr, stdout,
+    assert_clean_error, examples, has, json_of, recorded_cluster_file, repo, rule_and_name, run,
+    stderr, stdout,
 };
 use guardrails_e2e::{
     ApiServerConfig, Forbid, Inventory, TestApiServer, harness, write_kubeconfig,
@@ -233,20 +234,8 @@ fn live_and_offline_give_identical_findings() {
     let live = json_of(&live);
 
     let dir = tempfile::tempdir().expect("tmp");
-    let file = dir.path().join("cluster.json");
-    std::fs::write(
-        &file,
-        Inventory::from_recordings().to_list_document().to_string(),
-    )
-    .expect("write");
-    let offline = json_of(&run(&[
-        "rbac-audit",
-        "-f",
-        &file.display().to_string(),
-        "-A",
-        "-o",
-        "json",
-    ]));
+    let file = recorded_cluster_file(dir.path());
+    let offline = json_of(&run(&["rbac-audit", "-f", &file, "-A", "-o", "json"]));
 
     assert!(!live["findings"].as_array().expect("findings").is_empty());
     assert_eq!(

@@ -7,8 +7,10 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use guardrails_e2e::e2e::{assert_clean_error, examples, json_of, repo, run, stderr, stdout};
-use guardrails_e2e::{ApiServerConfig, Inventory, TestApiServer, harness};
+use guardrails_e2e::e2e::{
+    assert_clean_error, examples, json_of, recorded_cluster_file, repo, run, stderr, stdout,
+};
+use guardrails_e2e::{ApiServerConfig, TestApiServer, harness};
 use serde_json::Value;
 
 const PLUGINS: [(&str, &str); 4] = [
@@ -496,12 +498,7 @@ fn live_and_offline_give_the_same_scorecard() {
     assert_eq!(live["source"]["context"], "test");
     assert!(stdout(&o).contains("(context `test`)"), "{}", stdout(&o));
 
-    let file = dir.path().join("cluster.json");
-    std::fs::write(
-        &file,
-        Inventory::from_recordings().to_list_document().to_string(),
-    )
-    .expect("write");
+    let file = recorded_cluster_file(dir.path());
     let offline_out = dir.path().join("offline");
     let o = weekly_audit(
         &[
@@ -513,7 +510,7 @@ fn live_and_offline_give_the_same_scorecard() {
             "never",
             "--",
             "-f",
-            &file.display().to_string(),
+            &file,
             "-A",
         ],
         None,
