@@ -1,6 +1,7 @@
 //! The finding model every plugin reports: rule, severity, object, message, remediation,
 //! evidence and a stable fingerprint, gathered into the versioned `guardrails/v1` Report.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::str::FromStr;
 
@@ -98,11 +99,13 @@ pub struct SourceLocation {
 pub struct Finding {
     /// Stable fingerprint of rule + object + distinguishing evidence.
     pub id: String,
-    pub rule: String,
+    /// The catalogue's own text when made by a scan (shared, not copied per finding); owned
+    /// when read back from a report.
+    pub rule: Cow<'static, str>,
     pub severity: Severity,
     pub object: ObjectRef,
     pub message: String,
-    pub remediation: String,
+    pub remediation: Cow<'static, str>,
     /// Kept as compact JSON text: large clusters produce tens of thousands of findings, and a
     /// `Value` tree costs several times the text. [`Finding::evidence_value`] parses it.
     pub evidence: Box<RawValue>,
@@ -123,11 +126,11 @@ impl Finding {
     ) -> Finding {
         Finding {
             id: fingerprint(rule.id, &object, distinguishing),
-            rule: rule.id.to_string(),
+            rule: Cow::Borrowed(rule.id),
             severity: rule.severity,
             object,
             message,
-            remediation: rule.remediation.to_string(),
+            remediation: Cow::Borrowed(rule.remediation),
             evidence: to_raw(&evidence),
             location: None,
         }

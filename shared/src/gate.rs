@@ -126,7 +126,7 @@ pub fn apply(report: &mut Report, args: &GateArgs, today: NaiveDate) -> Result<G
             match active.iter().find(|e| e.covers(&finding)) {
                 Some(e) => report.suppressed.push(Suppressed {
                     id: finding.id.clone(),
-                    rule: finding.rule.clone(),
+                    rule: finding.rule.to_string(),
                     object: finding.object.clone(),
                     by: format!("exception: {}", e.reason),
                 }),

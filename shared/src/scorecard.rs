@@ -291,7 +291,7 @@ pub fn build(
             .iter()
             .map(|f| FindingEntry {
                 id: f.id.clone(),
-                rule: f.rule.clone(),
+                rule: f.rule.to_string(),
                 severity: f.severity,
                 object: f.object.clone(),
                 message: f.message.clone(),

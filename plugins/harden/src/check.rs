@@ -239,11 +239,11 @@ fn finding(
 ) -> Finding {
     Finding {
         id: fingerprint(rule.id, &w.object, ""),
-        rule: rule.id.to_string(),
+        rule: rule.id.into(),
         severity: rule.severity,
         object: w.object.clone(),
         message,
-        remediation: rule.remediation.to_string(),
+        remediation: rule.remediation.into(),
         evidence,
         location: location.clone(),
     }

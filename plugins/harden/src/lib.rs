@@ -18,7 +18,7 @@ use std::io::Write;
 use guardrails::cli::OutputFormat;
 use guardrails::collect::acquire;
 use guardrails::error::{Error, Result};
-use guardrails::finding::Report;
+use guardrails::finding::{Finding, Report};
 use guardrails::inventory::ResourceKind;
 use guardrails::render::{self, Styles};
 use guardrails::selector::LabelQuery;
@@ -225,9 +225,7 @@ fn write_sections(
         ),
     ];
     // Split without copying: large clusters have hundreds of thousands of findings.
-    let (pss_findings, hardening_findings): (Vec<_>, Vec<_>) = std::mem::take(&mut report.findings)
-        .into_iter()
-        .partition(|f| catalogue::is_pss(&f.rule));
+    let (pss_findings, hardening_findings) = split_families(std::mem::take(&mut report.findings));
     let (pss_suppressed, hardening_suppressed): (Vec<_>, Vec<_>) =
         std::mem::take(&mut report.suppressed)
             .into_iter()
@@ -260,13 +258,29 @@ fn write_sections(
             _ => writeln!(out, "{}\n", styles.bold(&title))?,
         }
         render::write_report(out, &part, format, styles, &[])?;
-        // The last section is left for the process's end (see `run`); an earlier one is
-        // freed, so the next section's table reuses its memory.
-        if family == cli::Families::Hardening || opts.families == cli::Families::Pss {
-            std::mem::forget(part);
-        }
+        // The process ends soon after (see `run`): freeing hundreds of thousands of findings,
+        // made on other threads, one by one would only cost time.
+        std::mem::forget(part);
     }
     Ok(())
+}
+
+/// Findings split into the `pss` family and the rest, each list allocated once at its size.
+fn split_families(findings: Vec<Finding>) -> (Vec<Finding>, Vec<Finding>) {
+    let pss_count = findings
+        .iter()
+        .filter(|f| catalogue::is_pss(&f.rule))
+        .count();
+    let mut pss = Vec::with_capacity(pss_count);
+    let mut rest = Vec::with_capacity(findings.len() - pss_count);
+    for f in findings {
+        if catalogue::is_pss(&f.rule) {
+            pss.push(f);
+        } else {
+            rest.push(f);
+        }
+    }
+    (pss, rest)
 }
 
 /// `fix`: the plan of every workload in scope (controllers; live, never their pods), filtered by

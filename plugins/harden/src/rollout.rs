@@ -103,7 +103,10 @@ pub async fn rollout(
     let outcome = check(inventory, &opts);
     let mut violations: BTreeMap<ObjectRef, BTreeSet<String>> = BTreeMap::new();
     for f in outcome.findings {
-        violations.entry(f.object).or_default().insert(f.rule);
+        violations
+            .entry(f.object)
+            .or_default()
+            .insert(f.rule.into_owned());
     }
     if let Some(format) = args.plan_format {
         let document = json!({

@@ -284,7 +284,7 @@ pub fn write_grouped_table(
                         .collect();
                     format!("{} ({})", f.rule, listed.join(", "))
                 }
-                None => f.rule.clone(),
+                None => f.rule.to_string(),
             };
             groups
                 .entry(image)

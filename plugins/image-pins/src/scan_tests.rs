@@ -42,7 +42,7 @@ fn rules_of(findings: &[Finding]) -> Vec<(String, String)> {
         .iter()
         .map(|f| {
             (
-                f.rule.clone(),
+                f.rule.to_string(),
                 f.evidence_value()["container"]
                     .as_str()
                     .unwrap_or("")

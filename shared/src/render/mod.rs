@@ -3,6 +3,7 @@
 mod sarif;
 mod table;
 
+use std::borrow::Cow;
 use std::io::{IsTerminal, Write};
 
 use owo_colors::{OwoColorize, Style};
@@ -77,8 +78,12 @@ impl Styles {
 }
 
 pub fn write_json<T: Serialize>(out: &mut dyn Write, value: &T) -> Result<()> {
-    serde_json::to_writer_pretty(&mut *out, value).map_err(std::io::Error::from)?;
-    writeln!(out)?;
+    // serde_json writes token by token: through a concrete buffer those writes are plain
+    // copies, not a dynamic call each (reports of large clusters are hundreds of MB).
+    let mut buffered = std::io::BufWriter::with_capacity(1 << 16, &mut *out);
+    serde_json::to_writer_pretty(&mut buffered, value).map_err(std::io::Error::from)?;
+    writeln!(buffered)?;
+    buffered.flush()?;
     Ok(())
 }
 
@@ -120,7 +125,7 @@ pub fn findings_markdown_table<'a>(
             &'a str,
         ),
     >,
-) -> Table {
+) -> Table<'static> {
     let mut table = Table::new(&["Severity", "Rule", "Object", "Message"]);
     for (severity, rule, object, message) in findings {
         table.row(vec![
@@ -153,7 +158,7 @@ fn write_report_markdown(out: &mut dyn Write, report: &Report) -> Result<()> {
             report
                 .findings
                 .iter()
-                .map(|f| (f.severity, f.rule.as_str(), &f.object, f.message.as_str())),
+                .map(|f| (f.severity, &*f.rule, &f.object, f.message.as_str())),
         )
         .write_markdown(out)?;
     }
@@ -182,15 +187,24 @@ fn write_report_table(
             headers.extend(["REMEDIATION", "ID"]);
         }
         let mut table = Table::new(&headers);
+        // One severity label per severity, shared by every row that has it.
+        let labels: Vec<(Severity, String)> = Severity::ALL_DESCENDING
+            .into_iter()
+            .map(|s| (s, styles.severity(s)))
+            .collect();
         for f in &report.findings {
-            let mut row = vec![
-                styles.severity(f.severity),
-                f.rule.clone(),
-                f.object.display_path(),
-                f.message.clone(),
+            let label = labels
+                .iter()
+                .find(|(s, _)| *s == f.severity)
+                .map_or("", |(_, l)| l.as_str());
+            let mut row: Vec<Cow<'_, str>> = vec![
+                label.into(),
+                Cow::Borrowed(&*f.rule),
+                f.object.display_path().into(),
+                f.message.as_str().into(),
             ];
             if wide {
-                row.extend([f.remediation.clone(), f.id.clone()]);
+                row.extend([Cow::Borrowed(&*f.remediation), f.id.as_str().into()]);
             }
             table.row(row);
         }

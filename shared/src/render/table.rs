@@ -1,14 +1,17 @@
 //! kubectl-style columns: upper-case headers, left-aligned, three spaces apart. Widths are
 //! measured on the text without colour codes.
 
+use std::borrow::Cow;
 use std::io::Write;
 
 use super::Styles;
 use crate::error::Result;
 
-pub struct Table {
+/// Cells may borrow from what they show: a findings table of hundreds of thousands of rows
+/// then copies nothing but the text it has to compose.
+pub struct Table<'a> {
     headers: Vec<String>,
-    rows: Vec<Vec<String>>,
+    rows: Vec<Vec<Cow<'a, str>>>,
 }
 
 fn visible_width(s: &str) -> usize {
@@ -28,16 +31,16 @@ fn visible_width(s: &str) -> usize {
     width
 }
 
-impl Table {
-    pub fn new(headers: &[&str]) -> Table {
+impl<'a> Table<'a> {
+    pub fn new(headers: &[&str]) -> Table<'a> {
         Table {
             headers: headers.iter().map(|h| h.to_string()).collect(),
             rows: Vec::new(),
         }
     }
 
-    pub fn row(&mut self, cells: Vec<String>) {
-        self.rows.push(cells);
+    pub fn row<C: Into<Cow<'a, str>>>(&mut self, cells: impl IntoIterator<Item = C>) {
+        self.rows.push(cells.into_iter().map(Into::into).collect());
     }
 
     /// Aligned columns, or a Markdown table for `-o markdown`.
@@ -56,7 +59,7 @@ impl Table {
     /// A GitHub-flavoured Markdown table (cells escaped; colour never applies).
     pub fn write_markdown(&self, out: &mut dyn Write) -> Result<()> {
         let cell = |s: &str| s.replace('|', "\\|").replace('\n', " ");
-        let row = |cells: &[String]| {
+        let row = |cells: &[Cow<'_, str>]| {
             format!(
                 "| {} |",
                 cells
@@ -66,7 +69,8 @@ impl Table {
                     .join(" | ")
             )
         };
-        writeln!(out, "{}", row(&self.headers))?;
+        let headers: Vec<Cow<'_, str>> = self.headers.iter().map(|h| h.as_str().into()).collect();
+        writeln!(out, "{}", row(&headers))?;
         writeln!(out, "|{}", "---|".repeat(self.headers.len()))?;
         for r in &self.rows {
             writeln!(out, "{}", row(r))?;
@@ -84,7 +88,7 @@ impl Table {
         }
         // One line buffer for all rows: large reports have hundreds of thousands.
         let mut line = String::new();
-        let mut write_line = |out: &mut dyn Write, cells: &[String]| -> std::io::Result<()> {
+        let mut write_line = |out: &mut dyn Write, cells: &[Cow<'_, str>]| -> std::io::Result<()> {
             line.clear();
             for (i, cell) in cells.iter().enumerate().take(columns) {
                 line.push_str(cell);
@@ -95,7 +99,8 @@ impl Table {
             }
             writeln!(out, "{}", line.trim_end())
         };
-        let header: Vec<String> = self.headers.iter().map(|h| styles.bold(h)).collect();
+        let header: Vec<Cow<'_, str>> =
+            self.headers.iter().map(|h| styles.bold(h).into()).collect();
         write_line(out, &header)?;
         for row in &self.rows {
             write_line(out, row)?;
@@ -111,7 +116,7 @@ mod tests {
     #[test]
     fn markdown_escapes_pipes() {
         let mut t = Table::new(&["A", "B"]);
-        t.row(vec!["x|y".into(), "z".into()]);
+        t.row(["x|y", "z"]);
         let mut out = Vec::new();
         t.write_markdown(&mut out).expect("write");
         assert_eq!(
@@ -123,8 +128,8 @@ mod tests {
     #[test]
     fn columns_align_ignoring_colour() {
         let mut t = Table::new(&["A", "B"]);
-        t.row(vec!["\u{1b}[31mred\u{1b}[0m".into(), "x".into()]);
-        t.row(vec!["longer".into(), "y".into()]);
+        t.row(["\u{1b}[31mred\u{1b}[0m", "x"]);
+        t.row(["longer", "y"]);
         let mut out = Vec::new();
         t.write(&mut out, Styles { color: false }).expect("write");
         let text = String::from_utf8(out).expect("utf8");
