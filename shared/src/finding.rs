@@ -4,6 +4,7 @@
 use std::borrow::Cow;
 use std::fmt;
 use std::str::FromStr;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -90,7 +91,8 @@ impl ObjectRef {
 /// Where an object came from in offline mode (for SARIF locations).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SourceLocation {
-    pub file: String,
+    /// Shared by every object of the file.
+    pub file: Arc<str>,
     /// 1-based line where the object's document starts.
     pub line: usize,
 }
@@ -103,7 +105,8 @@ pub struct Finding {
     /// when read back from a report.
     pub rule: Cow<'static, str>,
     pub severity: Severity,
-    pub object: ObjectRef,
+    /// Shared by the object's findings (a workload often has several).
+    pub object: Arc<ObjectRef>,
     pub message: String,
     pub remediation: Cow<'static, str>,
     /// Kept as compact JSON text: large clusters produce tens of thousands of findings, and a
@@ -119,11 +122,12 @@ impl Finding {
     /// subject of a binding); it goes into the fingerprint, nothing run-specific does.
     pub fn new(
         rule: &RuleInfo,
-        object: ObjectRef,
+        object: impl Into<Arc<ObjectRef>>,
         distinguishing: &str,
         message: String,
         evidence: Value,
     ) -> Finding {
+        let object = object.into();
         Finding {
             id: fingerprint(rule.id, &object, distinguishing),
             rule: Cow::Borrowed(rule.id),

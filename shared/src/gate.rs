@@ -11,7 +11,7 @@ use serde_json::Value;
 use crate::cli::GateArgs;
 use crate::error::{Error, Result};
 use crate::exit_code;
-use crate::finding::{Report, Severity, Suppressed};
+use crate::finding::{ObjectRef, Report, Severity, Suppressed};
 
 /// One accepted risk. `object` is `Kind/name` or `Kind/namespace/name` as printed in tables.
 #[derive(Debug, Clone, Deserialize, serde::Serialize)]
@@ -127,7 +127,7 @@ pub fn apply(report: &mut Report, args: &GateArgs, today: NaiveDate) -> Result<G
                 Some(e) => report.suppressed.push(Suppressed {
                     id: finding.id.clone(),
                     rule: finding.rule.to_string(),
-                    object: finding.object.clone(),
+                    object: ObjectRef::clone(&finding.object),
                     by: format!("exception: {}", e.reason),
                 }),
                 None => kept.push(finding),

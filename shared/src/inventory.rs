@@ -69,7 +69,7 @@ macro_rules! inventory_kinds {
             /// Offline only: where each object was read from, compactly (large inputs have
             /// hundreds of thousands of objects and few files): object key → (file, line).
             locations: HashMap<u64, (u32, u32)>,
-            location_files: Vec<String>,
+            location_files: Vec<std::sync::Arc<str>>,
             /// Kinds present in the input that this plugin does not examine, with counts.
             pub ignored_kinds: BTreeMap<String, usize>,
             /// Lists that could not be read (forbidden, not served).

@@ -6,6 +6,7 @@
 use std::borrow::Cow;
 use std::io::Read;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
@@ -172,11 +173,13 @@ fn read_file(path: &Path, sink: &mut Sink<'_>) -> Result<()> {
 /// everything else is YAML split at `---` lines so each document knows its line.
 pub fn parse_text(name: &str, text: &str, sink: &mut Sink<'_>) -> Result<()> {
     let mut documents = Vec::new();
-    split_documents(name, text, &mut documents)?;
+    // One name shared by every document's location (large files hold hundreds of thousands).
+    let file: Arc<str> = name.into();
+    split_documents(&file, text, &mut documents)?;
     sink(documents)
 }
 
-fn split_documents<'t>(name: &str, text: &'t str, sink: &mut Vec<Document<'t>>) -> Result<()> {
+fn split_documents<'t>(name: &Arc<str>, text: &'t str, sink: &mut Vec<Document<'t>>) -> Result<()> {
     let trimmed = text.trim_start_matches('\u{feff}');
     let first = trimmed.trim_start();
     // Not valid JSON falls through: YAML flow syntax is a superset, so the YAML parser reports it.
@@ -273,7 +276,7 @@ fn not_an_object(
 }
 
 fn push_json<'t>(
-    name: &str,
+    name: &Arc<str>,
     line: usize,
     index: usize,
     raw: &'t RawValue,
@@ -304,7 +307,7 @@ fn push_json<'t>(
             sink.push(Document {
                 body: Body::Json(raw),
                 location: SourceLocation {
-                    file: name.into(),
+                    file: Arc::clone(name),
                     line,
                 },
                 kind,
@@ -324,7 +327,7 @@ fn push_json<'t>(
 }
 
 fn push_yaml(
-    name: &str,
+    name: &Arc<str>,
     line: usize,
     index: usize,
     value: Value,
@@ -368,7 +371,7 @@ fn push_yaml(
                     sink.push(Document {
                         body: Body::Yaml(Value::Object(map)),
                         location: SourceLocation {
-                            file: name.into(),
+                            file: Arc::clone(name),
                             line,
                         },
                         kind,

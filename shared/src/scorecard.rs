@@ -293,7 +293,7 @@ pub fn build(
                 id: f.id.clone(),
                 rule: f.rule.to_string(),
                 severity: f.severity,
-                object: f.object.clone(),
+                object: ObjectRef::clone(&f.object),
                 message: f.message.clone(),
             })
             .collect();

@@ -3,9 +3,10 @@
 //! Findings land on the controller, never on the pods it created.
 
 use std::collections::HashSet;
+use std::sync::Arc;
 
 use guardrails::cluster::NamespaceScope;
-use guardrails::finding::{Finding, RuleInfo, SourceLocation, fingerprint};
+use guardrails::finding::{Finding, ObjectRef, RuleInfo, SourceLocation, fingerprint};
 use guardrails::inventory::Inventory;
 use guardrails::selector::LabelQuery;
 use guardrails::workload::Workload;
@@ -207,9 +208,12 @@ fn check_part(
             level: opts.level,
             version,
         };
-        let location = inventory.location_of(&w.object);
-        pss_findings(w, policy, opts, &location, &mut findings);
-        hardening_findings(inventory, w, opts, &location, &mut findings);
+        let target = Target {
+            object: Arc::new(w.object.clone()),
+            location: inventory.location_of(&w.object),
+        };
+        pss_findings(w, policy, opts, &target, &mut findings);
+        hardening_findings(inventory, w, opts, &target, &mut findings);
         for f in findings.drain(..) {
             part.by_rule[buckets.of(&f.rule)].push(part.slots.len() as u32);
             part.slots.push(Some(f));
@@ -229,23 +233,23 @@ struct PssEvidence<'a> {
     containers: &'a [String],
 }
 
+/// The workload a finding is about, shared by all of its findings.
+struct Target {
+    object: Arc<ObjectRef>,
+    location: Option<SourceLocation>,
+}
+
 /// A finding on a workload (what `Finding::new` builds, without a JSON value tree).
-fn finding(
-    rule: &RuleInfo,
-    w: &Workload<'_>,
-    message: String,
-    evidence: Box<RawValue>,
-    location: &Option<SourceLocation>,
-) -> Finding {
+fn finding(rule: &RuleInfo, target: &Target, message: String, evidence: Box<RawValue>) -> Finding {
     Finding {
-        id: fingerprint(rule.id, &w.object, ""),
+        id: fingerprint(rule.id, &target.object, ""),
         rule: rule.id.into(),
         severity: rule.severity,
-        object: w.object.clone(),
+        object: Arc::clone(&target.object),
         message,
         remediation: rule.remediation.into(),
         evidence,
-        location: location.clone(),
+        location: target.location.clone(),
     }
 }
 
@@ -253,7 +257,7 @@ fn pss_findings(
     w: &Workload<'_>,
     policy: LevelVersion,
     opts: &CheckOptions<'_>,
-    location: &Option<SourceLocation>,
+    target: &Target,
     out: &mut Vec<Finding>,
 ) {
     if opts.families == Families::Hardening {
@@ -295,10 +299,9 @@ fn pss_findings(
         };
         out.push(finding(
             rule,
-            w,
+            target,
             v.segment(),
             hardening::raw(&evidence),
-            location,
         ));
     }
 }
@@ -307,7 +310,7 @@ fn hardening_findings(
     inventory: &Inventory,
     w: &Workload<'_>,
     opts: &CheckOptions<'_>,
-    location: &Option<SourceLocation>,
+    target: &Target,
     out: &mut Vec<Finding>,
 ) {
     if opts.families == Families::Pss {
@@ -342,7 +345,7 @@ fn hardening_findings(
             .flatten(),
     ];
     for gap in gaps.into_iter().flatten() {
-        out.push(finding(gap.rule, w, gap.message, gap.evidence, location));
+        out.push(finding(gap.rule, target, gap.message, gap.evidence));
     }
 }
 

@@ -5,6 +5,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::io::Write;
+use std::sync::Arc;
 
 use clap::ValueEnum;
 use guardrails::apply::{Action, LiveChange, LiveWriter, apply_all};
@@ -104,7 +105,7 @@ pub async fn rollout(
     let mut violations: BTreeMap<ObjectRef, BTreeSet<String>> = BTreeMap::new();
     for f in outcome.findings {
         violations
-            .entry(f.object)
+            .entry(Arc::unwrap_or_clone(f.object))
             .or_default()
             .insert(f.rule.into_owned());
     }

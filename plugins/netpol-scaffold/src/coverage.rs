@@ -317,7 +317,7 @@ mod tests {
         };
         coverage(&ctx)
             .into_iter()
-            .map(|f| (f.rule.into_owned(), f.object.name, f.message))
+            .map(|f| (f.rule.into_owned(), f.object.name.clone(), f.message))
             .collect()
     }
 

@@ -158,7 +158,7 @@ fn write_report_markdown(out: &mut dyn Write, report: &Report) -> Result<()> {
             report
                 .findings
                 .iter()
-                .map(|f| (f.severity, &*f.rule, &f.object, f.message.as_str())),
+                .map(|f| (f.severity, &*f.rule, &*f.object, f.message.as_str())),
         )
         .write_markdown(out)?;
     }

@@ -68,8 +68,8 @@ const NOT_IN_URI_PATH: &AsciiSet = &CONTROLS
 fn artifact(f: &Finding) -> (String, usize) {
     let encode = |path: &str| utf8_percent_encode(path, NOT_IN_URI_PATH).to_string();
     match &f.location {
-        Some(loc) if loc.file != "-" => {
-            let path = std::path::Path::new(&loc.file);
+        Some(loc) if &*loc.file != "-" => {
+            let path = std::path::Path::new(&*loc.file);
             let relative = match std::env::current_dir() {
                 Ok(cwd) if path.is_absolute() => path.strip_prefix(&cwd).ok(),
                 _ if path.is_absolute() => None,
@@ -200,7 +200,7 @@ mod tests {
         let object = ObjectRef::new("apps/v1", "Deployment", Some("shop"), "web");
         let mut finding = Finding::new(&RULE, object, "", "m".into(), json!({}));
         finding.location = file.map(|f| SourceLocation {
-            file: f.to_string(),
+            file: f.into(),
             line: 7,
         });
         artifact(&finding)
