@@ -384,9 +384,7 @@ impl Inventory {
                 })
                 .collect()
         }
-        let threads = std::thread::available_parallelism()
-            .map_or(1, |n| n.get())
-            .min(8);
+        let threads = crate::parallel::worker_threads();
         let outcomes: Vec<Outcome> = if threads < 2 || batch.len() < 256 {
             decode_all(batch)
         } else {

@@ -14,6 +14,7 @@ pub mod finding;
 pub mod gate;
 pub mod inventory;
 pub mod manifest;
+pub mod parallel;
 pub mod preview;
 pub mod render;
 pub mod run;

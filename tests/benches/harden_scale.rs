@@ -34,7 +34,10 @@ fn main() {
         .unwrap_or(50_000);
     let binary = benchmark::release_binary("kubectl-harden", "kubectl-harden");
     let dir = tempfile::tempdir().expect("tmp");
-    let file = dir.path().join("workloads.json");
+    // BENCH_KEEP=PATH keeps the generated workloads for profiling.
+    let file = std::env::var_os("BENCH_KEEP")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| dir.path().join("workloads.json"));
     let objects = synthetic_workloads::write_json_stream(count, &file).expect("generate");
     let size = std::fs::metadata(&file).map(|m| m.len()).unwrap_or(0) as f64 / 1_048_576.0;
     println!("synthetic cluster: {count} workloads, {objects} objects, {size:.0} MiB of JSON");

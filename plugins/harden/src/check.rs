@@ -102,7 +102,7 @@ pub fn check(inventory: &Inventory, opts: &CheckOptions<'_>) -> CheckOutcome {
     let threads = if workloads.len() < PARALLEL_FROM {
         1
     } else {
-        std::thread::available_parallelism().map_or(1, |n| n.get().min(8))
+        guardrails::parallel::worker_threads()
     };
     let chunk = workloads.len().div_ceil(threads).max(1);
     let parts: Vec<(PartFindings, Vec<InvalidLabel>)> = std::thread::scope(|scope| {

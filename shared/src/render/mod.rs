@@ -87,6 +87,73 @@ pub fn write_json<T: Serialize>(out: &mut dyn Write, value: &T) -> Result<()> {
     Ok(())
 }
 
+/// Findings per chunk when a large report's findings are serialised on every core.
+const JSON_CHUNK: usize = 4096;
+
+/// `-o json` of a report: exactly the bytes of [`write_json`]. Large reports (hundreds of
+/// MB) serialise their findings in chunks on every core, written in order as they finish.
+fn write_report_json(out: &mut dyn Write, report: &Report) -> Result<()> {
+    if report.findings.len() < 2 * JSON_CHUNK {
+        return write_json(out, report);
+    }
+    write_report_json_chunked(out, report, JSON_CHUNK)
+}
+
+fn write_report_json_chunked(out: &mut dyn Write, report: &Report, chunk: usize) -> Result<()> {
+    // Every field but the findings, listed (not `..`) so a new field cannot be forgotten.
+    let shell = Report {
+        api_version: report.api_version.clone(),
+        kind: report.kind.clone(),
+        plugin: report.plugin.clone(),
+        source: report.source.clone(),
+        findings: Vec::new(),
+        skipped: report.skipped.clone(),
+        summary: report.summary.clone(),
+        suppressed: report.suppressed.clone(),
+        expired_exceptions: report.expired_exceptions.clone(),
+        ignored: report.ignored.clone(),
+    };
+    let text = serde_json::to_string_pretty(&shell).map_err(std::io::Error::from)?;
+    // A top-level key at two spaces after a newline: no string value can contain a raw newline.
+    const EMPTY: &str = "\n  \"findings\": []";
+    let Some(at) = text.find(EMPTY) else {
+        return write_json(out, report);
+    };
+    /// One chunk serialised at the depth the report's findings have.
+    #[derive(Serialize)]
+    struct Nested<'a> {
+        findings: &'a [crate::finding::Finding],
+    }
+    const OPEN: &str = "{\n  \"findings\": [\n";
+    const CLOSE: &str = "\n  ]\n}";
+    let mut buffered = std::io::BufWriter::with_capacity(1 << 16, &mut *out);
+    buffered.write_all(&text.as_bytes()[..at])?;
+    buffered.write_all(b"\n  \"findings\": [\n")?;
+    let mut first = true;
+    crate::parallel::map_in_order(
+        report.findings.chunks(chunk).collect(),
+        |findings| serde_json::to_string_pretty(&Nested { findings }),
+        |serialised| -> Result<()> {
+            let serialised = serialised.map_err(std::io::Error::from)?;
+            let body = serialised
+                .strip_prefix(OPEN)
+                .and_then(|s| s.strip_suffix(CLOSE))
+                .unwrap_or_default();
+            if !first {
+                buffered.write_all(b",\n")?;
+            }
+            first = false;
+            buffered.write_all(body.as_bytes())?;
+            Ok(())
+        },
+    )?;
+    buffered.write_all(b"\n  ]")?;
+    buffered.write_all(&text.as_bytes()[at + EMPTY.len()..])?;
+    buffered.write_all(b"\n")?;
+    buffered.flush()?;
+    Ok(())
+}
+
 pub fn write_yaml<T: Serialize>(out: &mut dyn Write, value: &T) -> Result<()> {
     // Through a JSON value first: embedded raw JSON (evidence) only serialises as data there.
     let value = serde_json::to_value(value).map_err(std::io::Error::other)?;
@@ -104,7 +171,7 @@ pub fn write_report(
     rules: &[RuleInfo],
 ) -> Result<()> {
     match format {
-        OutputFormat::Json => write_json(out, report),
+        OutputFormat::Json => write_report_json(out, report),
         OutputFormat::Yaml => write_yaml(out, report),
         OutputFormat::Sarif => write_json(out, &to_sarif(report, rules)),
         OutputFormat::Table | OutputFormat::Wide => {
@@ -304,6 +371,44 @@ pub fn write_rules(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn chunked_json_is_byte_identical() {
+        use crate::finding::{Finding, ObjectRef, RuleInfo};
+        const RULE: RuleInfo = RuleInfo {
+            id: "r",
+            severity: Severity::High,
+            category: "c",
+            title: "t",
+            rationale: "why",
+            remediation: "fix \"it\"\nnow",
+        };
+        let findings = (0..10)
+            .map(|i| {
+                let object = ObjectRef::new("v1", "Pod", Some("ns"), &format!("p{i}"));
+                Finding::new(
+                    &RULE,
+                    object,
+                    "",
+                    format!("m{i}"),
+                    serde_json::json!({"n": i}),
+                )
+            })
+            .collect();
+        let mut report = Report::new("t", Default::default(), findings, Vec::new());
+        report.ignored.insert("v1/ConfigMap".into(), 2);
+        let mut whole = Vec::new();
+        write_json(&mut whole, &report).expect("whole");
+        for chunk in [1, 3, 10] {
+            let mut chunked = Vec::new();
+            write_report_json_chunked(&mut chunked, &report, chunk).expect("chunked");
+            assert_eq!(
+                String::from_utf8_lossy(&chunked),
+                String::from_utf8_lossy(&whole),
+                "chunks of {chunk}"
+            );
+        }
+    }
 
     #[test]
     fn never_and_no_tty_mean_no_colour() {
