@@ -253,6 +253,81 @@ spec:
     );
 }
 
+#[test]
+fn fixing_files_removes_disallowed_capabilities_in_place() {
+    // One container adds a capability the restricted level forbids next to an allowed one
+    // (a flow list losing one element); another holds only an `add` list, which goes while
+    // `drop: [ALL]` comes into the same mapping.
+    let dir = tempfile::tempdir().expect("tmp");
+    let file = dir.path().join("caps.yaml");
+    let original = "\
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+  namespace: shop
+spec:
+  selector:
+    matchLabels: {app: web}
+  template:
+    metadata:
+      labels: {app: web}
+    spec:
+      securityContext:
+        runAsNonRoot: true
+        runAsUser: 10001
+        seccompProfile: {type: RuntimeDefault}
+      containers:
+      - name: app   # the app
+        image: nginx:1.27
+        securityContext:
+          allowPrivilegeEscalation: false
+          capabilities:
+            add: [SYS_ADMIN, NET_BIND_SERVICE]   # why SYS_ADMIN?
+            drop: [ALL]
+      - name: sidecar
+        image: busybox:1.36
+        securityContext:
+          allowPrivilegeEscalation: false
+          capabilities:
+            add:
+            - NET_RAW
+";
+    std::fs::write(&file, original).expect("write");
+    let f = file.display().to_string();
+    // Taking a capability away can break the program: it is made when asked for by name.
+    let fixed = run(&["harden", "fix", "-f", &f, "--yes", "--only", "capabilities"]);
+    assert_eq!(fixed.status.code(), Some(0), "{}", text(&fixed.stderr));
+    assert!(
+        !text(&fixed.stderr).contains("by hand"),
+        "{}",
+        text(&fixed.stderr)
+    );
+    let after = std::fs::read_to_string(&file).expect("read");
+    assert_eq!(
+        after,
+        original
+            .replace(
+                "add: [SYS_ADMIN, NET_BIND_SERVICE]   # why SYS_ADMIN?",
+                "add: [NET_BIND_SERVICE]   # why SYS_ADMIN?"
+            )
+            .replace(
+                "            add:\n            - NET_RAW\n",
+                "            drop:\n              - ALL\n"
+            ),
+        "{}",
+        text(&fixed.stdout)
+    );
+    let rules = pss_rules(dir.path());
+    assert!(!rules.contains("pss-capabilities-restricted"), "{rules:?}");
+    let again = run(&["harden", "fix", "-f", &f, "--yes", "--only", "capabilities"]);
+    assert!(
+        text(&again.stdout).contains("Nothing to fix."),
+        "{}",
+        text(&again.stdout)
+    );
+}
+
 const FRONTEND: &str = "/apis/apps/v1/namespaces/shop/deployments/frontend";
 
 fn get(server: &TestApiServer, path: &str) -> Value {

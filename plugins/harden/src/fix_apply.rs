@@ -284,11 +284,41 @@ pub fn plan_file(
                 }
             }
         }
+        // The last entry of a mapping may go only when the plan adds another to it (a
+        // capabilities mapping losing `add` while gaining `drop`).
+        let gaining: Vec<&Vec<String>> = feasible
+            .iter()
+            .filter_map(|(_, op)| match op {
+                FileEdit::Insert(r, _) if matches!(r.missing.first(), Some(Step::Key(_))) => {
+                    Some(&r.existing)
+                }
+                _ => None,
+            })
+            .collect();
+        let mut emptied = Vec::new();
+        for (e, op) in &feasible {
+            if let FileEdit::RemoveLast(parent, _) = op
+                && !gaining.contains(&parent)
+            {
+                guardrails::run::warn(&format!(
+                    "{name}: {} {}: not edited in the file (a removal that would leave its mapping empty); change it by hand",
+                    target.display_path(),
+                    e.path,
+                ));
+                drop_read_only |= e.fix == "read-only-root-fs";
+                emptied.push(e.path.clone());
+            }
+        }
+        feasible.retain(|(e, op)| {
+            !matches!(op, FileEdit::RemoveLast(..)) || !emptied.contains(&e.path)
+        });
         // A read-only root filesystem without its /tmp mount would break the program.
         if drop_read_only {
             feasible.retain(|(e, _)| e.fix != "read-only-root-fs");
         }
         let mut insertions = Insertions::default();
+        // Removals go last: a mapping's last entry may go once its new entries are planned.
+        let mut removals = Vec::new();
         for (_, op) in feasible {
             let result = match op {
                 FileEdit::Set(path, Value::String(s)) => {
@@ -304,8 +334,12 @@ pub fn plan_file(
                 FileEdit::Append(list, items) => items
                     .iter()
                     .try_for_each(|item| yaml.append_item(document, &segments(&list), item)),
-                FileEdit::Remove(parent, key) => {
-                    yaml.remove_entry(document, &segments(&parent), &key)
+                FileEdit::RemoveItems(list, indexes) => {
+                    yaml.remove_items(document, &segments(&list), &indexes)
+                }
+                FileEdit::Remove(parent, key) | FileEdit::RemoveLast(parent, key) => {
+                    removals.push((parent, key));
+                    Ok(())
                 }
             };
             result.map_err(|err| Error::input(&name, err))?;
@@ -323,6 +357,10 @@ pub fn plan_file(
                 yaml.insert_entry(document, &segments(&parent), &key, &text)
             };
             result.map_err(|err| Error::input(&name, err))?;
+        }
+        for (parent, key) in removals {
+            yaml.remove_entry(document, &segments(&parent), &key)
+                .map_err(|err| Error::input(&name, err))?;
         }
     }
     if !yaml.has_edits() {
@@ -349,6 +387,10 @@ enum FileEdit {
     Append(Vec<String>, Vec<Value>),
     /// Remove the key from the mapping at this pointer.
     Remove(Vec<String>, String),
+    /// Remove the mapping's only key (possible when the plan adds another to it).
+    RemoveLast(Vec<String>, String),
+    /// Remove the items at these indexes from the list at this pointer.
+    RemoveItems(Vec<String>, Vec<usize>),
 }
 
 /// The text edit that makes `e` in `object`, or why none can.
@@ -366,8 +408,9 @@ fn file_edit(object: &Value, e: &Edit) -> std::result::Result<FileEdit, &'static
                 .and_then(Value::as_object)
                 .map_or(0, |m| m.len());
             if siblings < 2 {
-                // A block mapping would be left holding nothing (null).
-                return Err("a removal that would leave its mapping empty");
+                // A block mapping would be left holding nothing (null), unless the plan adds
+                // to it (decided with the whole plan in view).
+                return Ok(FileEdit::RemoveLast(parent.to_vec(), key.clone()));
             }
             Ok(FileEdit::Remove(parent.to_vec(), key.clone()))
         }
@@ -383,6 +426,13 @@ fn file_edit(object: &Value, e: &Edit) -> std::result::Result<FileEdit, &'static
                 // otherwise only a list that keeps every old element is made by appending.
                 let drops_all = e.path.0.last() == Some(&Step::Key("drop".into()))
                     && items.iter().any(|i| i == "ALL");
+                // A list that only loses elements (capabilities a level does not allow) keeps
+                // the others, in order, where they are.
+                let kept = old.iter().filter(|o| items.contains(o));
+                if missing.is_empty() && kept.eq(items.iter()) && old.len() > items.len() {
+                    let removed = (0..old.len()).filter(|&i| !items.contains(&old[i]));
+                    return Ok(FileEdit::RemoveItems(r.existing, removed.collect()));
+                }
                 if missing.is_empty() || !(drops_all || old.iter().all(|o| items.contains(o))) {
                     Err("replaces a list")
                 } else {

@@ -163,6 +163,8 @@ struct Expectation {
     value: Option<String>,
     /// The path must not exist any more (a removed entry).
     absent: bool,
+    /// The sequence at the path must hold this many items (items were removed).
+    length: Option<usize>,
 }
 
 /// A YAML file (one or more documents) and the edits planned on it.
@@ -176,6 +178,10 @@ pub struct YamlFile {
     line_ending: &'static str,
     /// Items appended so far per sequence (document, path): later appends land after them.
     appended: HashMap<(usize, Vec<PathSegment>), usize>,
+    /// Sequences items were removed from (appending to them too would shift indexes).
+    shrunk: std::collections::HashSet<(usize, Vec<PathSegment>)>,
+    /// Mappings that get new entries: their last old entry may then be removed.
+    gaining: std::collections::HashSet<(usize, Vec<PathSegment>)>,
 }
 
 impl YamlFile {
@@ -222,6 +228,8 @@ impl YamlFile {
             expectations: Vec::new(),
             line_ending,
             appended: HashMap::new(),
+            shrunk: Default::default(),
+            gaining: Default::default(),
         })
     }
 
@@ -294,6 +302,7 @@ impl YamlFile {
             path: path.to_vec(),
             value: Some(value.to_string()),
             absent: false,
+            length: None,
         });
         Ok(())
     }
@@ -333,6 +342,7 @@ impl YamlFile {
             path: path.to_vec(),
             value: Some(value.to_string()),
             absent: false,
+            length: None,
         });
         Ok(())
     }
@@ -375,13 +385,32 @@ impl YamlFile {
                 what: "already holding that key",
             });
         }
+        // A block collection (`- ALL`, `a: 1`) fits neither after `key: ` on one line nor in
+        // a flow mapping: it goes on lines of its own, or is rewritten as flow YAML.
+        let block_collection = YamlFile::parse(value).ok().is_some_and(|v| {
+            matches!(
+                v.documents.first(),
+                Some(Node::Mapping { flow: false, .. } | Node::Sequence { flow: false, .. })
+            )
+        });
         let splice = if *flow {
             let separator = if entries.is_empty() { "" } else { ", " };
             // Keep any space before `}` where it is.
             let at = self.text[..*close].trim_end().len();
+            let value = if block_collection {
+                let parsed: serde_json::Value =
+                    serde_yaml_ng::from_str(value).map_err(|_| EditError::Unsupported {
+                        document,
+                        path: display_path(path),
+                        what: "given a value that is not plain data",
+                    })?;
+                flow_text(&parsed)
+            } else {
+                value.trim().to_string()
+            };
             Splice {
                 range: (at, at),
-                text: format!("{separator}{key}: {}", value.trim()),
+                text: format!("{separator}{key}: {value}"),
             }
         } else {
             let Some(last_end) = entries.last().and_then(|(_, v)| v.end()) else {
@@ -398,7 +427,7 @@ impl YamlFile {
             let pad = " ".repeat(*indent);
             let nl = self.line_ending;
             let lines: Vec<&str> = value.trim_end().lines().collect();
-            let text = if lines.len() <= 1 {
+            let text = if lines.len() <= 1 && !block_collection {
                 format!("{nl}{pad}{key}: {}", value.trim())
             } else {
                 let body: Vec<String> = lines
@@ -413,6 +442,7 @@ impl YamlFile {
             }
         };
         self.splices.push(splice);
+        self.gaining.insert((document, path.to_vec()));
         let mut full = path.to_vec();
         full.push(PathSegment::Key(key.to_string()));
         self.expectations.push(Expectation {
@@ -420,6 +450,7 @@ impl YamlFile {
             path: full,
             value: None,
             absent: false,
+            length: None,
         });
         Ok(())
     }
@@ -453,6 +484,9 @@ impl YamlFile {
         else {
             return Err(unsupported("not a sequence"));
         };
+        if self.shrunk.contains(&(document, path.to_vec())) {
+            return Err(unsupported("a sequence items are also removed from"));
+        }
         let item_count = items.len();
         let splice = if *flow {
             let separator = if items.is_empty() { "" } else { ", " };
@@ -511,6 +545,7 @@ impl YamlFile {
             path: full,
             value: value.as_str().map(str::to_string),
             absent: false,
+            length: None,
         });
         Ok(())
     }
@@ -518,7 +553,8 @@ impl YamlFile {
     /// Plans removing the entry `key` from the mapping at `path`: in block style its lines
     /// (the key's line through the value's last line; comments on their own lines stay), in
     /// flow style `key: value` and one separating comma. The only entry of a block mapping is
-    /// refused (the mapping would become null): remove the parent instead.
+    /// refused (the mapping would become null) unless new entries were planned into it first:
+    /// otherwise remove the parent instead.
     pub fn remove_entry(
         &mut self,
         document: usize,
@@ -576,7 +612,7 @@ impl YamlFile {
                 (None, None) => (key_start, value_end),
             }
         } else {
-            if entries.len() == 1 {
+            if entries.len() == 1 && !self.gaining.contains(&(document, path.to_vec())) {
                 return Err(unsupported("the only entry of a block mapping"));
             }
             let line_start = self.text[..key_start].rfind('\n').map_or(0, |i| i + 1);
@@ -614,6 +650,125 @@ impl YamlFile {
             path: full,
             value: None,
             absent: true,
+            length: None,
+        });
+        Ok(())
+    }
+
+    /// Plans removing the items at `indexes` from the sequence at `path` (once per sequence).
+    /// Block style loses each item's lines (the `- ` line through the item's last line;
+    /// comments on their own lines stay); flow style loses the items and their separating
+    /// commas, down to `[]`. Removing every item of a block sequence is refused (it would
+    /// become null): remove the entry holding it instead.
+    pub fn remove_items(
+        &mut self,
+        document: usize,
+        path: &[PathSegment],
+        indexes: &[usize],
+    ) -> Result<(), EditError> {
+        let unsupported = |what| EditError::Unsupported {
+            document,
+            path: display_path(path),
+            what,
+        };
+        let node = self
+            .get(document, path)
+            .ok_or_else(|| EditError::NotFound {
+                document,
+                path: display_path(path),
+            })?;
+        let Node::Sequence {
+            items,
+            flow,
+            starts,
+            ..
+        } = node
+        else {
+            return Err(unsupported("not a sequence"));
+        };
+        let key = (document, path.to_vec());
+        if self.shrunk.contains(&key) || self.appended.contains_key(&key) {
+            return Err(unsupported("a sequence already edited"));
+        }
+        let mut removed: Vec<usize> = indexes
+            .iter()
+            .copied()
+            .filter(|&i| i < items.len())
+            .collect();
+        removed.sort_unstable();
+        removed.dedup();
+        if removed.len() != indexes.len() {
+            return Err(unsupported("not holding every item to remove"));
+        }
+        if removed.is_empty() {
+            return Ok(());
+        }
+        let ends: Vec<usize> = items
+            .iter()
+            .map(Node::end)
+            .collect::<Option<_>>()
+            .ok_or_else(|| unsupported("holding an alias"))?;
+        let mut splices = Vec::new();
+        if *flow {
+            if removed.len() == items.len() {
+                splices.push((starts[0], ends[items.len() - 1]));
+            } else {
+                // Each run of removed items goes with the comma after it, or the one before
+                // it when the run ends the list.
+                let mut i = 0;
+                while i < removed.len() {
+                    let mut j = i;
+                    while j + 1 < removed.len() && removed[j + 1] == removed[j] + 1 {
+                        j += 1;
+                    }
+                    let (first, last) = (removed[i], removed[j]);
+                    splices.push(match starts.get(last + 1) {
+                        Some(&next) => (starts[first], next),
+                        None => (ends[first - 1], ends[last]),
+                    });
+                    i = j + 1;
+                }
+            }
+        } else {
+            if removed.len() == items.len() {
+                return Err(unsupported("losing every item of a block sequence"));
+            }
+            for &i in &removed {
+                let line_start = self.text[..starts[i]].rfind('\n').map_or(0, |n| n + 1);
+                let dash = self.text[line_start..starts[i]].trim_end();
+                if !dash.ends_with('-') || !dash[..dash.len() - 1].trim().is_empty() {
+                    return Err(unsupported(
+                        "a sequence whose items do not start after `- `",
+                    ));
+                }
+                let line_end = self.text[ends[i]..]
+                    .find(['\n', '\r'])
+                    .map_or(self.text.len(), |n| ends[i] + n);
+                // With the line break before the item, as `remove_entry` does.
+                let before = self.text[..line_start]
+                    .strip_suffix('\n')
+                    .map(|t| t.strip_suffix('\r').unwrap_or(t).len());
+                splices.push(match before {
+                    Some(start) => (start, line_end),
+                    None => (
+                        line_start,
+                        (line_end + self.line_ending.len()).min(self.text.len()),
+                    ),
+                });
+            }
+        }
+        let remaining = items.len() - removed.len();
+        self.splices.extend(splices.into_iter().map(|range| Splice {
+            range,
+            text: String::new(),
+        }));
+        self.shrunk.insert(key);
+        self.expectations.push(Expectation {
+            document,
+            path: path.to_vec(),
+            value: None,
+            absent: false,
+            length: Some(remaining),
         });
         Ok(())
     }
@@ -646,6 +801,9 @@ impl YamlFile {
             let found = reread.get(e.document, &e.path);
             let ok = match (&e.value, found) {
                 _ if e.absent => found.is_none(),
+                _ if e.length.is_some() => {
+                    matches!(found, Some(Node::Sequence { items, .. }) if Some(items.len()) == e.length)
+                }
                 (Some(want), Some(node)) => node.as_str() == Some(want.as_str()),
                 (None, Some(_)) => true,
                 (_, None) => false,

@@ -393,3 +393,103 @@ fn remove_flow_entries_and_a_separator() {
         .expect_err("missing");
     assert!(matches!(err, EditError::NotFound { .. }), "{err}");
 }
+
+fn items_removed(text: &str, path: &[&str], indexes: &[usize]) -> String {
+    let mut f = YamlFile::parse(text).expect("parse");
+    f.remove_items(0, &p(path), indexes).expect("remove");
+    f.edited().expect("edited")
+}
+
+#[test]
+fn remove_block_sequence_items_with_their_lines_only() {
+    let text = "\
+add:
+- SYS_ADMIN   # needed?
+# keep this note
+- NET_BIND_SERVICE
+- NET_RAW
+other: 1
+";
+    assert_eq!(
+        items_removed(text, &["add"], &[0, 2]),
+        "add:\n# keep this note\n- NET_BIND_SERVICE\nother: 1\n"
+    );
+    // Indented items holding mappings, CRLF.
+    assert_eq!(
+        items_removed(
+            "v:\r\n  - name: a\r\n    x: 1\r\n  - name: b\r\n",
+            &["v"],
+            &[0]
+        ),
+        "v:\r\n  - name: b\r\n"
+    );
+    let err = YamlFile::parse("add:\n- A\n")
+        .expect("parse")
+        .remove_items(0, &p(&["add"]), &[0])
+        .expect_err("every item");
+    assert!(err.to_string().contains("every item"), "{err}");
+    let err = YamlFile::parse("add: [A]\n")
+        .expect("parse")
+        .remove_items(0, &p(&["add"]), &[3])
+        .expect_err("no such item");
+    assert!(err.to_string().contains("every item to remove"), "{err}");
+}
+
+#[test]
+fn remove_flow_sequence_items_and_their_commas() {
+    let text = "add: [SYS_ADMIN, NET_BIND_SERVICE, NET_RAW] # caps\n";
+    assert_eq!(
+        items_removed(text, &["add"], &[0]),
+        "add: [NET_BIND_SERVICE, NET_RAW] # caps\n"
+    );
+    assert_eq!(
+        items_removed(text, &["add"], &[1, 2]),
+        "add: [SYS_ADMIN] # caps\n"
+    );
+    assert_eq!(
+        items_removed(text, &["add"], &[0, 2]),
+        "add: [NET_BIND_SERVICE] # caps\n"
+    );
+    assert_eq!(
+        items_removed(text, &["add"], &[0, 1, 2]),
+        "add: [] # caps\n"
+    );
+    // One edit per sequence: a second removal or an append would shift indexes.
+    let mut f = YamlFile::parse(text).expect("parse");
+    f.remove_items(0, &p(&["add"]), &[0]).expect("first");
+    assert!(f.remove_items(0, &p(&["add"]), &[1]).is_err());
+    assert!(
+        f.append_item(0, &p(&["add"]), &serde_json::json!("X"))
+            .is_err()
+    );
+}
+
+#[test]
+fn the_only_entry_goes_when_the_mapping_gains_another() {
+    let text = "capabilities:\n  add: [SYS_ADMIN] # why\nname: x\n";
+    let mut f = YamlFile::parse(text).expect("parse");
+    f.insert_entry(0, &p(&["capabilities"]), "drop", "- ALL\n")
+        .expect("insert");
+    f.remove_entry(0, &p(&["capabilities"]), "add")
+        .expect("remove");
+    assert_eq!(
+        f.edited().expect("edited"),
+        "capabilities:\n  drop:\n    - ALL\nname: x\n"
+    );
+}
+
+#[test]
+fn one_line_block_collections_are_inserted_on_their_own_lines_or_as_flow() {
+    let mut f = YamlFile::parse("c:\n  add: [X]\n").expect("parse");
+    f.insert_entry(0, &p(&["c"]), "drop", "- ALL\n")
+        .expect("insert");
+    f.insert_entry(0, &p(&[]), "m", "a: 1\n").expect("insert");
+    assert_eq!(
+        f.edited().expect("edited"),
+        "c:\n  add: [X]\n  drop:\n    - ALL\nm:\n  a: 1\n"
+    );
+    let mut f = YamlFile::parse("c: {add: [X]}\n").expect("parse");
+    f.insert_entry(0, &p(&["c"]), "drop", "- ALL\n")
+        .expect("insert");
+    assert_eq!(f.edited().expect("edited"), "c: {add: [X], drop: [ALL]}\n");
+}
