@@ -132,18 +132,22 @@ fn write_report_json_chunked(out: &mut dyn Write, report: &Report, chunk: usize)
     let mut first = true;
     crate::parallel::map_in_order(
         report.findings.chunks(chunk).collect(),
-        |findings| serde_json::to_string_pretty(&Nested { findings }),
+        |findings| {
+            // Sized for a typical finding up front: growing by doubling would copy it all again.
+            let mut buffer = Vec::with_capacity(findings.len() * 1024);
+            serde_json::to_writer_pretty(&mut buffer, &Nested { findings }).map(|()| buffer)
+        },
         |serialised| -> Result<()> {
             let serialised = serialised.map_err(std::io::Error::from)?;
             let body = serialised
-                .strip_prefix(OPEN)
-                .and_then(|s| s.strip_suffix(CLOSE))
+                .strip_prefix(OPEN.as_bytes())
+                .and_then(|s| s.strip_suffix(CLOSE.as_bytes()))
                 .unwrap_or_default();
             if !first {
                 buffered.write_all(b",\n")?;
             }
             first = false;
-            buffered.write_all(body.as_bytes())?;
+            buffered.write_all(body)?;
             Ok(())
         },
     )?;
