@@ -57,8 +57,13 @@ impl Lister {
                     params = params.continue_token(token);
                 }
                 let http_request = request.list(&params).map_err(kube::Error::BuildRequest)?;
-                let page: std::result::Result<List<K>, kube::Error> =
-                    self.client.request(http_request).await;
+                let page: std::result::Result<List<K>, kube::Error> = if kind == ResourceKind::Pod
+                    && crate::inventory::pods_may_be_owned(&self.wanted)
+                {
+                    self.lean_pod_page(http_request).await
+                } else {
+                    self.client.request(http_request).await
+                };
                 let page = match page {
                     Err(kube::Error::Api(status)) if status.code == 410 && restarts < 2 => {
                         restarts += 1;
@@ -79,6 +84,8 @@ impl Lister {
                     other => other?,
                 };
                 let mut page_items = page.items;
+                // Pods a collected controller owns were read lean by `lean_pod_page`; a Pod
+                // list read in full is made lean here.
                 let pods = (&mut page_items as &mut dyn std::any::Any).downcast_mut::<Vec<Pod>>();
                 if let Some(pods) = pods {
                     let (owned, rest): (Vec<Pod>, Vec<Pod>) = std::mem::take(pods)
@@ -100,6 +107,47 @@ impl Lister {
                 }
             }
         }
+    }
+}
+
+impl Lister {
+    /// One page of Pods, each controller-owned one read straight into its lean form (stored
+    /// at once) and only the others decoded in full: a Pod's containers, volumes and status
+    /// are most of a list's decoding time, and most Pods are owned.
+    async fn lean_pod_page<K: DeserializeOwned + ListableResource + 'static>(
+        &self,
+        http_request: http::Request<Vec<u8>>,
+    ) -> std::result::Result<List<K>, kube::Error> {
+        #[derive(serde::Deserialize)]
+        struct Page<'a> {
+            #[serde(default)]
+            metadata: k8s_openapi::apimachinery::pkg::apis::meta::v1::ListMeta,
+            #[serde(borrow, default)]
+            items: Vec<&'a serde_json::value::RawValue>,
+        }
+        let text = self.client.request_text(http_request).await?;
+        let page: Page<'_> = serde_json::from_str(&text).map_err(kube::Error::SerdeError)?;
+        let mut full: Vec<Pod> = Vec::new();
+        let mut lean = Vec::with_capacity(page.items.len());
+        for item in page.items {
+            let view: crate::inventory::OwnedPodView =
+                serde_json::from_str(item.get()).map_err(kube::Error::SerdeError)?;
+            match view.into_owned(&self.wanted) {
+                Some(owned) => lean.push(owned),
+                None => {
+                    full.push(serde_json::from_str(item.get()).map_err(kube::Error::SerdeError)?)
+                }
+            }
+        }
+        if let Ok(mut owned_pods) = self.owned_pods.lock() {
+            owned_pods.extend(lean);
+        }
+        let items: Box<dyn std::any::Any> = Box::new(full);
+        let items = items.downcast::<Vec<K>>().map(|b| *b).unwrap_or_default();
+        Ok(List {
+            items,
+            metadata: page.metadata,
+        })
     }
 }
 

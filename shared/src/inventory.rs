@@ -45,7 +45,11 @@ macro_rules! inventory_kinds {
 
         /// One typed object of any kind, between decoding (in parallel) and storing (in order).
         #[allow(clippy::large_enum_variant)] // short-lived, a bounded batch at a time
-        enum Decoded { $($variant($ty),)* }
+        enum Decoded {
+            $($variant($ty),)*
+            /// A controller-owned Pod, decoded straight into its lean form.
+            Owned(OwnedPod),
+        }
 
         impl Decoded {
             fn of(kind: ResourceKind, doc: Document<'_>) -> std::result::Result<Decoded, serde_json::Error> {
@@ -95,6 +99,16 @@ macro_rules! inventory_kinds {
                         self.$field.push(obj);
                         reference
                     })*
+                    Decoded::Owned(pod) => {
+                        let reference = ObjectRef::new(
+                            <Pod as Resource>::API_VERSION,
+                            <Pod as Resource>::KIND,
+                            pod.metadata.namespace.as_deref(),
+                            pod.metadata.name.as_deref().unwrap_or_default(),
+                        );
+                        self.owned_pods.push(pod);
+                        reference
+                    }
                 }
             }
 
@@ -176,7 +190,14 @@ const POD_OWNER_KINDS: [ResourceKind; 5] = [
 ];
 
 pub(crate) fn demotable(pod: &Pod, wanted: &[ResourceKind]) -> bool {
-    pod.metadata.owner_references.iter().flatten().any(|o| {
+    demotable_meta(&pod.metadata, wanted)
+}
+
+fn demotable_meta(
+    metadata: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta,
+    wanted: &[ResourceKind],
+) -> bool {
+    metadata.owner_references.iter().flatten().any(|o| {
         o.controller == Some(true)
             && POD_OWNER_KINDS.iter().any(|k| {
                 wanted.contains(k) && k.kind() == o.kind && k.api_version() == o.api_version
@@ -200,6 +221,85 @@ pub(crate) fn owned(pod: Pod) -> OwnedPod {
         metadata: pod.metadata,
         ephemeral_containers,
     }
+}
+
+/// What an [`OwnedPod`] keeps, read straight from a Pod's JSON: its containers, volumes and
+/// the rest of its spec and status (most of a Pod's size) are skipped rather than decoded.
+#[derive(serde::Deserialize)]
+pub(crate) struct OwnedPodView {
+    #[serde(default)]
+    metadata: k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta,
+    #[serde(default)]
+    spec: Option<OwnedPodSpecView>,
+    #[serde(default)]
+    status: Option<OwnedPodStatusView>,
+}
+
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct OwnedPodSpecView {
+    node_name: Option<String>,
+    ephemeral_containers: Option<Vec<k8s_openapi::api::core::v1::EphemeralContainer>>,
+}
+
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct OwnedPodStatusView {
+    #[serde(rename = "podIP")]
+    pod_ip: Option<String>,
+    init_container_statuses: Option<Vec<ContainerImageView>>,
+    container_statuses: Option<Vec<ContainerImageView>>,
+}
+
+#[derive(serde::Deserialize)]
+struct ContainerImageView {
+    name: String,
+    #[serde(rename = "imageID", default)]
+    image_id: String,
+}
+
+impl OwnedPodView {
+    /// The lean Pod when a collected controller owns it; `None` when it is a workload in its
+    /// own right (then the full Pod is decoded).
+    pub(crate) fn into_owned(mut self, wanted: &[ResourceKind]) -> Option<OwnedPod> {
+        if !demotable_meta(&self.metadata, wanted) {
+            return None;
+        }
+        trim_metadata(&mut self.metadata);
+        let (node_name, ephemeral_containers) = match self.spec {
+            Some(spec) => (
+                spec.node_name,
+                spec.ephemeral_containers.unwrap_or_default(),
+            ),
+            None => (None, Vec::new()),
+        };
+        let (pod_ip, image_ids) = match self.status {
+            Some(status) => (
+                status.pod_ip,
+                status
+                    .init_container_statuses
+                    .into_iter()
+                    .flatten()
+                    .chain(status.container_statuses.into_iter().flatten())
+                    .filter(|c| !c.image_id.is_empty())
+                    .map(|c| (c.name, c.image_id))
+                    .collect(),
+            ),
+            None => (None, Vec::new()),
+        };
+        Some(OwnedPod {
+            metadata: self.metadata,
+            node_name,
+            ephemeral_containers,
+            pod_ip,
+            image_ids,
+        })
+    }
+}
+
+/// Whether a Pod document may be read lean: some collected kind can own Pods.
+pub(crate) fn pods_may_be_owned(wanted: &[ResourceKind]) -> bool {
+    POD_OWNER_KINDS.iter().any(|k| wanted.contains(k))
 }
 
 /// (container name, `imageID`) from a pod's status, init containers first; empty IDs (not
@@ -263,7 +363,10 @@ fn trim<
 >(
     obj: &mut K,
 ) {
-    let meta = obj.metadata_mut();
+    trim_metadata(obj.metadata_mut());
+}
+
+fn trim_metadata(meta: &mut k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta) {
     meta.managed_fields = None;
     if let Some(annotations) = meta.annotations.as_mut() {
         annotations.remove("kubectl.kubernetes.io/last-applied-configuration");
@@ -365,13 +468,30 @@ impl Inventory {
         wanted: &[ResourceKind],
     ) -> Result<()> {
         type Outcome = (std::result::Result<Decoded, Error>, SourceLocation);
-        fn decode_all(part: Vec<(ResourceKind, Document<'_>)>) -> Vec<Outcome> {
+        fn decode(
+            kind: ResourceKind,
+            doc: Document<'_>,
+            wanted: &[ResourceKind],
+        ) -> std::result::Result<Decoded, serde_json::Error> {
+            // Most Pods belong to a collected controller: read only what is kept of them.
+            if kind == ResourceKind::Pod && pods_may_be_owned(wanted) {
+                let view: OwnedPodView = doc.decode_borrowed()?;
+                if let Some(owned) = view.into_owned(wanted) {
+                    return Ok(Decoded::Owned(owned));
+                }
+            }
+            Decoded::of(kind, doc)
+        }
+        fn decode_all(
+            part: Vec<(ResourceKind, Document<'_>)>,
+            wanted: &[ResourceKind],
+        ) -> Vec<Outcome> {
             part.into_iter()
                 .map(|(kind, doc)| {
                     let location = doc.location.clone();
                     // Borrowed from the file's text for JSON: cloning costs nothing.
                     let (kind_name, name) = (doc.kind.clone(), doc.name.clone());
-                    let decoded = Decoded::of(kind, doc).map_err(|e| {
+                    let decoded = decode(kind, doc, wanted).map_err(|e| {
                         Error::input(
                             format!("{}:{}", location.file, location.line),
                             format!(
@@ -386,7 +506,7 @@ impl Inventory {
         }
         let threads = crate::parallel::worker_threads();
         let outcomes: Vec<Outcome> = if threads < 2 || batch.len() < 256 {
-            decode_all(batch)
+            decode_all(batch, wanted)
         } else {
             let per_thread = batch.len().div_ceil(threads);
             let mut parts: Vec<Vec<(ResourceKind, Document<'_>)>> = Vec::with_capacity(threads);
@@ -400,7 +520,7 @@ impl Inventory {
             std::thread::scope(|scope| {
                 let handles: Vec<_> = parts
                     .into_iter()
-                    .map(|part| scope.spawn(move || decode_all(part)))
+                    .map(|part| scope.spawn(move || decode_all(part, wanted)))
                     .collect();
                 handles
                     .into_iter()

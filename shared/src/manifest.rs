@@ -63,6 +63,16 @@ impl Document<'_> {
             Body::Yaml(value) => serde_json::from_value(value),
         }
     }
+
+    /// Decodes a view of the document, keeping it for a fuller decode afterwards.
+    pub fn decode_borrowed<T: DeserializeOwned>(
+        &self,
+    ) -> std::result::Result<T, serde_json::Error> {
+        match &self.body {
+            Body::Json(raw) => serde_json::from_str(raw.get()),
+            Body::Yaml(value) => T::deserialize(value),
+        }
+    }
 }
 
 /// Receives the documents of one file (or of stdin) at a time, in order; returning an error
