@@ -259,6 +259,14 @@ impl YamlFile {
         Some(node)
     }
 
+    /// The node at `path`, or the error naming what is missing.
+    fn node_at(&self, document: usize, path: &[PathSegment]) -> Result<&Node, EditError> {
+        self.get(document, path).ok_or_else(|| EditError::NotFound {
+            document,
+            path: display_path(path),
+        })
+    }
+
     fn resolve<'a>(&'a self, node: &'a Node) -> &'a Node {
         match node {
             Node::Alias(id) => self.anchors.get(id).unwrap_or(node),
@@ -358,12 +366,7 @@ impl YamlFile {
         key: &str,
         value: &str,
     ) -> Result<(), EditError> {
-        let node = self
-            .get(document, path)
-            .ok_or_else(|| EditError::NotFound {
-                document,
-                path: display_path(path),
-            })?;
+        let node = self.node_at(document, path)?;
         let Node::Mapping {
             entries,
             flow,
@@ -469,12 +472,7 @@ impl YamlFile {
             path: display_path(path),
             what,
         };
-        let node = self
-            .get(document, path)
-            .ok_or_else(|| EditError::NotFound {
-                document,
-                path: display_path(path),
-            })?;
+        let node = self.node_at(document, path)?;
         let Node::Sequence {
             items,
             flow,
@@ -568,12 +566,7 @@ impl YamlFile {
             path: display_path(&full),
             what,
         };
-        let node = self
-            .get(document, path)
-            .ok_or_else(|| EditError::NotFound {
-                document,
-                path: display_path(path),
-            })?;
+        let node = self.node_at(document, path)?;
         let Node::Mapping {
             entries,
             flow,
@@ -671,12 +664,7 @@ impl YamlFile {
             path: display_path(path),
             what,
         };
-        let node = self
-            .get(document, path)
-            .ok_or_else(|| EditError::NotFound {
-                document,
-                path: display_path(path),
-            })?;
+        let node = self.node_at(document, path)?;
         let Node::Sequence {
             items,
             flow,
