@@ -460,6 +460,40 @@ fn live_fix_patches_only_the_planned_fields_and_undo_restores_them() {
     );
 
     // Undo, named as kubectl does (-n NS KIND/NAME): a server dry run first writes nothing.
+    // The undo plan for scripts: every recorded field goes back to what it was before the
+    // fix, through one guarded patch; nothing is written.
+    let plan = harden(
+        &server,
+        &["undo", "-n", "shop", "deployment/frontend", "-o", "json"],
+    );
+    assert_eq!(plan.status.code(), Some(0), "{}", text(&plan.stderr));
+    let plan: Value = serde_json::from_slice(&plan.stdout).expect("json");
+    assert_eq!(plan["kind"], "HardenUndoPlan");
+    assert_eq!(plan["object"]["name"], "frontend");
+    let restores = plan["restores"].as_array().expect("restores");
+    assert!(!restores.is_empty(), "{plan}");
+    for r in restores {
+        let at = r["path"].as_str().expect("path");
+        assert_eq!(
+            before.pointer(at).unwrap_or(&Value::Null),
+            &r["previous"],
+            "{at}"
+        );
+        assert_eq!(
+            after.pointer(at).unwrap_or(&Value::Null),
+            &r["current"],
+            "{at}"
+        );
+    }
+    assert!(
+        plan["patch"]
+            .as_array()
+            .expect("patch")
+            .iter()
+            .any(|op| op["op"] == "test"),
+        "guarded: {plan}"
+    );
+    assert_eq!(get(&server, FRONTEND), after, "nothing written");
     let dry_undo = harden(
         &server,
         &[

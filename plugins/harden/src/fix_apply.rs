@@ -202,20 +202,10 @@ pub fn live_change(target: ObjectRef, live: &Value, edits: &[Edit]) -> Option<Li
 /// The guarded patch that restores the values recorded by the last live fix and removes the
 /// annotation; `None` when the object has no such annotation.
 pub fn undo_change(target: ObjectRef, live: &Value) -> Result<Option<LiveChange>> {
-    let annotation = pointer(&[
-        "metadata".into(),
-        "annotations".into(),
-        PREVIOUS_ANNOTATION.into(),
-    ]);
-    let Some(text) = live.pointer(&annotation).and_then(Value::as_str) else {
+    let Some(previous) = previous_values(&target, live)? else {
         return Ok(None);
     };
-    let previous: Map<String, Value> = serde_json::from_str(text).map_err(|e| {
-        Error::input(
-            guardrails::apply::display_ref(&target),
-            format!("annotation {PREVIOUS_ANNOTATION} is not a JSON object: {e}"),
-        )
-    })?;
+    let annotation = previous_annotation_pointer();
     let mut builder = PatchBuilder::new(live);
     // Removals of list elements go from the highest index down, so indexes stay valid.
     let mut entries: Vec<(&String, &Value)> = previous.iter().collect();
@@ -232,6 +222,31 @@ pub fn undo_change(target: ObjectRef, live: &Value) -> Result<Option<LiveChange>
         action: Action::Patch(builder.build()),
         reason: "harden undo: restore the fields the last fix changed".to_string(),
     }))
+}
+
+fn previous_annotation_pointer() -> String {
+    pointer(&[
+        "metadata".into(),
+        "annotations".into(),
+        PREVIOUS_ANNOTATION.into(),
+    ])
+}
+
+/// What the last live fix of `live` recorded: pointer → previous value (`null`: the field was
+/// absent). `None` when the controller has no record.
+pub fn previous_values(target: &ObjectRef, live: &Value) -> Result<Option<Map<String, Value>>> {
+    let Some(text) = live
+        .pointer(&previous_annotation_pointer())
+        .and_then(Value::as_str)
+    else {
+        return Ok(None);
+    };
+    serde_json::from_str(text).map(Some).map_err(|e| {
+        Error::input(
+            guardrails::apply::display_ref(target),
+            format!("annotation {PREVIOUS_ANNOTATION} is not a JSON object: {e}"),
+        )
+    })
 }
 
 /// The edits of one file: every document holding a workload in `plans` (keyed by object) gets

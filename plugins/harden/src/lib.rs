@@ -123,7 +123,9 @@ pub async fn run(cli: Cli) -> Result<i32> {
             out.flush()?;
             Ok(exit_code::OK)
         }
-        Command::Undo { object, write } => undo_command(&object, &write, &acquired, styles).await,
+        Command::Undo { object, write } => {
+            undo_command(&object, &write, &acquired, cli.output.format, styles).await
+        }
         // Answered at the top of `run`, before anything is read.
         Command::Scorecard(args) => guardrails::scorecard::run(&args, format, &cli.gate),
         Command::Check => {
@@ -509,6 +511,7 @@ async fn undo_command(
     object: &str,
     write: &guardrails::cli::WriteArgs,
     acquired: &guardrails::collect::Acquired,
+    format: OutputFormat,
     styles: Styles,
 ) -> Result<i32> {
     let Some(cluster) = &acquired.cluster else {
@@ -560,6 +563,40 @@ async fn undo_command(
         return Ok(exit_code::OK);
     };
     let mut out = run::stdout();
+    if matches!(format, OutputFormat::Json | OutputFormat::Yaml) {
+        // The plan for scripts: what each field is now and goes back to, and the guarded
+        // patch that would do it; nothing is written.
+        let previous = fix_apply::previous_values(&w.object, &live)?.unwrap_or_default();
+        let restores: Vec<serde_json::Value> = previous
+            .iter()
+            .map(|(at, old)| {
+                serde_json::json!({
+                    "path": at,
+                    "current": live.pointer(at),
+                    "previous": old,
+                })
+            })
+            .collect();
+        let patch = match &change.action {
+            guardrails::apply::Action::Patch(patch) => {
+                serde_json::to_value(patch).map_err(|e| Error::input(w.object.display_path(), e))?
+            }
+            _ => serde_json::Value::Null,
+        };
+        let document = serde_json::json!({
+            "apiVersion": "guardrails/v1",
+            "kind": "HardenUndoPlan",
+            "object": w.object,
+            "restores": restores,
+            "patch": patch,
+        });
+        match format {
+            OutputFormat::Yaml => render::write_yaml(&mut out, &document)?,
+            _ => render::write_json(&mut out, &document)?,
+        }
+        out.flush()?;
+        return Ok(exit_code::OK);
+    }
     let writer = guardrails::apply::LiveWriter::new(cluster, "kubectl-harden");
     guardrails::apply::apply_all(&writer, vec![change], write, &mut out, styles).await?;
     out.flush()?;
