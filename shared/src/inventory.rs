@@ -388,6 +388,46 @@ pub fn object_ref<
     }
 }
 
+/// A decoded object (or why it did not decode) and where it was read.
+type Outcome = (std::result::Result<Decoded, Error>, SourceLocation);
+
+/// One document as the kind's typed object (a controller-owned Pod as its lean form).
+fn decode(
+    kind: ResourceKind,
+    doc: Document<'_>,
+    wanted: &[ResourceKind],
+) -> std::result::Result<Decoded, serde_json::Error> {
+    // Most Pods belong to a collected controller: read only what is kept of them.
+    if kind == ResourceKind::Pod && pods_may_be_owned(wanted) {
+        let view: OwnedPodView = doc.decode_borrowed()?;
+        if let Some(owned) = view.into_owned(wanted) {
+            return Ok(Decoded::Owned(owned));
+        }
+    }
+    Decoded::of(kind, doc)
+}
+
+/// A batch of documents decoded in order, each error naming the file and line.
+fn decode_batch(part: Vec<(ResourceKind, Document<'_>)>, wanted: &[ResourceKind]) -> Vec<Outcome> {
+    part.into_iter()
+        .map(|(kind, doc)| {
+            let location = doc.location.clone();
+            // Borrowed from the file's text for JSON: cloning costs nothing.
+            let (kind_name, name) = (doc.kind.clone(), doc.name.clone());
+            let decoded = decode(kind, doc, wanted).map_err(|e| {
+                Error::input(
+                    format!("{}:{}", location.file, location.line),
+                    format!(
+                        "invalid {kind_name} {:?}: {e}",
+                        name.as_deref().unwrap_or("<unnamed>")
+                    ),
+                )
+            });
+            (decoded, location)
+        })
+        .collect()
+}
+
 impl Inventory {
     /// Builds an inventory from `-f` paths, keeping the kinds asked for. Objects of other
     /// kinds are counted in `ignored_kinds`; a known kind that does not decode is an input error.
@@ -426,7 +466,7 @@ impl Inventory {
         documents: Vec<Document<'_>>,
         wanted: &[ResourceKind],
     ) -> Result<()> {
-        const BATCH: usize = 4096;
+        const BATCH: usize = 1024;
         let kind_of = |doc: &Document<'_>| {
             ResourceKind::from_type(&doc.api_version, &doc.kind).filter(|k| wanted.contains(k))
         };
@@ -444,6 +484,7 @@ impl Inventory {
                 self.reserve(kind, count);
             }
         }
+        let mut batches = Vec::new();
         let mut batch = Vec::with_capacity(documents.len().min(BATCH));
         for doc in documents {
             match kind_of(&doc) {
@@ -456,81 +497,22 @@ impl Inventory {
                 }
             }
             if batch.len() == BATCH {
-                self.store_batch(std::mem::take(&mut batch), wanted)?;
+                batches.push(std::mem::take(&mut batch));
             }
         }
-        self.store_batch(batch, wanted)
+        if !batch.is_empty() {
+            batches.push(batch);
+        }
+        // One set of workers for the whole file, each decoding every other batch while this
+        // thread stores the finished ones in file order.
+        crate::parallel::map_in_order(
+            batches,
+            |batch| decode_batch(batch, wanted),
+            |outcomes| self.store_outcomes(outcomes, wanted),
+        )
     }
 
-    fn store_batch(
-        &mut self,
-        batch: Vec<(ResourceKind, Document<'_>)>,
-        wanted: &[ResourceKind],
-    ) -> Result<()> {
-        type Outcome = (std::result::Result<Decoded, Error>, SourceLocation);
-        fn decode(
-            kind: ResourceKind,
-            doc: Document<'_>,
-            wanted: &[ResourceKind],
-        ) -> std::result::Result<Decoded, serde_json::Error> {
-            // Most Pods belong to a collected controller: read only what is kept of them.
-            if kind == ResourceKind::Pod && pods_may_be_owned(wanted) {
-                let view: OwnedPodView = doc.decode_borrowed()?;
-                if let Some(owned) = view.into_owned(wanted) {
-                    return Ok(Decoded::Owned(owned));
-                }
-            }
-            Decoded::of(kind, doc)
-        }
-        fn decode_all(
-            part: Vec<(ResourceKind, Document<'_>)>,
-            wanted: &[ResourceKind],
-        ) -> Vec<Outcome> {
-            part.into_iter()
-                .map(|(kind, doc)| {
-                    let location = doc.location.clone();
-                    // Borrowed from the file's text for JSON: cloning costs nothing.
-                    let (kind_name, name) = (doc.kind.clone(), doc.name.clone());
-                    let decoded = decode(kind, doc, wanted).map_err(|e| {
-                        Error::input(
-                            format!("{}:{}", location.file, location.line),
-                            format!(
-                                "invalid {kind_name} {:?}: {e}",
-                                name.as_deref().unwrap_or("<unnamed>")
-                            ),
-                        )
-                    });
-                    (decoded, location)
-                })
-                .collect()
-        }
-        let threads = crate::parallel::worker_threads();
-        let outcomes: Vec<Outcome> = if threads < 2 || batch.len() < 256 {
-            decode_all(batch, wanted)
-        } else {
-            let per_thread = batch.len().div_ceil(threads);
-            let mut parts: Vec<Vec<(ResourceKind, Document<'_>)>> = Vec::with_capacity(threads);
-            let mut rest = batch;
-            while rest.len() > per_thread {
-                let tail = rest.split_off(per_thread);
-                parts.push(rest);
-                rest = tail;
-            }
-            parts.push(rest);
-            std::thread::scope(|scope| {
-                let handles: Vec<_> = parts
-                    .into_iter()
-                    .map(|part| scope.spawn(move || decode_all(part, wanted)))
-                    .collect();
-                handles
-                    .into_iter()
-                    .flat_map(|h| {
-                        h.join()
-                            .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
-                    })
-                    .collect()
-            })
-        };
+    fn store_outcomes(&mut self, outcomes: Vec<Outcome>, wanted: &[ResourceKind]) -> Result<()> {
         for (decoded, location) in outcomes {
             let decoded = decoded?;
             let is_pod = matches!(decoded, Decoded::Pod(_));
