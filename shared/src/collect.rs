@@ -47,6 +47,8 @@ impl Lister {
         kind: ResourceKind,
     ) -> std::result::Result<Vec<K>, kube::Error> {
         let request = kube::core::Request::new(Self::collection_path(kind));
+        let lean_pods =
+            kind == ResourceKind::Pod && crate::inventory::pods_may_be_owned(&self.wanted);
         let mut restarts = 0;
         'restart: loop {
             let mut items: Vec<K> = Vec::new();
@@ -57,9 +59,7 @@ impl Lister {
                     params = params.continue_token(token);
                 }
                 let http_request = request.list(&params).map_err(kube::Error::BuildRequest)?;
-                let page: std::result::Result<List<K>, kube::Error> = if kind == ResourceKind::Pod
-                    && crate::inventory::pods_may_be_owned(&self.wanted)
-                {
+                let page: std::result::Result<List<K>, kube::Error> = if lean_pods {
                     self.lean_pod_page(http_request).await
                 } else {
                     self.client.request(http_request).await
@@ -83,19 +83,9 @@ impl Lister {
                     }
                     other => other?,
                 };
-                let mut page_items = page.items;
-                // Pods a collected controller owns were read lean by `lean_pod_page`; a Pod
-                // list read in full is made lean here.
-                let pods = (&mut page_items as &mut dyn std::any::Any).downcast_mut::<Vec<Pod>>();
-                if let Some(pods) = pods {
-                    let (owned, rest): (Vec<Pod>, Vec<Pod>) = std::mem::take(pods)
-                        .into_iter()
-                        .partition(|p| crate::inventory::demotable(p, &self.wanted));
-                    *pods = rest;
-                    if let Ok(mut lean) = self.owned_pods.lock() {
-                        lean.extend(owned.into_iter().map(crate::inventory::owned));
-                    }
-                } else if items.is_empty() {
+                let page_items = page.items;
+                // Lean Pod pages keep only the few Pods no controller owns: no room ahead.
+                if !lean_pods && items.is_empty() {
                     // The server says how many are left: size the list once.
                     let remaining = page.metadata.remaining_item_count.unwrap_or(0).max(0) as usize;
                     items.reserve_exact(page_items.len() + remaining);

@@ -189,11 +189,8 @@ const POD_OWNER_KINDS: [ResourceKind; 5] = [
     ResourceKind::ReplicationController,
 ];
 
-pub(crate) fn demotable(pod: &Pod, wanted: &[ResourceKind]) -> bool {
-    demotable_meta(&pod.metadata, wanted)
-}
-
-fn demotable_meta(
+/// Whether a collected controller owns the Pod with this metadata.
+fn demotable(
     metadata: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta,
     wanted: &[ResourceKind],
 ) -> bool {
@@ -203,24 +200,6 @@ fn demotable_meta(
                 wanted.contains(k) && k.kind() == o.kind && k.api_version() == o.api_version
             })
     })
-}
-
-pub(crate) fn owned(pod: Pod) -> OwnedPod {
-    let (node_name, ephemeral_containers) = match pod.spec {
-        Some(spec) => (
-            spec.node_name,
-            spec.ephemeral_containers.unwrap_or_default(),
-        ),
-        None => (None, Vec::new()),
-    };
-    let image_ids = pod.status.as_ref().map(image_ids).unwrap_or_default();
-    OwnedPod {
-        node_name,
-        image_ids,
-        pod_ip: pod.status.and_then(|s| s.pod_ip),
-        metadata: pod.metadata,
-        ephemeral_containers,
-    }
 }
 
 /// What an [`OwnedPod`] keeps, read straight from a Pod's JSON: its containers, volumes and
@@ -262,7 +241,7 @@ impl OwnedPodView {
     /// The lean Pod when a collected controller owns it; `None` when it is a workload in its
     /// own right (then the full Pod is decoded).
     pub(crate) fn into_owned(mut self, wanted: &[ResourceKind]) -> Option<OwnedPod> {
-        if !demotable_meta(&self.metadata, wanted) {
+        if !demotable(&self.metadata, wanted) {
             return None;
         }
         trim_metadata(&mut self.metadata);
@@ -508,34 +487,21 @@ impl Inventory {
         crate::parallel::map_in_order(
             batches,
             |batch| decode_batch(batch, wanted),
-            |outcomes| self.store_outcomes(outcomes, wanted),
+            |outcomes| self.store_outcomes(outcomes),
         )
     }
 
-    fn store_outcomes(&mut self, outcomes: Vec<Outcome>, wanted: &[ResourceKind]) -> Result<()> {
+    fn store_outcomes(&mut self, outcomes: Vec<Outcome>) -> Result<()> {
         for (decoded, location) in outcomes {
             let decoded = decoded?;
-            let is_pod = matches!(decoded, Decoded::Pod(_));
             let reference = self.insert_decoded(decoded);
-            self.record(reference, location, is_pod, wanted);
+            self.record(reference, location);
         }
         Ok(())
     }
 
-    /// Demotes a just-stored controller-owned Pod and remembers where an object was read.
-    fn record(
-        &mut self,
-        reference: ObjectRef,
-        location: SourceLocation,
-        is_pod: bool,
-        wanted: &[ResourceKind],
-    ) {
-        if is_pod
-            && self.pods.last().is_some_and(|p| demotable(p, wanted))
-            && let Some(pod) = self.pods.pop()
-        {
-            self.owned_pods.push(owned(pod));
-        }
+    /// Remembers where an object was read.
+    fn record(&mut self, reference: ObjectRef, location: SourceLocation) {
         if self.location_files.last() != Some(&location.file) {
             self.location_files.push(location.file);
         }
