@@ -14,6 +14,9 @@ use crate::error::{Error, Result};
 use crate::finding::{ObjectRef, ReportSource, Skipped, SourceLocation};
 use crate::manifest::{self, Document};
 
+mod compact;
+use compact::Compact;
+
 /// Declares the kinds the suite understands once: the enum, the typed storage and the
 /// per-kind dispatch all come from this list.
 macro_rules! inventory_kinds {
@@ -103,8 +106,8 @@ macro_rules! inventory_kinds {
                         let reference = ObjectRef::new(
                             <Pod as Resource>::API_VERSION,
                             <Pod as Resource>::KIND,
-                            pod.metadata.namespace.as_deref(),
-                            pod.metadata.name.as_deref().unwrap_or_default(),
+                            pod.namespace.as_deref(),
+                            &pod.name,
                         );
                         self.owned_pods.push(pod);
                         reference
@@ -160,7 +163,13 @@ inventory_kinds! {
 /// is missing (deleted mid-rollout) is therefore not examined on its own.
 #[derive(Debug, Clone)]
 pub struct OwnedPod {
-    pub metadata: k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta,
+    pub name: String,
+    pub namespace: Option<String>,
+    /// Its own labels, sorted by key: they can differ from the template's
+    /// (`pod-template-hash`, labels set by hand), and NetworkPolicies select on them.
+    pub labels: Box<[(String, String)]>,
+    /// The controller that created it.
+    pub controller: (ResourceKind, String),
     pub node_name: Option<String>,
     /// Containers added to this pod alone (`kubectl debug`): no template has them.
     pub ephemeral_containers: Vec<k8s_openapi::api::core::v1::EphemeralContainer>,
@@ -189,17 +198,19 @@ const POD_OWNER_KINDS: [ResourceKind; 5] = [
     ResourceKind::ReplicationController,
 ];
 
-/// Whether a collected controller owns the Pod with this metadata.
-fn demotable(
-    metadata: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta,
-    wanted: &[ResourceKind],
-) -> bool {
-    metadata.owner_references.iter().flatten().any(|o| {
-        o.controller == Some(true)
-            && POD_OWNER_KINDS.iter().any(|k| {
-                wanted.contains(k) && k.kind() == o.kind && k.api_version() == o.api_version
-            })
-    })
+/// The collected controller kind that owns a Pod with these owner references, if any.
+fn owning_kind(owners: &[OwnerView], wanted: &[ResourceKind]) -> Option<(ResourceKind, String)> {
+    owners
+        .iter()
+        .filter(|o| o.controller == Some(true))
+        .find_map(|o| {
+            POD_OWNER_KINDS
+                .iter()
+                .find(|k| {
+                    wanted.contains(k) && k.kind() == o.kind && k.api_version() == o.api_version
+                })
+                .map(|&k| (k, o.name.clone()))
+        })
 }
 
 /// What an [`OwnedPod`] keeps, read straight from a Pod's JSON: its containers, volumes and
@@ -207,11 +218,31 @@ fn demotable(
 #[derive(serde::Deserialize)]
 pub(crate) struct OwnedPodView {
     #[serde(default)]
-    metadata: k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta,
+    metadata: PodMetadataView,
     #[serde(default)]
     spec: Option<OwnedPodSpecView>,
     #[serde(default)]
     status: Option<OwnedPodStatusView>,
+}
+
+#[derive(serde::Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+struct PodMetadataView {
+    name: Option<String>,
+    namespace: Option<String>,
+    #[serde(default)]
+    labels: Option<BTreeMap<String, String>>,
+    #[serde(default)]
+    owner_references: Option<Vec<OwnerView>>,
+}
+
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct OwnerView {
+    api_version: String,
+    kind: String,
+    name: String,
+    controller: Option<bool>,
 }
 
 #[derive(serde::Deserialize)]
@@ -240,18 +271,18 @@ struct ContainerImageView {
 impl OwnedPodView {
     /// The lean Pod when a collected controller owns it; `None` when it is a workload in its
     /// own right (then the full Pod is decoded).
-    pub(crate) fn into_owned(mut self, wanted: &[ResourceKind]) -> Option<OwnedPod> {
-        if !demotable(&self.metadata, wanted) {
-            return None;
-        }
-        trim_metadata(&mut self.metadata);
-        let (node_name, ephemeral_containers) = match self.spec {
+    pub(crate) fn into_owned(self, wanted: &[ResourceKind]) -> Option<OwnedPod> {
+        let metadata = self.metadata;
+        let controller = owning_kind(metadata.owner_references.as_deref()?, wanted)?;
+        let (node_name, mut ephemeral_containers) = match self.spec {
             Some(spec) => (
                 spec.node_name,
                 spec.ephemeral_containers.unwrap_or_default(),
             ),
             None => (None, Vec::new()),
         };
+        ephemeral_containers.shrink_to_fit();
+        ephemeral_containers.iter_mut().for_each(Compact::compact);
         let (pod_ip, image_ids) = match self.status {
             Some(status) => (
                 status.pod_ip,
@@ -267,7 +298,10 @@ impl OwnedPodView {
             None => (None, Vec::new()),
         };
         Some(OwnedPod {
-            metadata: self.metadata,
+            name: metadata.name.unwrap_or_default(),
+            namespace: metadata.namespace,
+            labels: metadata.labels.unwrap_or_default().into_iter().collect(),
+            controller,
             node_name,
             ephemeral_containers,
             pod_ip,
@@ -335,14 +369,13 @@ impl ResourceKind {
     }
 }
 
-/// Drops what no analysis reads but large clusters pay for in memory: managed fields and the
-/// last-applied annotation.
-fn trim<
-    K: std::any::Any + Metadata<Ty = k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta>,
->(
+/// Drops what no analysis reads but large clusters pay for in memory: managed fields, the
+/// last-applied annotation and the spare room of decoded lists.
+fn trim<K: Compact + Metadata<Ty = k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta>>(
     obj: &mut K,
 ) {
     trim_metadata(obj.metadata_mut());
+    obj.compact();
 }
 
 fn trim_metadata(meta: &mut k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta) {

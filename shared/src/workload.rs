@@ -34,12 +34,29 @@ pub struct Workload<'a> {
 /// One existing pod of a workload: what differs between the pods of one template.
 #[derive(Debug, Clone, Copy)]
 pub struct PodInstance<'a> {
-    pub metadata: &'a ObjectMeta,
+    pub name: &'a str,
+    pub labels: PodLabels<'a>,
     pub node_name: Option<&'a str>,
     pub pod_ip: Option<&'a str>,
     /// (container, `imageID`) of a controller-owned pod (see `OwnedPod::image_ids`); empty for
     /// a bare Pod, whose status is in the inventory.
     pub image_ids: &'a [(String, String)],
+}
+
+/// A pod's own labels: a bare Pod's map, or a controller-owned pod's sorted pairs.
+#[derive(Debug, Clone, Copy)]
+pub enum PodLabels<'a> {
+    Map(Option<&'a BTreeMap<String, String>>),
+    Pairs(&'a [(String, String)]),
+}
+
+impl PodLabels<'_> {
+    pub fn to_map(self) -> BTreeMap<String, String> {
+        match self {
+            PodLabels::Map(map) => map.cloned().unwrap_or_default(),
+            PodLabels::Pairs(pairs) => pairs.iter().cloned().collect(),
+        }
+    }
 }
 
 impl Workload<'_> {
@@ -66,6 +83,29 @@ impl Workload<'_> {
     }
 }
 
+type Present<'m> = HashMap<(&'m str, &'m str, &'m str), (ObjectRef, &'m ObjectMeta)>;
+
+/// The outermost collected controller above `controller` (kind, name) in `ns`.
+fn outermost_owner<'m>(
+    present: &Present<'m>,
+    ns: &str,
+    controller: (&str, &str),
+) -> Option<ObjectRef> {
+    let (mut kind, mut name) = controller;
+    let mut found = None;
+    for _ in 0..4 {
+        let Some((owner, owner_meta)) = present.get(&(ns, kind, name)) else {
+            break;
+        };
+        found = Some(owner.clone());
+        match controller_of(owner_meta) {
+            Some(next) => (kind, name) = next,
+            None => break,
+        }
+    }
+    found
+}
+
 fn controller_of(meta: &ObjectMeta) -> Option<(&str, &str)> {
     meta.owner_references
         .as_ref()?
@@ -79,13 +119,8 @@ impl Inventory {
     /// the inventory is folded into that controller; its pods are attached to it.
     pub fn workloads(&self) -> Vec<Workload<'_>> {
         // (namespace, kind, name) of every object that can own pods or pod owners.
-        let mut present: HashMap<(&str, &str, &str), (ObjectRef, &ObjectMeta)> = HashMap::new();
-        fn add<'m>(
-            present: &mut HashMap<(&'m str, &'m str, &'m str), (ObjectRef, &'m ObjectMeta)>,
-            meta: &'m ObjectMeta,
-            r: ObjectRef,
-            kind: &'m str,
-        ) {
+        let mut present: Present<'_> = HashMap::new();
+        fn add<'m>(present: &mut Present<'m>, meta: &'m ObjectMeta, r: ObjectRef, kind: &'m str) {
             if let (Some(ns), Some(name)) = (meta.namespace.as_deref(), meta.name.as_deref()) {
                 present.insert((ns, kind, name), (r, meta));
             }
@@ -117,21 +152,10 @@ impl Inventory {
             );
         }
 
+        let top_owner_above =
+            |ns: &str, controller: (&str, &str)| outermost_owner(&present, ns, controller);
         let top_owner = |meta: &ObjectMeta| -> Option<ObjectRef> {
-            let ns = meta.namespace.as_deref()?;
-            let mut current = controller_of(meta)?;
-            let mut found = None;
-            for _ in 0..4 {
-                let Some((owner, owner_meta)) = present.get(&(ns, current.0, current.1)) else {
-                    break;
-                };
-                found = Some(owner.clone());
-                match controller_of(owner_meta) {
-                    Some(next) => current = next,
-                    None => break,
-                }
-            }
-            found
+            top_owner_above(meta.namespace.as_deref()?, controller_of(meta)?)
         };
 
         let mut workloads: Vec<Workload<'_>> = Vec::new();
@@ -185,14 +209,18 @@ impl Inventory {
             .collect();
         // Controller-owned pods only add a count and a node to their workload.
         for pod in &self.owned_pods {
-            if let Some(&i) = top_owner(&pod.metadata).and_then(|owner| index.get(&owner)) {
+            let owner = pod.namespace.as_deref().and_then(|ns| {
+                top_owner_above(ns, (pod.controller.0.kind(), pod.controller.1.as_str()))
+            });
+            if let Some(&i) = owner.as_ref().and_then(|owner| index.get(owner)) {
                 workloads[i].pod_count += 1;
                 workloads[i].nodes.extend(pod.node_name.as_deref());
                 workloads[i]
                     .added_ephemeral_containers
                     .extend(pod.ephemeral_containers.iter());
                 workloads[i].pods.push(PodInstance {
-                    metadata: &pod.metadata,
+                    name: &pod.name,
+                    labels: PodLabels::Pairs(&pod.labels),
                     node_name: pod.node_name.as_deref(),
                     pod_ip: pod.pod_ip.as_deref(),
                     image_ids: &pod.image_ids,
@@ -202,7 +230,8 @@ impl Inventory {
         for pod in &self.pods {
             let node = pod.spec.as_ref().and_then(|s| s.node_name.as_deref());
             let instance = PodInstance {
-                metadata: &pod.metadata,
+                name: pod.metadata.name.as_deref().unwrap_or_default(),
+                labels: PodLabels::Map(pod.metadata.labels.as_ref()),
                 node_name: node,
                 pod_ip: pod.status.as_ref().and_then(|s| s.pod_ip.as_deref()),
                 image_ids: &[],
@@ -335,6 +364,30 @@ spec:
             .collect();
         assert_eq!(names, ["dbg"]);
         assert!(workloads[1].added_ephemeral_containers.is_empty());
+    }
+
+    /// A controller-owned pod is kept lean, but its own name and labels (which can differ
+    /// from the template's) still reach its workload; a bare Pod's come from its metadata.
+    #[test]
+    fn pods_keep_their_own_names_and_labels() {
+        let text = CHAIN.replace(
+            "  name: web-123-abc\n",
+            "  name: web-123-abc\n  labels: {app: web, pod-template-hash: '123', zone: b}\n",
+        );
+        let inv = inventory(&text);
+        let workloads = inv.workloads();
+        let pod = workloads[0].pods[0];
+        assert_eq!(pod.name, "web-123-abc");
+        let labels = pod.labels.to_map();
+        assert_eq!(
+            labels
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect::<Vec<_>>(),
+            ["app=web", "pod-template-hash=123", "zone=b"]
+        );
+        assert_eq!(workloads[2].pods[0].name, "lonely");
+        assert!(workloads[2].pods[0].labels.to_map().is_empty());
     }
 }
 

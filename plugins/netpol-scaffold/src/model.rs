@@ -207,9 +207,9 @@ impl Model {
             for p in &w.pods {
                 model.pods.push(PodInfo {
                     namespace: ns.clone(),
-                    name: p.metadata.name.clone().unwrap_or_default(),
+                    name: p.name.to_string(),
                     workload: w.object.clone(),
-                    labels: p.metadata.labels.clone().unwrap_or_default(),
+                    labels: p.labels.to_map(),
                     node: p.node_name.map(str::to_string),
                     ip: p.pod_ip.and_then(|ip| ip.parse().ok()),
                     host_network,

@@ -1,0 +1,210 @@
+//! Gives back the room that vector growth leaves in decoded objects. serde builds each list by
+//! pushing, so a one-element list keeps room for four: a RoleBinding's single subject holds
+//! 384 bytes, a Pod's single owner reference 416. Large inventories hold hundreds of thousands
+//! of such lists, and only ever read them.
+
+use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, ReplicaSet, StatefulSet};
+use k8s_openapi::api::batch::v1::{CronJob, Job};
+use k8s_openapi::api::core::v1::{
+    Container, EphemeralContainer, Namespace, Pod, PodSpec, PodTemplateSpec, ReplicationController,
+    Service, ServiceAccount,
+};
+use k8s_openapi::api::networking::v1::NetworkPolicy;
+use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, PolicyRule, Role, RoleBinding};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+
+pub(crate) trait Compact {
+    fn compact(&mut self);
+}
+
+fn shrink<T>(list: &mut Vec<T>) {
+    list.shrink_to_fit();
+}
+
+fn shrink_opt<T>(list: &mut Option<Vec<T>>) {
+    if let Some(list) = list {
+        list.shrink_to_fit();
+    }
+}
+
+impl<T: Compact> Compact for Option<T> {
+    fn compact(&mut self) {
+        if let Some(inner) = self {
+            inner.compact();
+        }
+    }
+}
+
+impl Compact for ObjectMeta {
+    fn compact(&mut self) {
+        shrink_opt(&mut self.owner_references);
+        shrink_opt(&mut self.finalizers);
+    }
+}
+
+impl Compact for PolicyRule {
+    fn compact(&mut self) {
+        shrink_opt(&mut self.api_groups);
+        shrink_opt(&mut self.non_resource_urls);
+        shrink_opt(&mut self.resource_names);
+        shrink_opt(&mut self.resources);
+        shrink(&mut self.verbs);
+    }
+}
+
+fn compact_rules(rules: &mut Option<Vec<PolicyRule>>) {
+    if let Some(rules) = rules {
+        rules.shrink_to_fit();
+        rules.iter_mut().for_each(PolicyRule::compact);
+    }
+}
+
+impl Compact for Role {
+    fn compact(&mut self) {
+        self.metadata.compact();
+        compact_rules(&mut self.rules);
+    }
+}
+
+impl Compact for ClusterRole {
+    fn compact(&mut self) {
+        self.metadata.compact();
+        compact_rules(&mut self.rules);
+    }
+}
+
+impl Compact for RoleBinding {
+    fn compact(&mut self) {
+        self.metadata.compact();
+        shrink_opt(&mut self.subjects);
+    }
+}
+
+impl Compact for ClusterRoleBinding {
+    fn compact(&mut self) {
+        self.metadata.compact();
+        shrink_opt(&mut self.subjects);
+    }
+}
+
+impl Compact for Container {
+    fn compact(&mut self) {
+        shrink_opt(&mut self.args);
+        shrink_opt(&mut self.command);
+        shrink_opt(&mut self.env);
+        shrink_opt(&mut self.env_from);
+        shrink_opt(&mut self.ports);
+        shrink_opt(&mut self.volume_mounts);
+    }
+}
+
+impl Compact for EphemeralContainer {
+    fn compact(&mut self) {
+        shrink_opt(&mut self.args);
+        shrink_opt(&mut self.command);
+        shrink_opt(&mut self.env);
+        shrink_opt(&mut self.ports);
+        shrink_opt(&mut self.volume_mounts);
+    }
+}
+
+impl Compact for PodSpec {
+    fn compact(&mut self) {
+        shrink(&mut self.containers);
+        self.containers.iter_mut().for_each(Container::compact);
+        if let Some(init) = &mut self.init_containers {
+            init.shrink_to_fit();
+            init.iter_mut().for_each(Container::compact);
+        }
+        if let Some(ephemeral) = &mut self.ephemeral_containers {
+            ephemeral.shrink_to_fit();
+            ephemeral.iter_mut().for_each(EphemeralContainer::compact);
+        }
+        shrink_opt(&mut self.volumes);
+        shrink_opt(&mut self.tolerations);
+        shrink_opt(&mut self.image_pull_secrets);
+    }
+}
+
+impl Compact for PodTemplateSpec {
+    fn compact(&mut self) {
+        self.metadata.compact();
+        self.spec.compact();
+    }
+}
+
+impl Compact for Pod {
+    fn compact(&mut self) {
+        self.metadata.compact();
+        self.spec.compact();
+    }
+}
+
+/// Kinds whose lists are few per object or not worth the walk: only their metadata.
+macro_rules! metadata_only {
+    ($($ty:ty),*) => {
+        $(impl Compact for $ty {
+            fn compact(&mut self) {
+                self.metadata.compact();
+            }
+        })*
+    };
+}
+
+metadata_only!(Namespace, ServiceAccount, Service, NetworkPolicy);
+
+/// Kinds that carry a pod template: their metadata and the template.
+macro_rules! templated {
+    ($($ty:ty => |$o:ident| $template:expr),* $(,)?) => {
+        $(impl Compact for $ty {
+            fn compact(&mut self) {
+                self.metadata.compact();
+                let $o = self;
+                if let Some(template) = $template {
+                    template.compact();
+                }
+            }
+        })*
+    };
+}
+
+templated! {
+    Deployment => |o| o.spec.as_mut().map(|s| &mut s.template),
+    StatefulSet => |o| o.spec.as_mut().map(|s| &mut s.template),
+    DaemonSet => |o| o.spec.as_mut().map(|s| &mut s.template),
+    ReplicaSet => |o| o.spec.as_mut().and_then(|s| s.template.as_mut()),
+    ReplicationController => |o| o.spec.as_mut().and_then(|s| s.template.as_mut()),
+    Job => |o| o.spec.as_mut().map(|s| &mut s.template),
+    CronJob => |o| o
+        .spec
+        .as_mut()
+        .and_then(|s| s.job_template.spec.as_mut())
+        .map(|s| &mut s.template),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn compacting_keeps_every_element_and_frees_the_spare_room() {
+        let mut binding: RoleBinding = serde_json::from_str(
+            r#"{"metadata":{"name":"b","ownerReferences":[{"apiVersion":"v1","kind":"X","name":"x","uid":"u"}]},
+                "roleRef":{"apiGroup":"rbac.authorization.k8s.io","kind":"Role","name":"r"},
+                "subjects":[{"kind":"User","name":"alice"}]}"#,
+        )
+        .expect("binding");
+        let before = binding.clone();
+        binding.compact();
+        assert_eq!(binding, before);
+        assert_eq!(binding.subjects.as_ref().map(Vec::capacity), Some(1));
+        assert_eq!(
+            binding
+                .metadata
+                .owner_references
+                .as_ref()
+                .map(Vec::capacity),
+            Some(1)
+        );
+    }
+}
