@@ -233,6 +233,7 @@ pub async fn collect(
     if let Ok(mut lean) = lister.owned_pods.lock() {
         inventory.owned_pods = std::mem::take(&mut *lean);
     }
+    inventory.drop_folded_templates();
     Ok(inventory)
 }
 

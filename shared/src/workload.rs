@@ -366,6 +366,28 @@ spec:
         assert!(workloads[1].added_ephemeral_containers.is_empty());
     }
 
+    /// A ReplicaSet folded into its Deployment gives up its template (the Deployment's is the
+    /// one examined); one whose Deployment is not in the input keeps it and is a workload.
+    #[test]
+    fn folded_replica_sets_drop_their_templates() {
+        let inv = inventory(CHAIN);
+        assert!(inv.replica_sets[0].spec.is_none());
+        assert_eq!(
+            inv.workloads()[0].object.display_path(),
+            "Deployment/shop/web"
+        );
+
+        let orphan = CHAIN.replacen("kind: Deployment\n", "kind: ConfigMap\n", 1);
+        let inv = inventory(&orphan);
+        assert!(inv.replica_sets[0].spec.is_some());
+        let workloads = inv.workloads();
+        assert_eq!(
+            workloads[0].object.display_path(),
+            "ReplicaSet/shop/web-123"
+        );
+        assert_eq!(workloads[0].pod_count, 1);
+    }
+
     /// A controller-owned pod is kept lean, but its own name and labels (which can differ
     /// from the template's) still reach its workload; a bare Pod's come from its metadata.
     #[test]

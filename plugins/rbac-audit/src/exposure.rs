@@ -19,7 +19,7 @@ pub struct Hit<'a> {
     pub summary: &'static str,
     pub severity: Severity,
     pub verbs: Vec<&'static str>,
-    pub grants: Vec<&'a Grant>,
+    pub grants: Vec<&'a Grant<'a>>,
     /// Every contributing rule is limited by resourceNames.
     pub restricted_to_names: bool,
 }
@@ -48,28 +48,28 @@ fn grant_severity(capability: &Capability, grant: &Grant) -> Severity {
 
 /// Whether these grants amount to cluster-admin: the `cluster-admin` ClusterRole or any
 /// `*/*/*` rule. Returns the grants that make it so.
-pub fn admin_equivalent<'a>(grants: &[&'a Grant]) -> Vec<&'a Grant> {
+pub fn admin_equivalent<'a>(grants: &[&'a Grant<'a>]) -> Vec<&'a Grant<'a>> {
     grants
         .iter()
         .copied()
         .filter(|g| {
             (g.role.kind == "ClusterRole" && g.role.name == "cluster-admin")
-                || catalogue::is_full_wildcard(&g.rule)
+                || catalogue::is_full_wildcard(g.rule)
         })
         .collect()
 }
 
 /// The capabilities of each distinct rule, computed once: grants of one role share their
-/// rules (`Arc`), and a cluster has far fewer distinct rules than grants.
+/// rules (the input's own, by address), and a cluster has far fewer distinct rules than grants.
 #[derive(Default)]
 pub struct RuleCapabilities {
     by_rule: HashMap<usize, Vec<(usize, Vec<&'static str>)>>,
 }
 
 impl RuleCapabilities {
-    fn of(&mut self, rule: &Arc<PolicyRule>) -> &[(usize, Vec<&'static str>)] {
+    fn of(&mut self, rule: &PolicyRule) -> &[(usize, Vec<&'static str>)] {
         self.by_rule
-            .entry(Arc::as_ptr(rule) as usize)
+            .entry(std::ptr::from_ref(rule) as usize)
             .or_insert_with(|| {
                 CAPABILITIES
                     .iter()
@@ -109,7 +109,7 @@ pub fn capabilities<'a>(grants: &[&'a Grant], cache: &mut RuleCapabilities) -> V
     }
     let mut hits: Vec<Hit<'a>> = Vec::new();
     for grant in grants {
-        for (index, verbs) in cache.of(&grant.rule) {
+        for (index, verbs) in cache.of(grant.rule) {
             let capability = &CAPABILITIES[*index];
             let severity = grant_severity(capability, grant);
             let hit = match hits
@@ -231,8 +231,8 @@ pub fn hit_json(hit: &Hit<'_>) -> Value {
 
 /// Groups grants by (binding, subject). The model emits each binding's subjects' grants
 /// consecutively, sharing one `Arc` per binding and per subject, so grouping is one pass.
-pub fn by_binding_subject(grants: &[Grant]) -> Vec<&[Grant]> {
+pub fn by_binding_subject<'a>(grants: &'a [Grant<'a>]) -> Vec<&'a [Grant<'a>]> {
     grants
-        .chunk_by(|a, b| Arc::ptr_eq(&a.binding, &b.binding) && Arc::ptr_eq(&a.subject, &b.subject))
+        .chunk_by(|a, b| Arc::ptr_eq(&a.binding, &b.binding) && std::ptr::eq(a.subject, b.subject))
         .collect()
 }

@@ -41,7 +41,7 @@ pub const KINDS: &[ResourceKind] = &[
     ResourceKind::ReplicationController,
 ];
 
-pub fn build_model(inventory: &Inventory) -> RbacModel {
+pub fn build_model(inventory: &Inventory) -> RbacModel<'_> {
     RbacModel::build(RbacInput {
         cluster_roles: &inventory.cluster_roles,
         cluster_role_bindings: &inventory.cluster_role_bindings,

@@ -50,7 +50,7 @@ pub struct WhoCan<'m> {
     pub name: Option<String>,
     /// `None` for cluster-scoped resources, URLs, and `-A`.
     pub namespace: Option<String>,
-    pub subjects: Vec<(Subject, Vec<&'m Grant>)>,
+    pub subjects: Vec<(Subject, Vec<&'m Grant<'m>>)>,
 }
 
 /// `who-can VERB RESOURCE [NAME]` in a namespace, at cluster scope, or (`namespace: None`)
@@ -275,7 +275,7 @@ pub fn what_can(
             .find(|(n, r, _)| *n == ns && **r == *g.rule)
         {
             Some((_, _, list)) => list.push(g),
-            None => rules.push((ns, &g.rule, vec![g])),
+            None => rules.push((ns, g.rule, vec![g])),
         }
     }
     let document = json!({

@@ -24,7 +24,7 @@ const BOOTSTRAP_LABEL: &str = "kubernetes.io/bootstrapping";
 /// What the rules look at and how the user narrowed it.
 pub struct ScanContext<'a> {
     pub inventory: &'a Inventory,
-    pub model: &'a RbacModel,
+    pub model: &'a RbacModel<'a>,
     pub scope: &'a NamespaceScope,
     pub selector: Option<&'a LabelQuery>,
     pub include_system: bool,
@@ -77,7 +77,7 @@ fn service_account_of<'s>(
 
 fn evidence(grant: &Grant, hit: Option<&Hit<'_>>) -> Value {
     let mut e = json!({
-        "subject": subject_json(&grant.subject, grant.subject_namespace()),
+        "subject": subject_json(grant.subject, grant.subject_namespace()),
         "binding": { "kind": format!("{:?}", grant.binding.kind), "namespace": grant.binding.namespace, "name": grant.binding.name },
         "role": { "kind": grant.role.kind, "name": grant.role.name },
         "scope": exposure::scope_json(&grant.scope),
@@ -129,7 +129,7 @@ fn binding_findings(
         }
         let object = binding_object(&first.binding);
         let subject_ns = first.subject_namespace();
-        let who = subject_text(&first.subject, subject_ns);
+        let who = subject_text(first.subject, subject_ns);
         let key = format!(
             "{}|{}|{}",
             first.subject.kind,

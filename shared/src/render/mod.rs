@@ -90,10 +90,15 @@ pub fn write_json<T: Serialize>(out: &mut dyn Write, value: &T) -> Result<()> {
 /// Findings per chunk when a large report's findings are serialised on every core.
 const JSON_CHUNK: usize = 4096;
 
+/// Reports smaller than this are written on one thread. Measured at 38,900 findings (36 MB of
+/// JSON): one thread takes 60 ms, and the workers' buffers and heaps raised peak memory by
+/// 44 MiB for no gain; at 331,000 findings (210 MB) the workers halve the time.
+const JSON_PARALLEL_FROM: usize = 16 * JSON_CHUNK;
+
 /// `-o json` of a report: exactly the bytes of [`write_json`]. Large reports (hundreds of
 /// MB) serialise their findings in chunks on every core, written in order as they finish.
 fn write_report_json(out: &mut dyn Write, report: &Report) -> Result<()> {
-    if report.findings.len() < 2 * JSON_CHUNK {
+    if report.findings.len() < JSON_PARALLEL_FROM {
         return write_json(out, report);
     }
     write_report_json_chunked(out, report, JSON_CHUNK)

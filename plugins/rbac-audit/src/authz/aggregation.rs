@@ -10,9 +10,9 @@ use serde::Serialize;
 
 /// One rule of a role as the authorizer will use it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct EffectiveRule {
-    /// Shared with every grant of the rule (the model holds one copy per role).
-    pub rule: Arc<PolicyRule>,
+pub struct EffectiveRule<'a> {
+    /// As written in the role that defines it (the model copies no rule).
+    pub rule: &'a PolicyRule,
     /// Position in the role's effective rule list.
     pub rule_index: usize,
     /// For aggregated ClusterRoles: the selected ClusterRole the rule was copied from, then the
@@ -38,7 +38,7 @@ static NO_LABELS: BTreeMap<String, String> = BTreeMap::new();
 /// The effective rules of every ClusterRole, by name (a later duplicate name wins).
 pub(crate) fn effective_cluster_role_rules(
     roles: &[ClusterRole],
-) -> BTreeMap<String, Vec<EffectiveRule>> {
+) -> BTreeMap<&str, Vec<EffectiveRule<'_>>> {
     let by_name: BTreeMap<&str, &ClusterRole> = roles
         .iter()
         .filter_map(|r| Some((r.metadata.name.as_deref()?, r)))
@@ -73,13 +73,13 @@ pub(crate) fn effective_cluster_role_rules(
     // Aggregated roles start empty (their stored rules are the controller's output, not
     // input) and are recomputed until nothing changes: aggregated roles may select other
     // aggregated roles (admin <- edit <- view). The cap only guards pathological cycles.
-    let mut rules: BTreeMap<&str, Vec<PolicyRule>> = by_name
+    let mut rules: BTreeMap<&str, Vec<&PolicyRule>> = by_name
         .iter()
         .map(|(&name, r)| {
             let own = if selected.contains_key(name) {
                 Vec::new()
             } else {
-                r.rules.clone().unwrap_or_default()
+                r.rules.iter().flatten().collect()
             };
             (name, own)
         })
@@ -87,10 +87,10 @@ pub(crate) fn effective_cluster_role_rules(
     for _ in 0..=2 * selected.len() + 1 {
         let mut changed = false;
         for (&name, sources) in &selected {
-            let mut union: Vec<PolicyRule> = Vec::new();
-            for rule in sources.iter().flat_map(|s| &rules[s]) {
+            let mut union: Vec<&PolicyRule> = Vec::new();
+            for &rule in sources.iter().flat_map(|s| &rules[s]) {
                 if !union.iter().any(|u| same_rule(u, rule)) {
-                    union.push(rule.clone());
+                    union.push(rule);
                 }
             }
             let current = &rules[name];
@@ -112,8 +112,8 @@ pub(crate) fn effective_cluster_role_rules(
             let effective = list
                 .iter()
                 .enumerate()
-                .map(|(rule_index, rule)| EffectiveRule {
-                    rule: Arc::new(rule.clone()),
+                .map(|(rule_index, &rule)| EffectiveRule {
+                    rule,
                     rule_index,
                     aggregated_from: Arc::new(if selected.contains_key(name) {
                         provenance(rule, name, &selected, &rules, &mut BTreeSet::new())
@@ -123,7 +123,7 @@ pub(crate) fn effective_cluster_role_rules(
                     }),
                 })
                 .collect();
-            (name.to_owned(), effective)
+            (name, effective)
         })
         .collect()
 }
@@ -134,7 +134,7 @@ fn provenance<'a>(
     rule: &PolicyRule,
     role: &'a str,
     selected: &BTreeMap<&'a str, Vec<&'a str>>,
-    rules: &BTreeMap<&'a str, Vec<PolicyRule>>,
+    rules: &BTreeMap<&'a str, Vec<&PolicyRule>>,
     visiting: &mut BTreeSet<&'a str>,
 ) -> Option<Vec<String>> {
     visiting.insert(role);
@@ -171,7 +171,7 @@ mod tests {
     }
 
     fn summary(
-        eff: &BTreeMap<String, Vec<EffectiveRule>>,
+        eff: &BTreeMap<&str, Vec<EffectiveRule<'_>>>,
         name: &str,
     ) -> Vec<(String, Vec<String>)> {
         eff[name]
@@ -235,7 +235,8 @@ mod tests {
 
     #[test]
     fn aggregation_replaces_stored_rules_and_reaches_a_fixed_point() {
-        let eff = effective_cluster_role_rules(&bootstrap_like());
+        let roles = bootstrap_like();
+        let eff = effective_cluster_role_rules(&roles);
         assert_eq!(
             summary(&eff, "view"),
             [

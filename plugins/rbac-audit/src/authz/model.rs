@@ -81,15 +81,15 @@ pub struct RoleRefResolved {
 
 /// One edge: `subject` may use `rule` within `scope`, because of `binding`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Grant {
-    /// As written in the binding. (The `Arc`s are shared by all grants of one binding, role
-    /// and rule: large clusters have hundreds of thousands of grants.)
-    pub subject: Arc<Subject>,
+pub struct Grant<'a> {
+    /// As written in the binding. (Subject and rule are the input's own; the `Arc`s are shared
+    /// by all grants of one binding: large clusters have hundreds of thousands of grants.)
+    pub subject: &'a Subject,
     /// A ServiceAccount subject without namespace, defaulted to the RoleBinding's.
     pub subject_namespace_defaulted: bool,
     pub binding: Arc<BindingRef>,
     pub role: Arc<RoleRefResolved>,
-    pub rule: Arc<PolicyRule>,
+    pub rule: &'a PolicyRule,
     /// Index in the role's effective rules ([`RbacModel::effective_rules`]).
     pub rule_index: usize,
     /// See [`EffectiveRule::aggregated_from`].
@@ -97,7 +97,7 @@ pub struct Grant {
     pub scope: Scope,
 }
 
-impl Grant {
+impl Grant<'_> {
     /// The ServiceAccount subject's namespace, explicit or defaulted.
     pub fn subject_namespace(&self) -> Option<&str> {
         match self.subject_namespace_defaulted {
@@ -130,51 +130,53 @@ pub struct IneffectiveSubject {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct SubjectGrants<'a> {
     pub subject: Subject,
-    pub grants: Vec<&'a Grant>,
+    pub grants: Vec<&'a Grant<'a>>,
 }
 
 /// The evaluated RBAC state; built once, then queried without further allocation-heavy work.
+/// It borrows the roles' rules and the bindings' subjects from the input instead of copying
+/// them: at 100k RBAC objects the copies were most of its memory.
 #[derive(Debug, Clone, Default)]
-pub struct RbacModel {
-    grants: Vec<Grant>,
+pub struct RbacModel<'a> {
+    grants: Vec<Grant<'a>>,
     dangling: Vec<DanglingRef>,
     ineffective_subjects: Vec<IneffectiveSubject>,
-    cluster_role_rules: BTreeMap<String, Vec<EffectiveRule>>,
-    role_rules: BTreeMap<String, BTreeMap<String, Vec<EffectiveRule>>>,
+    cluster_role_rules: BTreeMap<&'a str, Vec<EffectiveRule<'a>>>,
+    role_rules: BTreeMap<&'a str, BTreeMap<&'a str, Vec<EffectiveRule<'a>>>>,
     /// Grant indices by user name (User subjects and ServiceAccount user names) and group.
     by_user: HashMap<String, Vec<usize>>,
     by_group: HashMap<String, Vec<usize>>,
 }
 
-fn namespace_of(meta: &ObjectMeta) -> String {
+fn namespace_of(meta: &ObjectMeta) -> &str {
     meta.namespace
-        .clone()
+        .as_deref()
         .filter(|ns| !ns.is_empty())
-        .unwrap_or_else(|| DEFAULT_NAMESPACE.into())
+        .unwrap_or(DEFAULT_NAMESPACE)
 }
 
 fn binding_ref(kind: BindingKind, meta: &ObjectMeta) -> BindingRef {
     BindingRef {
         kind,
-        namespace: (kind == BindingKind::RoleBinding).then(|| namespace_of(meta)),
+        namespace: (kind == BindingKind::RoleBinding).then(|| namespace_of(meta).to_owned()),
         name: meta.name.clone().unwrap_or_default(),
         labels: meta.labels.clone().unwrap_or_default(),
     }
 }
 
-impl RbacModel {
-    pub fn build(input: RbacInput<'_>) -> RbacModel {
+impl<'a> RbacModel<'a> {
+    pub fn build(input: RbacInput<'a>) -> RbacModel<'a> {
         let mut model = RbacModel {
             cluster_role_rules: effective_cluster_role_rules(input.cluster_roles),
             ..Default::default()
         };
         for role in input.roles {
-            let Some(name) = role.metadata.name.clone() else {
+            let Some(name) = role.metadata.name.as_deref() else {
                 continue;
             };
             let rules = role.rules.iter().flatten().enumerate();
             let rules = rules.map(|(rule_index, rule)| EffectiveRule {
-                rule: Arc::new(rule.clone()),
+                rule,
                 rule_index,
                 aggregated_from: Arc::default(),
             });
@@ -208,7 +210,7 @@ impl RbacModel {
         model
     }
 
-    fn add_binding(&mut self, binding: BindingRef, role_ref: &RoleRef, subjects: &[Subject]) {
+    fn add_binding(&mut self, binding: BindingRef, role_ref: &RoleRef, subjects: &'a [Subject]) {
         let ns = binding.namespace.clone();
         let role = RoleRefResolved {
             kind: role_ref.kind.clone(),
@@ -218,12 +220,12 @@ impl RbacModel {
         let rules = match (role_ref.kind.as_str(), &ns) {
             ("ClusterRole", _) => self
                 .cluster_role_rules
-                .get(&role.name)
+                .get(role.name.as_str())
                 .ok_or("ClusterRole not found"),
             ("Role", Some(ns)) => self
                 .role_rules
-                .get(ns)
-                .and_then(|m| m.get(&role.name))
+                .get(ns.as_str())
+                .and_then(|m| m.get(role.name.as_str()))
                 .ok_or("Role not found in the binding's namespace"),
             ("Role", None) => Err("a ClusterRoleBinding cannot reference a Role"),
             _ => Err("unsupported roleRef kind"),
@@ -241,13 +243,13 @@ impl RbacModel {
             }
         };
         let scope = ns.clone().map_or(Scope::Cluster, Scope::Namespace);
-        let shared_binding = Arc::new(binding.clone());
+        let shared_binding = Arc::new(binding);
         let shared_role = Arc::new(role.clone());
         for subject in subjects {
             let resolved = match resolve_subject(subject, ns.as_deref()) {
                 Ok(r) => r,
                 Err(reason) => {
-                    let binding = binding.clone();
+                    let binding = (*shared_binding).clone();
                     self.ineffective_subjects.push(IneffectiveSubject {
                         binding,
                         subject: subject.clone(),
@@ -260,15 +262,14 @@ impl RbacModel {
                 SubjectKey::User(u) => self.by_user.entry(u.clone()).or_default(),
                 SubjectKey::Group(g) => self.by_group.entry(g.clone()).or_default(),
             };
-            let shared_subject = Arc::new(subject.clone());
             for eff in rules {
                 index.push(self.grants.len());
                 self.grants.push(Grant {
-                    subject: Arc::clone(&shared_subject),
+                    subject,
                     subject_namespace_defaulted: resolved.namespace_defaulted,
                     binding: Arc::clone(&shared_binding),
                     role: Arc::clone(&shared_role),
-                    rule: Arc::clone(&eff.rule),
+                    rule: eff.rule,
                     rule_index: eff.rule_index,
                     aggregated_from: eff.aggregated_from.clone(),
                     scope: scope.clone(),
@@ -277,7 +278,7 @@ impl RbacModel {
         }
     }
 
-    pub fn grants(&self) -> &[Grant] {
+    pub fn grants(&self) -> &[Grant<'a>] {
         &self.grants
     }
 
@@ -291,7 +292,7 @@ impl RbacModel {
 
     /// Every grant whose subject names `who` directly or through one of its groups, in model
     /// order (ClusterRoleBindings first, then input order).
-    fn grants_of(&self, who: &Identity) -> impl Iterator<Item = &Grant> {
+    fn grants_of(&self, who: &Identity) -> impl Iterator<Item = &Grant<'a>> {
         let mut idx: Vec<usize> = self
             .by_user
             .get(&who.user)
@@ -311,10 +312,10 @@ impl RbacModel {
     }
 
     /// The grants that allow `req` for `who`; empty = RBAC denies it.
-    pub fn allowed(&self, who: &Identity, req: &Request) -> Vec<&Grant> {
+    pub fn allowed(&self, who: &Identity, req: &Request) -> Vec<&Grant<'a>> {
         let ns = req.scope_namespace();
         self.grants_of(who)
-            .filter(|g| g.scope.covers(ns) && rule_allows(&g.rule, req))
+            .filter(|g| g.scope.covers(ns) && rule_allows(g.rule, req))
             .collect()
     }
 
@@ -326,7 +327,7 @@ impl RbacModel {
         for g in self
             .grants
             .iter()
-            .filter(|g| g.scope.covers(ns) && rule_allows(&g.rule, req))
+            .filter(|g| g.scope.covers(ns) && rule_allows(g.rule, req))
         {
             let mut subject = (*g.subject).clone();
             subject.namespace = g.subject_namespace().map(Into::into);
@@ -349,20 +350,20 @@ impl RbacModel {
 
     /// What `who` may do: all its grants (direct and via groups) that apply in `namespace`
     /// (cluster-wide grants included), or everywhere for `None`.
-    pub fn rules_for(&self, who: &Identity, namespace: Option<&str>) -> Vec<&Grant> {
+    pub fn rules_for(&self, who: &Identity, namespace: Option<&str>) -> Vec<&Grant<'a>> {
         self.grants_of(who)
             .filter(|g| namespace.is_none_or(|ns| g.scope.covers(Some(ns))))
             .collect()
     }
 
     /// A ClusterRole's effective rules (aggregation applied).
-    pub fn effective_rules(&self, cluster_role_name: &str) -> Option<&[EffectiveRule]> {
+    pub fn effective_rules(&self, cluster_role_name: &str) -> Option<&[EffectiveRule<'a>]> {
         self.cluster_role_rules
             .get(cluster_role_name)
             .map(Vec::as_slice)
     }
 
-    pub fn role_rules(&self, namespace: &str, name: &str) -> Option<&[EffectiveRule]> {
+    pub fn role_rules(&self, namespace: &str, name: &str) -> Option<&[EffectiveRule<'a>]> {
         self.role_rules.get(namespace)?.get(name).map(Vec::as_slice)
     }
 }
@@ -400,7 +401,7 @@ mod tests {
     }
 
     impl Fixture {
-        fn model(&self) -> RbacModel {
+        fn model(&self) -> RbacModel<'_> {
             RbacModel::build(RbacInput {
                 cluster_roles: &self.cluster_roles,
                 cluster_role_bindings: &self.crbs,
@@ -487,7 +488,7 @@ mod tests {
         Request::resource(verb, "", "pods")
     }
 
-    fn binding_names<'a>(grants: impl IntoIterator<Item = &'a Grant>) -> Vec<String> {
+    fn binding_names<'a>(grants: impl IntoIterator<Item = &'a Grant<'a>>) -> Vec<String> {
         let mut names: Vec<String> = grants.into_iter().map(|g| g.binding.name.clone()).collect();
         names.dedup();
         names
@@ -495,7 +496,8 @@ mod tests {
 
     #[test]
     fn cluster_role_binding_grants_everywhere() {
-        let m = fixture().model();
+        let f = fixture();
+        let m = f.model();
         let prom = Identity::service_account("mon", "prom");
         assert!(
             !m.allowed(&prom, &pods("list")).is_empty(),
@@ -526,7 +528,8 @@ mod tests {
 
     #[test]
     fn role_binding_to_cluster_role_is_confined_to_its_namespace() {
-        let m = fixture().model();
+        let f = fixture();
+        let m = f.model();
         let alice = Identity::user("alice", []);
         let grants = m.allowed(&alice, &pods("get").in_namespace("shop"));
         assert_eq!(binding_names(grants.iter().copied()), ["shop-readers"]);
@@ -562,7 +565,8 @@ mod tests {
 
     #[test]
     fn role_binding_uses_the_role_in_its_own_namespace() {
-        let m = fixture().model();
+        let f = fixture();
+        let m = f.model();
         let bot = Identity::service_account("ci", "bot");
         let deploy = Request::resource("patch", "apps", "deployments").in_namespace("shop");
         assert_eq!(binding_names(m.allowed(&bot, &deploy)), ["deployers"]);
@@ -591,7 +595,8 @@ mod tests {
 
     #[test]
     fn dangling_refs_grant_nothing_and_are_reported() {
-        let m = fixture().model();
+        let f = fixture();
+        let m = f.model();
         let dangling: Vec<_> = m
             .dangling_role_refs()
             .iter()
@@ -638,7 +643,8 @@ mod tests {
 
     #[test]
     fn service_account_subject_namespace_defaults_to_the_role_binding() {
-        let m = fixture().model();
+        let f = fixture();
+        let m = f.model();
         let app = Identity::service_account("shop", "app");
         let req = Request::resource("get", "", "secrets")
             .with_name("db")
@@ -663,7 +669,8 @@ mod tests {
 
     #[test]
     fn who_can_lists_subjects_as_written() {
-        let m = fixture().model();
+        let f = fixture();
+        let m = f.model();
         let req = Request::resource("get", "", "secrets")
             .with_name("db")
             .in_namespace("shop");
@@ -706,7 +713,8 @@ mod tests {
 
     #[test]
     fn rules_for_filters_by_namespace_scope() {
-        let m = fixture().model();
+        let f = fixture();
+        let m = f.model();
         let app = Identity::service_account("shop", "app");
         // Direct (ServiceAccount) and via the implicit system:authenticated group.
         assert_eq!(m.rules_for(&app, None).len(), 2);
@@ -723,7 +731,8 @@ mod tests {
 
     #[test]
     fn grants_enumerate_subjects_times_rules() {
-        let m = fixture().model();
+        let f = fixture();
+        let m = f.model();
         let global: Vec<_> = m
             .grants()
             .iter()

@@ -31,24 +31,38 @@ fn items<T: serde::de::DeserializeOwned>(number: u32) -> Vec<T> {
     serde_json::from_value(v["response"]["body"]["items"].clone()).expect("typed items")
 }
 
-struct Cluster {
+/// The recorded cluster's RBAC objects.
+struct Recorded {
     cluster_roles: Vec<ClusterRole>,
-    model: RbacModel,
+    crbs: Vec<ClusterRoleBinding>,
+    roles: Vec<Role>,
+    rbs: Vec<RoleBinding>,
 }
 
-fn cluster() -> Cluster {
-    let cluster_roles: Vec<ClusterRole> = items(11);
-    let crbs: Vec<ClusterRoleBinding> = items(12);
-    let roles: Vec<Role> = items(13);
-    let rbs: Vec<RoleBinding> = items(14);
+/// The recorded objects with their model (which borrows them).
+struct Cluster<'a> {
+    cluster_roles: &'a [ClusterRole],
+    model: RbacModel<'a>,
+}
+
+fn recorded() -> Recorded {
+    Recorded {
+        cluster_roles: items(11),
+        crbs: items(12),
+        roles: items(13),
+        rbs: items(14),
+    }
+}
+
+fn cluster(r: &Recorded) -> Cluster<'_> {
     let model = RbacModel::build(RbacInput {
-        cluster_roles: &cluster_roles,
-        cluster_role_bindings: &crbs,
-        roles: &roles,
-        role_bindings: &rbs,
+        cluster_roles: &r.cluster_roles,
+        cluster_role_bindings: &r.crbs,
+        roles: &r.roles,
+        role_bindings: &r.rbs,
     });
     Cluster {
-        cluster_roles,
+        cluster_roles: &r.cluster_roles,
         model,
     }
 }
@@ -113,7 +127,8 @@ fn check_review(model: &RbacModel, number: u32, who: &Identity) {
 
 #[test]
 fn subject_access_reviews_agree_with_the_api_server() {
-    let c = cluster();
+    let r = recorded();
+    let c = cluster(&r);
     for number in 34..=41 {
         let (_, v) = recording(number);
         let spec = &v["request"]["body"]["spec"];
@@ -130,7 +145,8 @@ fn subject_access_reviews_agree_with_the_api_server() {
 
 #[test]
 fn self_subject_access_reviews_as_alice_agree() {
-    let c = cluster();
+    let r = recorded();
+    let c = cluster(&r);
     let alice = Identity::user("alice", ["developers".to_string()]);
     for number in 44..=46 {
         check_review(&c.model, number, &alice);
@@ -158,7 +174,8 @@ fn key(rule: &PolicyRule) -> RuleKey {
 
 #[test]
 fn self_subject_rules_reviews_match_rules_for() {
-    let c = cluster();
+    let r = recorded();
+    let c = cluster(&r);
     let alice = Identity::user("alice", ["developers".to_string()]);
     for (number, ns) in [(47, "shop"), (48, "payments")] {
         let (file, v) = recording(number);
@@ -172,7 +189,7 @@ fn self_subject_rules_reviews_match_rules_for() {
             .model
             .rules_for(&alice, Some(ns))
             .iter()
-            .map(|g| key(&g.rule))
+            .map(|g| key(g.rule))
             .collect();
         server.sort();
         ours.sort();
@@ -182,7 +199,8 @@ fn self_subject_rules_reviews_match_rules_for() {
 
 #[test]
 fn aggregation_reproduces_the_controllers_rules() {
-    let c = cluster();
+    let r = recorded();
+    let c = cluster(&r);
     let aggregated: Vec<&ClusterRole> = c
         .cluster_roles
         .iter()
@@ -204,7 +222,7 @@ fn aggregation_reproduces_the_controllers_rules() {
             .effective_rules(name)
             .expect("known role")
             .iter()
-            .map(|e| key(&e.rule))
+            .map(|e| key(e.rule))
             .collect();
         assert_eq!(
             computed.iter().collect::<BTreeSet<_>>(),
@@ -240,7 +258,8 @@ fn aggregation_reproduces_the_controllers_rules() {
 
 #[test]
 fn aggregation_provenance_follows_the_bootstrap_chain() {
-    let c = cluster();
+    let r = recorded();
+    let c = cluster(&r);
     let from = |role: &str| -> BTreeSet<Vec<String>> {
         c.model
             .effective_rules(role)
