@@ -135,11 +135,16 @@ fn write_report_json_chunked(out: &mut dyn Write, report: &Report, chunk: usize)
     buffered.write_all(&text.as_bytes()[..at])?;
     buffered.write_all(b"\n  \"findings\": [\n")?;
     let mut first = true;
+    // Written buffers go back to the workers: a handful of buffers serve the whole report,
+    // where a fresh one per chunk made the allocator map (and fault in) new memory each time.
+    let spare: std::sync::Mutex<Vec<Vec<u8>>> = std::sync::Mutex::new(Vec::new());
     crate::parallel::map_in_order(
         report.findings.chunks(chunk).collect(),
         |findings| {
+            let reused = spare.lock().ok().and_then(|mut spare| spare.pop());
             // Sized for a typical finding up front: growing by doubling would copy it all again.
-            let mut buffer = Vec::with_capacity(findings.len() * 1024);
+            let mut buffer = reused.unwrap_or_else(|| Vec::with_capacity(findings.len() * 1024));
+            buffer.clear();
             serde_json::to_writer_pretty(&mut buffer, &Nested { findings }).map(|()| buffer)
         },
         |serialised| -> Result<()> {
@@ -153,6 +158,9 @@ fn write_report_json_chunked(out: &mut dyn Write, report: &Report, chunk: usize)
             }
             first = false;
             buffered.write_all(body)?;
+            if let Ok(mut spare) = spare.lock() {
+                spare.push(serialised);
+            }
             Ok(())
         },
     )?;
