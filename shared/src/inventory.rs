@@ -7,12 +7,12 @@ use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, ReplicaSet, StatefulSet}
 use k8s_openapi::api::batch::v1::{CronJob, Job};
 use k8s_openapi::api::core::v1::{Namespace, Pod, ReplicationController, Service, ServiceAccount};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
-use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, Role, RoleBinding};
 use k8s_openapi::{Metadata, Resource};
 
 use crate::error::{Error, Result};
 use crate::finding::{ObjectRef, ReportSource, Skipped, SourceLocation};
 use crate::manifest::{self, Document};
+use crate::rbac::{ClusterRole, ClusterRoleBinding, RbacMeta, Role, RoleBinding};
 
 mod compact;
 use compact::Compact;
@@ -369,34 +369,57 @@ impl ResourceKind {
     }
 }
 
-/// Drops what no analysis reads but large clusters pay for in memory: managed fields, the
-/// last-applied annotation and the spare room of decoded lists.
-fn trim<K: Compact + Metadata<Ty = k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta>>(
-    obj: &mut K,
-) {
-    trim_metadata(obj.metadata_mut());
-    obj.compact();
+/// The metadata the inventory reads of a kept object: k8s-openapi's `ObjectMeta`, or the
+/// lean [`RbacMeta`] of RBAC objects.
+pub trait KeptMeta {
+    fn name(&self) -> Option<&str>;
+    fn namespace(&self) -> Option<&str>;
+    /// Drops what no analysis reads but large clusters pay for in memory.
+    fn trim(&mut self);
 }
 
-fn trim_metadata(meta: &mut k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta) {
-    meta.managed_fields = None;
-    if let Some(annotations) = meta.annotations.as_mut() {
-        annotations.remove("kubectl.kubernetes.io/last-applied-configuration");
+impl KeptMeta for k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta {
+    fn name(&self) -> Option<&str> {
+        self.name.as_deref()
+    }
+    fn namespace(&self) -> Option<&str> {
+        self.namespace.as_deref()
+    }
+    /// Managed fields and the last-applied annotation.
+    fn trim(&mut self) {
+        self.managed_fields = None;
+        if let Some(annotations) = self.annotations.as_mut() {
+            annotations.remove("kubectl.kubernetes.io/last-applied-configuration");
+        }
     }
 }
 
-/// The reference of any typed object (apiVersion/kind from its type).
-pub fn object_ref<
-    K: Resource + Metadata<Ty = k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta>,
->(
-    obj: &K,
-) -> ObjectRef {
+impl KeptMeta for RbacMeta {
+    fn name(&self) -> Option<&str> {
+        self.name.as_deref()
+    }
+    fn namespace(&self) -> Option<&str> {
+        self.namespace.as_deref()
+    }
+    /// Nothing to drop: only what is read was kept.
+    fn trim(&mut self) {}
+}
+
+/// Drops what no analysis reads but large clusters pay for in memory: see [`KeptMeta::trim`],
+/// and the spare room of decoded lists.
+fn trim<K: Compact + Metadata<Ty: KeptMeta>>(obj: &mut K) {
+    obj.metadata_mut().trim();
+    obj.compact();
+}
+
+/// The reference of any kept object (apiVersion/kind from its type).
+pub fn object_ref<K: Resource + Metadata<Ty: KeptMeta>>(obj: &K) -> ObjectRef {
     let meta = obj.metadata();
     ObjectRef {
         api_version: K::API_VERSION.to_string(),
         kind: K::KIND.to_string(),
-        namespace: meta.namespace.clone(),
-        name: meta.name.clone().unwrap_or_default(),
+        namespace: meta.namespace().map(str::to_string),
+        name: meta.name().unwrap_or_default().to_string(),
     }
 }
 

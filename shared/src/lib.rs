@@ -16,6 +16,7 @@ pub mod inventory;
 pub mod manifest;
 pub mod parallel;
 pub mod preview;
+pub mod rbac;
 pub mod render;
 pub mod run;
 pub mod scorecard;

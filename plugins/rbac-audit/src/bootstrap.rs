@@ -3,7 +3,7 @@
 //! kube-apiserver serves them; only those missing from the input are added.
 
 use guardrails::inventory::Inventory;
-use k8s_openapi::api::rbac::v1::ClusterRole;
+use guardrails::rbac::ClusterRole;
 
 const BOOTSTRAP_CLUSTER_ROLES: &str = include_str!("../data/bootstrap-clusterroles.json");
 

@@ -10,8 +10,9 @@ use k8s_openapi::api::core::v1::{
     Service, ServiceAccount,
 };
 use k8s_openapi::api::networking::v1::NetworkPolicy;
-use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, PolicyRule, Role, RoleBinding};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+
+use crate::rbac::{ClusterRole, ClusterRoleBinding, PolicyRule, Role, RoleBinding};
 
 pub(crate) trait Compact {
     fn compact(&mut self);
@@ -61,28 +62,24 @@ fn compact_rules(rules: &mut Option<Vec<PolicyRule>>) {
 
 impl Compact for Role {
     fn compact(&mut self) {
-        self.metadata.compact();
         compact_rules(&mut self.rules);
     }
 }
 
 impl Compact for ClusterRole {
     fn compact(&mut self) {
-        self.metadata.compact();
         compact_rules(&mut self.rules);
     }
 }
 
 impl Compact for RoleBinding {
     fn compact(&mut self) {
-        self.metadata.compact();
         shrink_opt(&mut self.subjects);
     }
 }
 
 impl Compact for ClusterRoleBinding {
     fn compact(&mut self) {
-        self.metadata.compact();
         shrink_opt(&mut self.subjects);
     }
 }
@@ -189,7 +186,7 @@ mod tests {
     #[test]
     fn compacting_keeps_every_element_and_frees_the_spare_room() {
         let mut binding: RoleBinding = serde_json::from_str(
-            r#"{"metadata":{"name":"b","ownerReferences":[{"apiVersion":"v1","kind":"X","name":"x","uid":"u"}]},
+            r#"{"metadata":{"name":"b"},
                 "roleRef":{"apiGroup":"rbac.authorization.k8s.io","kind":"Role","name":"r"},
                 "subjects":[{"kind":"User","name":"alice"}]}"#,
         )
@@ -198,13 +195,23 @@ mod tests {
         binding.compact();
         assert_eq!(binding, before);
         assert_eq!(binding.subjects.as_ref().map(Vec::capacity), Some(1));
+
+        let mut pod: Pod = serde_json::from_str(
+            r#"{"metadata":{"name":"p","ownerReferences":[{"apiVersion":"v1","kind":"X","name":"x","uid":"u"}]},
+                "spec":{"containers":[{"name":"c","ports":[{"containerPort":80}]}]}}"#,
+        )
+        .expect("pod");
+        let before = pod.clone();
+        pod.compact();
+        assert_eq!(pod, before);
         assert_eq!(
-            binding
-                .metadata
-                .owner_references
-                .as_ref()
-                .map(Vec::capacity),
+            pod.metadata.owner_references.as_ref().map(Vec::capacity),
             Some(1)
         );
+        let ports = pod
+            .spec
+            .as_ref()
+            .and_then(|s| s.containers[0].ports.as_ref());
+        assert_eq!(ports.map(Vec::capacity), Some(1));
     }
 }

@@ -5,7 +5,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
-use k8s_openapi::api::rbac::v1::{ClusterRole, PolicyRule};
+use guardrails::rbac::{ClusterRole, PolicyRule};
 use serde::Serialize;
 
 /// One rule of a role as the authorizer will use it.

@@ -5,10 +5,9 @@ use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::sync::Arc;
 
-use k8s_openapi::api::rbac::v1::{
-    ClusterRole, ClusterRoleBinding, PolicyRule, Role, RoleBinding, RoleRef, Subject,
+use guardrails::rbac::{
+    ClusterRole, ClusterRoleBinding, PolicyRule, RbacMeta, Role, RoleBinding, RoleRef, Subject,
 };
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde::Serialize;
 
 use super::aggregation::{EffectiveRule, effective_cluster_role_rules};
@@ -148,14 +147,14 @@ pub struct RbacModel<'a> {
     by_group: HashMap<String, Vec<usize>>,
 }
 
-fn namespace_of(meta: &ObjectMeta) -> &str {
+fn namespace_of(meta: &RbacMeta) -> &str {
     meta.namespace
         .as_deref()
         .filter(|ns| !ns.is_empty())
         .unwrap_or(DEFAULT_NAMESPACE)
 }
 
-fn binding_ref(kind: BindingKind, meta: &ObjectMeta) -> BindingRef {
+fn binding_ref(kind: BindingKind, meta: &RbacMeta) -> BindingRef {
     BindingRef {
         kind,
         namespace: (kind == BindingKind::RoleBinding).then(|| namespace_of(meta).to_owned()),
