@@ -36,11 +36,24 @@ impl<T: Compact> Compact for Option<T> {
     }
 }
 
-impl Compact for ObjectMeta {
-    fn compact(&mut self) {
-        shrink_opt(&mut self.owner_references);
-        shrink_opt(&mut self.finalizers);
-    }
+/// Types whose optional lists are shrunk in place (`verbs` and `containers` are required lists,
+/// shrunk where their types are handled).
+macro_rules! optional_lists {
+    ($($ty:ty => $($field:ident),+;)*) => {
+        $(impl Compact for $ty {
+            fn compact(&mut self) {
+                $(shrink_opt(&mut self.$field);)+
+            }
+        })*
+    };
+}
+
+optional_lists! {
+    ObjectMeta => owner_references, finalizers;
+    RoleBinding => subjects;
+    ClusterRoleBinding => subjects;
+    Container => args, command, env, env_from, ports, volume_mounts;
+    EphemeralContainer => args, command, env, env_from, ports, volume_mounts;
 }
 
 impl Compact for PolicyRule {
@@ -53,57 +66,21 @@ impl Compact for PolicyRule {
     }
 }
 
-fn compact_rules(rules: &mut Option<Vec<PolicyRule>>) {
-    if let Some(rules) = rules {
-        rules.shrink_to_fit();
-        rules.iter_mut().for_each(PolicyRule::compact);
-    }
+/// Roles of either scope: their rules and each rule's lists.
+macro_rules! rule_lists {
+    ($($ty:ty),*) => {
+        $(impl Compact for $ty {
+            fn compact(&mut self) {
+                if let Some(rules) = &mut self.rules {
+                    rules.shrink_to_fit();
+                    rules.iter_mut().for_each(PolicyRule::compact);
+                }
+            }
+        })*
+    };
 }
 
-impl Compact for Role {
-    fn compact(&mut self) {
-        compact_rules(&mut self.rules);
-    }
-}
-
-impl Compact for ClusterRole {
-    fn compact(&mut self) {
-        compact_rules(&mut self.rules);
-    }
-}
-
-impl Compact for RoleBinding {
-    fn compact(&mut self) {
-        shrink_opt(&mut self.subjects);
-    }
-}
-
-impl Compact for ClusterRoleBinding {
-    fn compact(&mut self) {
-        shrink_opt(&mut self.subjects);
-    }
-}
-
-impl Compact for Container {
-    fn compact(&mut self) {
-        shrink_opt(&mut self.args);
-        shrink_opt(&mut self.command);
-        shrink_opt(&mut self.env);
-        shrink_opt(&mut self.env_from);
-        shrink_opt(&mut self.ports);
-        shrink_opt(&mut self.volume_mounts);
-    }
-}
-
-impl Compact for EphemeralContainer {
-    fn compact(&mut self) {
-        shrink_opt(&mut self.args);
-        shrink_opt(&mut self.command);
-        shrink_opt(&mut self.env);
-        shrink_opt(&mut self.ports);
-        shrink_opt(&mut self.volume_mounts);
-    }
-}
+rule_lists!(Role, ClusterRole);
 
 impl Compact for PodSpec {
     fn compact(&mut self) {
