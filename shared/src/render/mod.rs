@@ -104,9 +104,10 @@ fn write_report_json(out: &mut dyn Write, report: &Report) -> Result<()> {
     write_report_json_chunked(out, report, JSON_CHUNK)
 }
 
-fn write_report_json_chunked(out: &mut dyn Write, report: &Report, chunk: usize) -> Result<()> {
+/// The report without its findings, which large reports write a chunk at a time.
+fn without_findings(report: &Report) -> Report {
     // Every field but the findings, listed (not `..`) so a new field cannot be forgotten.
-    let shell = Report {
+    Report {
         api_version: report.api_version.clone(),
         kind: report.kind.clone(),
         plugin: report.plugin.clone(),
@@ -117,7 +118,11 @@ fn write_report_json_chunked(out: &mut dyn Write, report: &Report, chunk: usize)
         suppressed: report.suppressed.clone(),
         expired_exceptions: report.expired_exceptions.clone(),
         ignored: report.ignored.clone(),
-    };
+    }
+}
+
+fn write_report_json_chunked(out: &mut dyn Write, report: &Report, chunk: usize) -> Result<()> {
+    let shell = without_findings(report);
     let text = serde_json::to_string_pretty(&shell).map_err(std::io::Error::from)?;
     // A top-level key at two spaces after a newline: no string value can contain a raw newline.
     const EMPTY: &str = "\n  \"findings\": []";
@@ -172,10 +177,51 @@ fn write_report_json_chunked(out: &mut dyn Write, report: &Report, chunk: usize)
 }
 
 pub fn write_yaml<T: Serialize>(out: &mut dyn Write, value: &T) -> Result<()> {
+    out.write_all(yaml_text(value)?.as_bytes())?;
+    Ok(())
+}
+
+fn yaml_text<T: Serialize + ?Sized>(value: &T) -> Result<String> {
     // Through a JSON value first: embedded raw JSON (evidence) only serialises as data there.
     let value = serde_json::to_value(value).map_err(std::io::Error::other)?;
-    let text = serde_yaml_ng::to_string(&value).map_err(std::io::Error::other)?;
-    out.write_all(text.as_bytes())?;
+    Ok(serde_yaml_ng::to_string(&value).map_err(std::io::Error::other)?)
+}
+
+/// Findings per chunk of a large report's `-o yaml`.
+const YAML_CHUNK: usize = 1024;
+
+/// `-o yaml` of a report: exactly the bytes of [`write_yaml`], but a chunk of findings at a
+/// time (on every core) once the report is large: a whole report's value tree was 626 MiB and
+/// 2.7 s at 38,900 findings.
+fn write_report_yaml(out: &mut dyn Write, report: &Report) -> Result<()> {
+    if report.findings.len() < 2 * YAML_CHUNK {
+        return write_yaml(out, report);
+    }
+    write_report_yaml_chunked(out, report, YAML_CHUNK)
+}
+
+fn write_report_yaml_chunked(out: &mut dyn Write, report: &Report, chunk: usize) -> Result<()> {
+    let text = yaml_text(&without_findings(report))?;
+    // A top-level key starts a line; a string value holding this text would be quoted or
+    // indented. Block sequences under a key are not indented, so a top-level sequence of the
+    // findings is, byte for byte, what goes after `findings:`.
+    const EMPTY: &str = "\nfindings: []\n";
+    let Some(at) = text.find(EMPTY) else {
+        return write_yaml(out, report);
+    };
+    let mut buffered = std::io::BufWriter::with_capacity(1 << 16, &mut *out);
+    buffered.write_all(&text.as_bytes()[..at])?;
+    buffered.write_all(b"\nfindings:\n")?;
+    crate::parallel::map_in_order(
+        report.findings.chunks(chunk).collect(),
+        yaml_text,
+        |chunk| -> Result<()> {
+            buffered.write_all(chunk?.as_bytes())?;
+            Ok(())
+        },
+    )?;
+    buffered.write_all(&text.as_bytes()[at + EMPTY.len()..])?;
+    buffered.flush()?;
     Ok(())
 }
 
@@ -189,7 +235,7 @@ pub fn write_report(
 ) -> Result<()> {
     match format {
         OutputFormat::Json => write_report_json(out, report),
-        OutputFormat::Yaml => write_yaml(out, report),
+        OutputFormat::Yaml => write_report_yaml(out, report),
         OutputFormat::Sarif => write_json(out, &to_sarif(report, rules)),
         OutputFormat::Table | OutputFormat::Wide => {
             write_report_table(out, report, format == OutputFormat::Wide, styles)
@@ -390,7 +436,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn chunked_json_is_byte_identical() {
+    fn chunked_json_and_yaml_are_byte_identical() {
         use crate::finding::{Finding, ObjectRef, RuleInfo};
         const RULE: RuleInfo = RuleInfo {
             id: "r",
@@ -398,7 +444,7 @@ mod tests {
             category: "c",
             title: "t",
             rationale: "why",
-            remediation: "fix \"it\"\nnow",
+            remediation: "fix \"it\"\nnow\nfindings: []",
         };
         let findings = (0..10)
             .map(|i| {
@@ -423,6 +469,17 @@ mod tests {
                 String::from_utf8_lossy(&chunked),
                 String::from_utf8_lossy(&whole),
                 "chunks of {chunk}"
+            );
+        }
+        let mut whole = Vec::new();
+        write_yaml(&mut whole, &report).expect("whole");
+        for chunk in [1, 3, 10] {
+            let mut chunked = Vec::new();
+            write_report_yaml_chunked(&mut chunked, &report, chunk).expect("chunked");
+            assert_eq!(
+                String::from_utf8_lossy(&chunked),
+                String::from_utf8_lossy(&whole),
+                "YAML chunks of {chunk}"
             );
         }
     }
