@@ -558,46 +558,6 @@ impl Inventory {
         Ok(())
     }
 
-    /// Frees the pod templates of ReplicaSets whose Deployment, and Jobs whose CronJob, is in
-    /// the inventory: they are folded into that owner, whose template is what gets examined,
-    /// and a Deployment keeps up to ten old ReplicaSets, each with a full pod spec. Their
-    /// metadata stays (ownership chains run through it).
-    pub(crate) fn drop_folded_templates(&mut self) {
-        type Meta = k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
-        type Names<'a> = std::collections::HashSet<(&'a str, &'a str)>;
-        fn names<'a>(metas: impl Iterator<Item = &'a Meta>) -> Names<'a> {
-            metas
-                .filter_map(|m| Some((m.namespace.as_deref()?, m.name.as_deref()?)))
-                .collect()
-        }
-        fn owned_by(meta: &Meta, kind: ResourceKind, owners: &Names<'_>) -> bool {
-            let Some(ns) = meta.namespace.as_deref() else {
-                return false;
-            };
-            meta.owner_references.iter().flatten().any(|o| {
-                o.controller == Some(true)
-                    && o.kind == kind.kind()
-                    && owners.contains(&(ns, o.name.as_str()))
-            })
-        }
-        if !self.replica_sets.is_empty() {
-            let deployments = names(self.deployments.iter().map(|d| &d.metadata));
-            for rs in &mut self.replica_sets {
-                if owned_by(&rs.metadata, ResourceKind::Deployment, &deployments) {
-                    rs.spec = None;
-                }
-            }
-        }
-        if !self.jobs.is_empty() {
-            let cron_jobs = names(self.cron_jobs.iter().map(|c| &c.metadata));
-            for job in &mut self.jobs {
-                if owned_by(&job.metadata, ResourceKind::CronJob, &cron_jobs) {
-                    job.spec = None;
-                }
-            }
-        }
-    }
-
     /// Remembers where an object was read.
     fn record(&mut self, reference: ObjectRef, location: SourceLocation) {
         if self.location_files.last() != Some(&location.file) {

@@ -1,7 +1,7 @@
 //! Uniform pod-spec access across every workload kind, and controller ownership, so a finding
 //! about what a Pod runs lands once on the controller that created it.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use k8s_openapi::api::core::v1::PodSpec;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
@@ -115,6 +115,42 @@ fn controller_of(meta: &ObjectMeta) -> Option<(&str, &str)> {
 }
 
 impl Inventory {
+    /// Frees the pod templates of ReplicaSets whose Deployment, and Jobs whose CronJob, is in
+    /// the inventory: [`Inventory::workloads`] folds them into that owner, whose template is
+    /// what gets examined, and a Deployment keeps up to ten old ReplicaSets, each with a full
+    /// pod spec. Their metadata stays (ownership chains run through it).
+    pub(crate) fn drop_folded_templates(&mut self) {
+        fn names<'a>(metas: impl Iterator<Item = &'a ObjectMeta>) -> HashSet<(&'a str, &'a str)> {
+            metas
+                .filter_map(|m| Some((m.namespace.as_deref()?, m.name.as_deref()?)))
+                .collect()
+        }
+        fn folded(meta: &ObjectMeta, owner_kind: &str, owners: &HashSet<(&str, &str)>) -> bool {
+            match (meta.namespace.as_deref(), controller_of(meta)) {
+                (Some(ns), Some((kind, name))) => {
+                    kind == owner_kind && owners.contains(&(ns, name))
+                }
+                _ => false,
+            }
+        }
+        if !self.replica_sets.is_empty() {
+            let deployments = names(self.deployments.iter().map(|d| &d.metadata));
+            for rs in &mut self.replica_sets {
+                if folded(&rs.metadata, "Deployment", &deployments) {
+                    rs.spec = None;
+                }
+            }
+        }
+        if !self.jobs.is_empty() {
+            let cron_jobs = names(self.cron_jobs.iter().map(|c| &c.metadata));
+            for job in &mut self.jobs {
+                if folded(&job.metadata, "CronJob", &cron_jobs) {
+                    job.spec = None;
+                }
+            }
+        }
+    }
+
     /// Every top-level workload with its pod spec. An object owned by a controller that is in
     /// the inventory is folded into that controller; its pods are attached to it.
     pub fn workloads(&self) -> Vec<Workload<'_>> {
@@ -152,10 +188,8 @@ impl Inventory {
             );
         }
 
-        let top_owner_above =
-            |ns: &str, controller: (&str, &str)| outermost_owner(&present, ns, controller);
         let top_owner = |meta: &ObjectMeta| -> Option<ObjectRef> {
-            top_owner_above(meta.namespace.as_deref()?, controller_of(meta)?)
+            outermost_owner(&present, meta.namespace.as_deref()?, controller_of(meta)?)
         };
 
         let mut workloads: Vec<Workload<'_>> = Vec::new();
@@ -210,7 +244,7 @@ impl Inventory {
         // Controller-owned pods only add a count and a node to their workload.
         for pod in &self.owned_pods {
             let owner = pod.namespace.as_deref().and_then(|ns| {
-                top_owner_above(ns, (pod.controller.0.kind(), pod.controller.1.as_str()))
+                outermost_owner(&present, ns, (pod.controller.0.kind(), &pod.controller.1))
             });
             if let Some(&i) = owner.as_ref().and_then(|owner| index.get(owner)) {
                 workloads[i].pod_count += 1;
