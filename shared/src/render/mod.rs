@@ -461,27 +461,24 @@ mod tests {
             .collect();
         let mut report = Report::new("t", Default::default(), findings, Vec::new());
         report.ignored.insert("v1/ConfigMap".into(), 2);
-        let mut whole = Vec::new();
-        write_json(&mut whole, &report).expect("whole");
-        for chunk in [1, 3, 10] {
-            let mut chunked = Vec::new();
-            write_report_json_chunked(&mut chunked, &report, chunk).expect("chunked");
-            assert_eq!(
-                String::from_utf8_lossy(&chunked),
-                String::from_utf8_lossy(&whole),
-                "chunks of {chunk}"
-            );
-        }
-        let mut whole = Vec::new();
-        write_yaml(&mut whole, &report).expect("whole");
-        for chunk in [1, 3, 10] {
-            let mut chunked = Vec::new();
-            write_report_yaml_chunked(&mut chunked, &report, chunk).expect("chunked");
-            assert_eq!(
-                String::from_utf8_lossy(&chunked),
-                String::from_utf8_lossy(&whole),
-                "YAML chunks of {chunk}"
-            );
+        type Whole = fn(&mut dyn Write, &Report) -> Result<()>;
+        type Chunked = fn(&mut dyn Write, &Report, usize) -> Result<()>;
+        let formats: [(&str, Whole, Chunked); 2] = [
+            ("JSON", write_json::<Report>, write_report_json_chunked),
+            ("YAML", write_yaml::<Report>, write_report_yaml_chunked),
+        ];
+        for (format, write_whole, write_chunked) in formats {
+            let mut whole = Vec::new();
+            write_whole(&mut whole, &report).expect("whole");
+            for chunk in [1, 3, 10] {
+                let mut chunked = Vec::new();
+                write_chunked(&mut chunked, &report, chunk).expect("chunked");
+                assert_eq!(
+                    String::from_utf8_lossy(&chunked),
+                    String::from_utf8_lossy(&whole),
+                    "{format} in chunks of {chunk}"
+                );
+            }
         }
     }
 
