@@ -376,6 +376,8 @@ fn install_and_run(root: &Path, index: &Path, archive: &Path, listing: &str, plu
         let from = op["from"].as_str().expect("from");
         std::fs::rename(extracted.join(from), store.join(from)).expect("files op");
     }
+    // krew deletes what the files operations did not pick; so does this, to keep the disk free.
+    std::fs::remove_dir_all(&extracted).expect("remove the extraction");
     let bin = store.join(platform["bin"].as_str().expect("bin"));
     assert!(bin.is_file());
     let licenses = [
