@@ -7,11 +7,11 @@ use std::time::Duration;
 
 use futures::future::join_all;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use k8s_openapi::ListableResource;
 use k8s_openapi::api::authorization::v1::{
     ResourceAttributes, SelfSubjectAccessReview, SelfSubjectAccessReviewSpec,
 };
 use k8s_openapi::api::core::v1::Pod;
-use k8s_openapi::{List, ListableResource};
 use kube::api::{ListParams, PostParams};
 use serde::de::DeserializeOwned;
 
@@ -40,31 +40,42 @@ impl Lister {
         }
     }
 
-    /// All pages of one cluster-wide list. An expired continue token (410) restarts the list
-    /// once from a fresh snapshot rather than mixing two snapshots.
+    /// Asks for one page at once, on its own task, so that the server prepares it while the
+    /// caller decodes the previous one.
+    fn request_page(
+        &self,
+        kind: ResourceKind,
+        continue_token: Option<&str>,
+    ) -> std::result::Result<PendingPage, kube::Error> {
+        let mut params = ListParams::default().limit(PAGE_SIZE);
+        if let Some(token) = continue_token {
+            params = params.continue_token(token);
+        }
+        let http_request = kube::core::Request::new(Self::collection_path(kind))
+            .list(&params)
+            .map_err(kube::Error::BuildRequest)?;
+        let client = self.client.clone();
+        Ok(PendingPage(tokio::spawn(async move {
+            client.request_text(http_request).await
+        })))
+    }
+
+    /// All pages of one cluster-wide list, the next page always requested before the current
+    /// one is decoded: on a large list the client's decoding then overlaps the server's
+    /// work instead of adding to it. An expired continue token (410) restarts the list once
+    /// from a fresh snapshot rather than mixing two snapshots.
     pub(crate) async fn list_all<K: DeserializeOwned + ListableResource + 'static>(
         &self,
         kind: ResourceKind,
     ) -> std::result::Result<Vec<K>, kube::Error> {
-        let request = kube::core::Request::new(Self::collection_path(kind));
         let lean_pods =
             kind == ResourceKind::Pod && crate::inventory::pods_may_be_owned(&self.wanted);
         let mut restarts = 0;
         'restart: loop {
             let mut items: Vec<K> = Vec::new();
-            let mut continue_token: Option<String> = None;
-            loop {
-                let mut params = ListParams::default().limit(PAGE_SIZE);
-                if let Some(token) = &continue_token {
-                    params = params.continue_token(token);
-                }
-                let http_request = request.list(&params).map_err(kube::Error::BuildRequest)?;
-                let page: std::result::Result<List<K>, kube::Error> = if lean_pods {
-                    self.lean_pod_page(http_request).await
-                } else {
-                    self.client.request(http_request).await
-                };
-                let page = match page {
+            let mut next = Some(self.request_page(kind, None)?);
+            while let Some(pending) = next.take() {
+                let text = match pending.text().await {
                     Err(kube::Error::Api(status)) if status.code == 410 && restarts < 2 => {
                         restarts += 1;
                         // Lean Pods from the abandoned snapshot would be counted twice.
@@ -83,43 +94,40 @@ impl Lister {
                     }
                     other => other?,
                 };
-                let page_items = page.items;
-                // Lean Pod pages keep only the few Pods no controller owns: no room ahead.
-                if !lean_pods && items.is_empty() {
+                let page: RawPage<'_> =
+                    serde_json::from_str(&text).map_err(kube::Error::SerdeError)?;
+                let continue_token = page.metadata.continue_.as_deref().filter(|t| !t.is_empty());
+                next = continue_token
+                    .map(|token| self.request_page(kind, Some(token)))
+                    .transpose()?;
+                if lean_pods {
+                    let full: Box<dyn std::any::Any> = Box::new(self.keep_lean_pods(&page.items)?);
+                    items.extend(full.downcast::<Vec<K>>().map(|b| *b).unwrap_or_default());
+                    continue;
+                }
+                if items.is_empty() {
                     // The server says how many are left: size the list once.
                     let remaining = page.metadata.remaining_item_count.unwrap_or(0).max(0) as usize;
-                    items.reserve_exact(page_items.len() + remaining);
+                    items.reserve_exact(page.items.len() + remaining);
                 }
-                items.extend(page_items);
-                continue_token = page.metadata.continue_.filter(|t| !t.is_empty());
-                if continue_token.is_none() {
-                    return Ok(items);
+                for item in page.items {
+                    items.push(serde_json::from_str(item.get()).map_err(kube::Error::SerdeError)?);
                 }
             }
+            return Ok(items);
         }
     }
-}
 
-impl Lister {
-    /// One page of Pods, each controller-owned one read straight into its lean form (stored
-    /// at once) and only the others decoded in full: a Pod's containers, volumes and status
-    /// are most of a list's decoding time, and most Pods are owned.
-    async fn lean_pod_page<K: DeserializeOwned + ListableResource + 'static>(
+    /// Reads a page of Pods: each controller-owned one straight into its lean form (stored at
+    /// once), only the others decoded in full and returned. A Pod's containers, volumes and
+    /// status are most of a list's decoding time, and most Pods are owned.
+    fn keep_lean_pods(
         &self,
-        http_request: http::Request<Vec<u8>>,
-    ) -> std::result::Result<List<K>, kube::Error> {
-        #[derive(serde::Deserialize)]
-        struct Page<'a> {
-            #[serde(default)]
-            metadata: k8s_openapi::apimachinery::pkg::apis::meta::v1::ListMeta,
-            #[serde(borrow, default)]
-            items: Vec<&'a serde_json::value::RawValue>,
-        }
-        let text = self.client.request_text(http_request).await?;
-        let page: Page<'_> = serde_json::from_str(&text).map_err(kube::Error::SerdeError)?;
+        items: &[&serde_json::value::RawValue],
+    ) -> std::result::Result<Vec<Pod>, kube::Error> {
         let mut full: Vec<Pod> = Vec::new();
-        let mut lean = Vec::with_capacity(page.items.len());
-        for item in page.items {
+        let mut lean = Vec::with_capacity(items.len());
+        for item in items {
             let view: crate::inventory::OwnedPodView =
                 serde_json::from_str(item.get()).map_err(kube::Error::SerdeError)?;
             match view.into_owned(&self.wanted) {
@@ -132,12 +140,35 @@ impl Lister {
         if let Ok(mut owned_pods) = self.owned_pods.lock() {
             owned_pods.extend(lean);
         }
-        let items: Box<dyn std::any::Any> = Box::new(full);
-        let items = items.downcast::<Vec<K>>().map(|b| *b).unwrap_or_default();
-        Ok(List {
-            items,
-            metadata: page.metadata,
-        })
+        Ok(full)
+    }
+}
+
+/// A list page as received: its metadata read, its items still raw text.
+#[derive(serde::Deserialize)]
+struct RawPage<'a> {
+    #[serde(default)]
+    metadata: k8s_openapi::apimachinery::pkg::apis::meta::v1::ListMeta,
+    #[serde(borrow, default)]
+    items: Vec<&'a serde_json::value::RawValue>,
+}
+
+/// A page requested and not yet read. Dropping it (an error elsewhere ended the list) cancels
+/// the request.
+struct PendingPage(tokio::task::JoinHandle<std::result::Result<String, kube::Error>>);
+
+impl PendingPage {
+    async fn text(mut self) -> std::result::Result<String, kube::Error> {
+        match (&mut self.0).await {
+            Ok(answer) => answer,
+            Err(stopped) => Err(kube::Error::Service(Box::new(stopped))),
+        }
+    }
+}
+
+impl Drop for PendingPage {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
 
@@ -196,6 +227,7 @@ pub async fn collect(
             }
             lister.progress.set_message(kind.plural());
             let result = kind.fetch_all(&lister).await;
+            crate::run::phase(&format!("listed {}", kind.plural()));
             lister.progress.inc(1);
             let outcome = match result {
                 Ok(batch) => Outcome::Listed(batch),

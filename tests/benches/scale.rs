@@ -14,9 +14,9 @@ use guardrails_e2e::synthetic::{self, Scale};
 use guardrails_e2e::{ApiServerConfig, Inventory, TestApiServer};
 
 /// Merely fetching every list the scan needs: same kube client, pages of 500, concurrently.
-/// (seconds, peak RSS in MiB) of one run. The plugin's own phase breakdown is printed for the
+/// (seconds, peak RSS in MiB, CPU seconds) of one run. The plugin's own phase breakdown is printed for the
 /// first run of each kind.
-fn timed(binary: &Path, args: &[&str]) -> (f64, f64) {
+fn timed(binary: &Path, args: &[&str]) -> (f64, f64, f64) {
     use std::sync::Mutex;
     static SHOWN: Mutex<Vec<String>> = Mutex::new(Vec::new());
     let run = benchmark::timed(binary, args);
@@ -34,7 +34,7 @@ fn timed(binary: &Path, args: &[&str]) -> (f64, f64) {
         }
         shown.push(key);
     }
-    (run.wall_seconds, run.peak_rss_mib)
+    (run.wall_seconds, run.peak_rss_mib, run.cpu_seconds)
 }
 
 async fn fetch_only(kubeconfig: &Path) -> Duration {
@@ -83,6 +83,20 @@ async fn fetch_only(kubeconfig: &Path) -> Duration {
     start.elapsed()
 }
 
+/// CPU time (user + system) this process has used so far: the test API server and the
+/// fetch-only client both run in it, so this says how busy fetching keeps the cores.
+fn process_cpu_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // Fields after the parenthesised command name; utime and stime are the 12th and 13th.
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map_or(Vec::new(), |(_, rest)| rest.split_whitespace().collect());
+    let ticks: f64 = fields.get(11..13).map_or(0.0, |t| {
+        t.iter().filter_map(|v| v.parse::<f64>().ok()).sum()
+    });
+    ticks / 100.0
+}
+
 fn main() {
     let divisor: usize = std::env::var("BENCH_DIVISOR")
         .ok()
@@ -108,7 +122,7 @@ fn main() {
     );
 
     let file_arg = file.display().to_string();
-    let offline: Vec<(f64, f64)> = (0..3)
+    let offline: Vec<(f64, f64, f64)> = (0..3)
         .map(|_| {
             timed(
                 &binary,
@@ -116,7 +130,7 @@ fn main() {
             )
         })
         .collect();
-    let table: Vec<(f64, f64)> = (0..3)
+    let table: Vec<(f64, f64, f64)> = (0..3)
         .map(|_| timed(&binary, &["-f", &file_arg, "-A", "--fail-on", "never"]))
         .collect();
     println!(
@@ -153,12 +167,15 @@ fn main() {
         .enable_all()
         .build()
         .expect("runtime");
+    let cpu_before = process_cpu_seconds();
     let fetch: Vec<f64> = (0..3)
         .map(|_| runtime.block_on(fetch_only(&kubeconfig)).as_secs_f64())
         .collect();
+    let fetch_cpu = (process_cpu_seconds() - cpu_before) / 3.0;
     let kc = kubeconfig.display().to_string();
     server.clear_requests();
-    let live: Vec<(f64, f64)> = (0..3)
+    let cpu_before = process_cpu_seconds();
+    let live: Vec<(f64, f64, f64)> = (0..3)
         .map(|_| {
             timed(
                 &binary,
@@ -174,6 +191,8 @@ fn main() {
             )
         })
         .collect();
+    let server_cpu = (process_cpu_seconds() - cpu_before) / 3.0;
+    let client_cpu = median(live.iter().map(|r| r.2).collect());
     let requests = server.requests();
     let lists = requests.iter().filter(|r| r.method == "GET").count() / 3;
     let per_namespace = requests
@@ -182,7 +201,7 @@ fn main() {
         .count();
     let (fetch_s, live_s) = (median(fetch), median(live.iter().map(|r| r.0).collect()));
     println!(
-        "live: fetching the lists {fetch_s:.2} s; full scan {live_s:.2} s ({:.2}x); {lists} list requests per scan, {per_namespace} per-namespace lists; peak RSS {:.0} MiB",
+        "live: fetching the lists {fetch_s:.2} s ({fetch_cpu:.2} CPU-seconds, server and client); full scan {live_s:.2} s ({:.2}x; {client_cpu:.2} CPU-seconds in the plugin, {server_cpu:.2} in the server); {lists} list requests per scan, {per_namespace} per-namespace lists; peak RSS {:.0} MiB",
         live_s / fetch_s,
         live.iter().map(|r| r.1).fold(0.0, f64::max)
     );

@@ -23,11 +23,13 @@ pub fn release_binary(package: &str, binary: &str) -> PathBuf {
     target
 }
 
-/// One run measured by GNU time (`/usr/bin/time -f "%e %M"`).
+/// One run measured by GNU time (`/usr/bin/time -f "%e %M %U %S"`).
 #[derive(Debug, Clone)]
 pub struct TimedRun {
     pub wall_seconds: f64,
     pub peak_rss_mib: f64,
+    /// User plus system CPU time.
+    pub cpu_seconds: f64,
     /// `(phase, seconds since start)` printed with `GUARDRAILS_DEBUG_PHASES=1`.
     pub phases: Vec<(String, f64)>,
     /// The `phase …` lines as printed (with resident memory).
@@ -48,7 +50,7 @@ impl TimedRun {
 /// Runs `binary ARGS` (no colour, phases on, stdin closed) under GNU time.
 pub fn timed(binary: &Path, args: &[&str]) -> TimedRun {
     let out = Command::new("/usr/bin/time")
-        .args(["-f", "%e %M"])
+        .args(["-f", "%e %M %U %S"])
         .arg(binary)
         .args(args)
         .env("NO_COLOR", "1")
@@ -77,9 +79,11 @@ pub fn timed(binary: &Path, args: &[&str]) -> TimedRun {
         .and_then(|s| s.parse().ok())
         .unwrap_or_else(|| panic!("time output: {err}"));
     let kib: f64 = parts.next().and_then(|s| s.parse().ok()).unwrap_or(0.0);
+    let cpu_seconds: f64 = parts.filter_map(|s| s.parse::<f64>().ok()).sum();
     TimedRun {
         wall_seconds,
         peak_rss_mib: kib / 1024.0,
+        cpu_seconds,
         phases,
         phase_lines,
         stdout_bytes: out.stdout.len(),
