@@ -199,18 +199,32 @@ pub async fn collect(
     kinds: &[ResourceKind],
     show_progress: bool,
 ) -> Result<Inventory> {
-    let progress = if show_progress {
-        let bar =
-            ProgressBar::with_draw_target(Some(kinds.len() as u64), ProgressDrawTarget::stderr());
-        bar.set_style(
-            ProgressStyle::with_template("{spinner} listing {msg} [{pos}/{len} kinds] {elapsed}")
-                .unwrap_or_else(|_| ProgressStyle::default_spinner()),
-        );
-        bar.enable_steady_tick(Duration::from_millis(120));
-        bar
-    } else {
-        ProgressBar::hidden()
-    };
+    let progress = progress_bar(kinds.len(), show_progress);
+    let inventory = collect_with(cluster, kinds, &progress).await;
+    progress.finish_and_clear();
+    inventory
+}
+
+/// "listing pods [3/14 kinds]" on stderr, or nothing.
+fn progress_bar(kinds: usize, show: bool) -> ProgressBar {
+    if !show {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::with_draw_target(Some(kinds as u64), ProgressDrawTarget::stderr());
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} listing {msg} [{pos}/{len} kinds] {elapsed}")
+            .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+    );
+    bar.enable_steady_tick(Duration::from_millis(120));
+    bar
+}
+
+/// [`collect`], counting on a progress bar the caller owns (and clears).
+async fn collect_with(
+    cluster: &Cluster,
+    kinds: &[ResourceKind],
+    progress: &ProgressBar,
+) -> Result<Inventory> {
     let lister = Arc::new(Lister {
         client: cluster.client.clone(),
         progress: progress.clone(),
@@ -243,7 +257,6 @@ pub async fn collect(
         }
     });
     let results = join_all(tasks).await;
-    progress.finish_and_clear();
     crate::run::phase("listed");
 
     let mut inventory = Inventory::default();
@@ -278,11 +291,14 @@ enum Outcome {
 
 /// Surfaces skipped kinds on stderr and enforces `--require-complete`.
 pub fn report_skipped(inventory: &Inventory, require_complete: bool) -> Result<()> {
-    if inventory.skipped.is_empty() {
+    report_skipped_kinds(&inventory.skipped, require_complete)
+}
+
+fn report_skipped_kinds(skipped: &[Skipped], require_complete: bool) -> Result<()> {
+    if skipped.is_empty() {
         return Ok(());
     }
-    let what: Vec<String> = inventory
-        .skipped
+    let what: Vec<String> = skipped
         .iter()
         .map(|s| format!("{} ({})", s.resource, s.reason))
         .collect();
@@ -334,5 +350,101 @@ pub async fn acquire(
         inventory,
         scope,
         cluster: Some(cluster),
+    })
+}
+
+/// An inventory acquired in two parts (see [`acquire_staged`]).
+pub struct Staged {
+    /// The first part, complete; offline, the whole inventory.
+    pub first: Acquired,
+    /// The second part, still being listed (live only).
+    pub rest: Option<Arriving>,
+}
+
+/// The second part of a live inventory, being listed in the background.
+pub struct Arriving {
+    task: tokio::task::JoinHandle<Result<Inventory>>,
+    progress: ProgressBar,
+    require_complete: bool,
+    server: String,
+    runtime: tokio::runtime::Handle,
+}
+
+impl Arriving {
+    /// Waits for the rest, then reports what either part could not list (and enforces
+    /// `--require-complete`) as [`acquire`] does for one.
+    pub async fn inventory(mut self, first: &Inventory) -> Result<Inventory> {
+        let rest = match (&mut self.task).await {
+            Ok(rest) => rest?,
+            Err(stopped) if stopped.is_panic() => std::panic::resume_unwind(stopped.into_panic()),
+            Err(stopped) => {
+                return Err(Error::Cluster {
+                    server: self.server.clone(),
+                    message: format!("listing stopped: {stopped}"),
+                });
+            }
+        };
+        self.progress.finish_and_clear();
+        let skipped: Vec<Skipped> = first.skipped.iter().chain(&rest.skipped).cloned().collect();
+        report_skipped_kinds(&skipped, self.require_complete)?;
+        Ok(rest)
+    }
+}
+
+impl Arriving {
+    /// [`Arriving::inventory`] for a plain thread (outside the async runtime), e.g. one that
+    /// analyses while another thread works on the first part.
+    pub fn wait(self, first: &Inventory) -> Result<Inventory> {
+        let runtime = self.runtime.clone();
+        runtime.block_on(self.inventory(first))
+    }
+}
+
+impl Drop for Arriving {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// [`acquire`] in two parts, for analysis that can start on some kinds before the others
+/// have arrived. Live, `first` and `rest` are listed at once and this returns as soon as
+/// every `first` kind is in, the rest still listing (await [`Arriving::inventory`]).
+/// Offline (or with no `rest`), this is [`acquire`]: `first` holds every kind.
+pub async fn acquire_staged(
+    input: &crate::cli::InputArgs,
+    cluster_args: &crate::cli::ClusterArgs,
+    scope: &crate::cli::ScopeArgs,
+    first: &[ResourceKind],
+    rest: &[ResourceKind],
+    require_complete: bool,
+) -> Result<Staged> {
+    use std::io::IsTerminal;
+    if input.is_offline() || rest.is_empty() {
+        let kinds: Vec<ResourceKind> = first.iter().chain(rest).copied().collect();
+        let first = acquire(input, cluster_args, scope, &kinds, require_complete).await?;
+        return Ok(Staged { first, rest: None });
+    }
+    let cluster = crate::cluster::connect(cluster_args).await?;
+    let progress = progress_bar(first.len() + rest.len(), std::io::stderr().is_terminal());
+    let task = {
+        let (cluster, kinds, progress) = (cluster.clone(), rest.to_vec(), progress.clone());
+        tokio::spawn(async move { collect_with(&cluster, &kinds, &progress).await })
+    };
+    let rest = Arriving {
+        task,
+        progress: progress.clone(),
+        require_complete,
+        server: cluster.server.clone(),
+        runtime: tokio::runtime::Handle::current(),
+    };
+    let inventory = collect_with(&cluster, first, &progress).await?;
+    let scope = crate::cluster::NamespaceScope::resolve(scope, Some(&cluster.default_namespace));
+    Ok(Staged {
+        first: Acquired {
+            inventory,
+            scope,
+            cluster: Some(cluster),
+        },
+        rest: Some(rest),
     })
 }

@@ -13,7 +13,7 @@ pub mod scan;
 
 use std::io::Write;
 
-use guardrails::collect::acquire;
+use guardrails::collect::acquire_staged;
 use guardrails::error::Result;
 use guardrails::finding::Report;
 use guardrails::inventory::{Inventory, ResourceKind};
@@ -23,14 +23,15 @@ use guardrails::{exit_code, gate, run};
 use crate::authz::{RbacInput, RbacModel};
 use crate::cli::{Cli, Command};
 
-/// What rbac-audit reads: RBAC, the identities it binds, and every pod-creating kind.
+/// What rbac-audit reads: RBAC ([`RBAC_KINDS`]), then the identities it binds and every
+/// pod-creating kind.
 pub const KINDS: &[ResourceKind] = &[
-    ResourceKind::Namespace,
-    ResourceKind::ServiceAccount,
     ResourceKind::ClusterRole,
     ResourceKind::ClusterRoleBinding,
     ResourceKind::Role,
     ResourceKind::RoleBinding,
+    ResourceKind::Namespace,
+    ResourceKind::ServiceAccount,
     ResourceKind::Pod,
     ResourceKind::Deployment,
     ResourceKind::ReplicaSet,
@@ -41,12 +42,44 @@ pub const KINDS: &[ResourceKind] = &[
     ResourceKind::ReplicationController,
 ];
 
+/// The kinds the RBAC model and the rules on roles and bindings read: the head of [`KINDS`].
+pub const RBAC_KINDS: &[ResourceKind] = KINDS.split_at(4).0;
+
 pub fn build_model(inventory: &Inventory) -> RbacModel<'_> {
     RbacModel::build(RbacInput {
         cluster_roles: &inventory.cluster_roles,
         cluster_role_bindings: &inventory.cluster_role_bindings,
         roles: &inventory.roles,
         role_bindings: &inventory.role_bindings,
+    })
+}
+
+/// A live scan's rules: those on RBAC objects run on this thread while another waits for the
+/// rest of the inventory and then runs the workload rules.
+fn scan_while_listing(
+    ctx: &scan::ScanContext<'_>,
+    arriving: guardrails::collect::Arriving,
+) -> Result<(
+    Vec<guardrails::finding::Finding>,
+    Vec<guardrails::finding::Skipped>,
+    Inventory,
+)> {
+    std::thread::scope(|threads| {
+        let workload_rules = threads.spawn(move || {
+            let rest = arriving.wait(ctx.rbac)?;
+            run::phase("listed the rest");
+            let (findings, skipped) = scan::scan_workloads(ctx, &rest);
+            Ok::<_, guardrails::error::Error>((findings, skipped, rest))
+        });
+        let (mut findings, mut skipped) = scan::scan_rbac(ctx);
+        run::phase("rbac rules");
+        // A panic in a rule is a bug: surface it as such.
+        let (more, more_skipped, rest) = workload_rules
+            .join()
+            .unwrap_or_else(|p| std::panic::resume_unwind(p))?;
+        findings.extend(more);
+        skipped.extend(more_skipped);
+        Ok((findings, skipped, rest))
     })
 }
 
@@ -65,42 +98,64 @@ pub async fn run(cli: Cli) -> Result<i32> {
     let selector = cli.scope.label_query()?;
 
     run::phase("start");
-    let acquired = acquire(
+    let command = cli.command.unwrap_or(Command::Scan);
+    // A live scan analyses the RBAC objects while the other kinds are still being listed.
+    let (first, rest) = match command {
+        Command::Scan => KINDS.split_at(RBAC_KINDS.len()),
+        _ => (KINDS, &[][..]),
+    };
+    let staged = acquire_staged(
         &cli.input,
         &cli.cluster,
         &cli.scope,
-        KINDS,
+        first,
+        rest,
         cli.gate.require_complete,
     )
     .await?;
-    let mut inventory = acquired.inventory;
-    let live = acquired.cluster.is_some();
+    let mut inventory = staged.first.inventory;
+    let live = staged.first.cluster.is_some();
     if !live && !cli.no_bootstrap_roles {
         bootstrap::add_missing_cluster_roles(&mut inventory);
     }
     run::phase("inventory");
     let model = build_model(&inventory);
     run::phase("model");
-    let scope = acquired.scope;
+    let scope = staged.first.scope;
 
-    let code = match cli.command.unwrap_or(Command::Scan) {
+    let code = match command {
         Command::Scan => {
             let ctx = scan::ScanContext {
-                inventory: &inventory,
+                rbac: &inventory,
                 model: &model,
                 scope: &scope,
                 selector: selector.as_ref(),
                 include_system: cli.include_system,
                 live,
             };
-            let (mut findings, rule_skips) = scan::scan(&ctx);
+            let (mut findings, mut skipped, rest) = match staged.rest {
+                None => {
+                    let (findings, skipped) = scan::scan(&ctx, &inventory);
+                    (findings, skipped, None)
+                }
+                Some(arriving) => {
+                    let (findings, skipped, rest) = scan_while_listing(&ctx, arriving)?;
+                    (findings, skipped, Some(rest))
+                }
+            };
             for f in &mut findings {
                 f.location = inventory.location_of(&f.object);
             }
             run::phase("scan");
-            let mut skipped = inventory.skipped.clone();
-            skipped.extend(rule_skips);
-            let mut report = Report::new("rbac-audit", inventory.source.clone(), findings, skipped);
+            let mut kinds_skipped = inventory.skipped.clone();
+            kinds_skipped.extend(rest.iter().flat_map(|r| r.skipped.iter().cloned()));
+            kinds_skipped.append(&mut skipped);
+            let mut report = Report::new(
+                "rbac-audit",
+                inventory.source.clone(),
+                findings,
+                kinds_skipped,
+            );
             report.ignored = inventory.ignored_kinds.clone();
             let outcome = gate::apply(&mut report, &cli.gate, chrono::Local::now().date_naive())?;
             render::write_report(&mut out, &report, format, styles, catalogue::RULES)?;
@@ -153,3 +208,23 @@ pub async fn run(cli: Cli) -> Result<i32> {
 }
 #[cfg(test)]
 mod scan_tests;
+
+#[cfg(test)]
+mod kinds_tests {
+    use super::*;
+
+    /// A live scan builds the model from the first part of the inventory alone: it must hold
+    /// every RBAC kind and nothing the later part needs.
+    #[test]
+    fn the_rbac_part_is_exactly_the_rbac_kinds() {
+        assert_eq!(
+            RBAC_KINDS,
+            [
+                ResourceKind::ClusterRole,
+                ResourceKind::ClusterRoleBinding,
+                ResourceKind::Role,
+                ResourceKind::RoleBinding
+            ]
+        );
+    }
+}

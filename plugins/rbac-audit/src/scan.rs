@@ -23,7 +23,9 @@ const BOOTSTRAP_LABEL: &str = "kubernetes.io/bootstrapping";
 
 /// What the rules look at and how the user narrowed it.
 pub struct ScanContext<'a> {
-    pub inventory: &'a Inventory,
+    /// Where the Roles, ClusterRoles and bindings are. (A live scan lists them apart from the
+    /// rest, so that they are analysed while ServiceAccounts and workloads still arrive.)
+    pub rbac: &'a Inventory,
     pub model: &'a RbacModel<'a>,
     pub scope: &'a NamespaceScope,
     pub selector: Option<&'a LabelQuery>,
@@ -99,46 +101,53 @@ fn evidence(grant: &Grant, hit: Option<&Hit<'_>>) -> Value {
     e
 }
 
-/// Runs every rule. Returns the findings and what could not be evaluated.
+/// Runs every rule over `inventory` (ServiceAccounts, namespaces, workloads) and the RBAC
+/// objects of `ctx`. Returns the findings and what could not be evaluated.
 ///
-/// The per-binding rules and the per-workload token rule are the two costly halves (about
-/// equal at 100k RBAC objects), so they run on two threads; the order of the findings is
-/// the same as on one.
-pub fn scan(ctx: &ScanContext<'_>) -> (Vec<Finding>, Vec<Skipped>) {
-    let by_binding = || {
-        let mut findings = Vec::new();
-        binding_findings(
-            ctx,
-            &mut exposure::RuleCapabilities::default(),
-            &mut findings,
-        );
-        findings
-    };
-    let the_rest = || {
-        let (mut findings, mut skipped) = (Vec::new(), Vec::new());
-        dangling_role_refs(ctx, &mut findings, &mut skipped);
-        dangling_subjects(ctx, &mut findings, &mut skipped);
-        role_lints(ctx, &mut findings);
-        let mut cache = exposure::RuleCapabilities::default();
-        automount_with_rights(ctx, &mut cache, &mut findings, &mut skipped);
-        (findings, skipped)
-    };
-    let (mut findings, (rest, skipped)) = if guardrails::parallel::worker_threads() > 1 {
-        std::thread::scope(|scope| {
-            let other = scope.spawn(the_rest);
-            let mine = by_binding();
-            // A panic in a rule is a bug: surface it as such rather than lose its findings.
-            (
-                mine,
-                other
+/// The RBAC rules and the workload rules are two about equal halves at 100k RBAC objects,
+/// so they run on two threads; the findings are the same as on one.
+pub fn scan(ctx: &ScanContext<'_>, inventory: &Inventory) -> (Vec<Finding>, Vec<Skipped>) {
+    let ((mut findings, mut skipped), (more, more_skipped)) =
+        if guardrails::parallel::worker_threads() > 1 {
+            std::thread::scope(|scope| {
+                let workloads = scope.spawn(|| scan_workloads(ctx, inventory));
+                let rbac = scan_rbac(ctx);
+                // A panic in a rule is a bug: surface it as such rather than lose its findings.
+                let workloads = workloads
                     .join()
-                    .unwrap_or_else(|p| std::panic::resume_unwind(p)),
-            )
-        })
-    } else {
-        (by_binding(), the_rest())
-    };
-    findings.extend(rest);
+                    .unwrap_or_else(|p| std::panic::resume_unwind(p));
+                (rbac, workloads)
+            })
+        } else {
+            (scan_rbac(ctx), scan_workloads(ctx, inventory))
+        };
+    findings.extend(more);
+    skipped.extend(more_skipped);
+    (findings, skipped)
+}
+
+/// The rules that read only RBAC objects.
+pub fn scan_rbac(ctx: &ScanContext<'_>) -> (Vec<Finding>, Vec<Skipped>) {
+    let (mut findings, mut skipped) = (Vec::new(), Vec::new());
+    binding_findings(
+        ctx,
+        &mut exposure::RuleCapabilities::default(),
+        &mut findings,
+    );
+    dangling_role_refs(ctx, &mut findings, &mut skipped);
+    role_lints(ctx, &mut findings);
+    (findings, skipped)
+}
+
+/// The rules that also read ServiceAccounts, namespaces and workloads (from `inventory`).
+pub fn scan_workloads(
+    ctx: &ScanContext<'_>,
+    inventory: &Inventory,
+) -> (Vec<Finding>, Vec<Skipped>) {
+    let (mut findings, mut skipped) = (Vec::new(), Vec::new());
+    dangling_subjects(ctx, inventory, &mut findings, &mut skipped);
+    let mut cache = exposure::RuleCapabilities::default();
+    automount_with_rights(ctx, inventory, &mut cache, &mut findings, &mut skipped);
     (findings, skipped)
 }
 
@@ -278,8 +287,8 @@ fn binding_findings(
 }
 
 fn dangling_role_refs(ctx: &ScanContext<'_>, out: &mut Vec<Finding>, skipped: &mut Vec<Skipped>) {
-    let roles_unknown = ctx.inventory.was_skipped(ResourceKind::ClusterRole)
-        || ctx.inventory.was_skipped(ResourceKind::Role);
+    let roles_unknown =
+        ctx.rbac.was_skipped(ResourceKind::ClusterRole) || ctx.rbac.was_skipped(ResourceKind::Role);
     if roles_unknown {
         skipped.push(Skipped {
             resource: "rule/dangling-role-ref".into(),
@@ -338,8 +347,12 @@ fn dangling_role_refs(ctx: &ScanContext<'_>, out: &mut Vec<Finding>, skipped: &m
     }
 }
 
-fn dangling_subjects(ctx: &ScanContext<'_>, out: &mut Vec<Finding>, skipped: &mut Vec<Skipped>) {
-    let inv = ctx.inventory;
+fn dangling_subjects(
+    ctx: &ScanContext<'_>,
+    inv: &Inventory,
+    out: &mut Vec<Finding>,
+    skipped: &mut Vec<Skipped>,
+) {
     if inv.was_skipped(ResourceKind::ServiceAccount) {
         skipped.push(Skipped {
             resource: "rule/dangling-subject".into(),
@@ -358,7 +371,8 @@ fn dangling_subjects(ctx: &ScanContext<'_>, out: &mut Vec<Finding>, skipped: &mu
         return;
     }
     let namespaces_known = ctx.live && !inv.was_skipped(ResourceKind::Namespace);
-    let bindings = inv
+    let bindings = ctx
+        .rbac
         .cluster_role_bindings
         .iter()
         .map(|b| {
@@ -369,7 +383,7 @@ fn dangling_subjects(ctx: &ScanContext<'_>, out: &mut Vec<Finding>, skipped: &mu
                 &b.subjects,
             )
         })
-        .chain(inv.role_bindings.iter().map(|b| {
+        .chain(ctx.rbac.role_bindings.iter().map(|b| {
             (
                 BindingKind::RoleBinding,
                 &b.metadata,
@@ -429,7 +443,7 @@ fn dangling_subjects(ctx: &ScanContext<'_>, out: &mut Vec<Finding>, skipped: &mu
 
 /// Rule-level lints on Roles and ClusterRoles as written (aggregated roles hold copies).
 fn role_lints(ctx: &ScanContext<'_>, out: &mut Vec<Finding>) {
-    let inv = ctx.inventory;
+    let inv = ctx.rbac;
     let cluster_roles = inv
         .cluster_roles
         .iter()
@@ -556,11 +570,11 @@ fn role_lints(ctx: &ScanContext<'_>, out: &mut Vec<Finding>) {
 /// Workloads that mount the token of a ServiceAccount holding risky rights.
 fn automount_with_rights(
     ctx: &ScanContext<'_>,
+    inv: &Inventory,
     cache: &mut exposure::RuleCapabilities,
     out: &mut Vec<Finding>,
     skipped: &mut Vec<Skipped>,
 ) {
-    let inv = ctx.inventory;
     if inv.was_skipped(ResourceKind::ServiceAccount) {
         // The ServiceAccount's automount setting is unknown; the pod's own setting still decides
         // when present, otherwise the default (mounted) is assumed and said so in the evidence.
@@ -570,12 +584,13 @@ fn automount_with_rights(
             reason: "serviceaccounts could not be listed; ServiceAccount automount settings assumed unset".into(),
         });
     }
-    /// What a ServiceAccount's mounted token exposes.
-    struct TokenRights {
+    /// What a ServiceAccount's mounted token exposes. (The evidence is built per finding:
+    /// kept here too, it would double its memory when each ServiceAccount has one workload.)
+    struct TokenRights<'g> {
         worst: Severity,
         capabilities: Vec<&'static str>,
         summary: String,
-        grants: Vec<Value>,
+        hits: Vec<Hit<'g>>,
     }
     let mut rights_of: HashMap<(String, String), Option<TokenRights>> = HashMap::new();
     for workload in inv.workloads() {
@@ -609,7 +624,7 @@ fn automount_with_rights(
                     worst,
                     capabilities: hits.iter().map(|h| h.rule.id).collect(),
                     summary,
-                    grants: hits.iter().map(exposure::hit_json).collect(),
+                    hits,
                 })
             });
         let Some(rights) = rights else {
@@ -625,7 +640,7 @@ fn automount_with_rights(
             "tokenMount": mount,
             "capabilities": rights.capabilities,
             "nodes": workload.node_names(),
-            "grants": rights.grants,
+            "grants": rights.hits.iter().map(exposure::hit_json).collect::<Vec<_>>(),
         });
         // The mounted token is the exposure: the finding is as severe as the worst right.
         out.push(

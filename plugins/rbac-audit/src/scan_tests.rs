@@ -25,14 +25,14 @@ fn run(
     let model = crate::build_model(&inv);
     let selector = selector.map(|s| LabelQuery::parse(s).expect("selector"));
     let ctx = ScanContext {
-        inventory: &inv,
+        rbac: &inv,
         model: &model,
         scope: &scope,
         selector: selector.as_ref(),
         include_system,
         live: false,
     };
-    scan(&ctx).0
+    scan(&ctx, &inv).0
 }
 
 fn findings(yaml: &str) -> Vec<Finding> {
