@@ -55,7 +55,7 @@ impl Lister {
             .list(&params)
             .map_err(kube::Error::BuildRequest)?;
         let client = self.client.clone();
-        Ok(PendingPage(tokio::spawn(async move {
+        Ok(PendingPage(Background::spawn(async move {
             client.request_text(http_request).await
         })))
     }
@@ -153,22 +153,41 @@ struct RawPage<'a> {
     items: Vec<&'a serde_json::value::RawValue>,
 }
 
-/// A page requested and not yet read. Dropping it (an error elsewhere ended the list) cancels
-/// the request.
-struct PendingPage(tokio::task::JoinHandle<std::result::Result<String, kube::Error>>);
+/// A spawned task that is cancelled when dropped unawaited (an error elsewhere ended what it
+/// was for). A panic in it is resumed in the awaiting task.
+struct Background<T>(tokio::task::JoinHandle<T>);
 
-impl PendingPage {
-    async fn text(mut self) -> std::result::Result<String, kube::Error> {
+impl<T> Background<T> {
+    fn spawn(task: impl std::future::Future<Output = T> + Send + 'static) -> Self
+    where
+        T: Send + 'static,
+    {
+        Background(tokio::spawn(task))
+    }
+
+    /// `None` if it was cancelled.
+    async fn output(mut self) -> Option<T> {
         match (&mut self.0).await {
-            Ok(answer) => answer,
-            Err(stopped) => Err(kube::Error::Service(Box::new(stopped))),
+            Ok(output) => Some(output),
+            Err(stopped) if stopped.is_panic() => std::panic::resume_unwind(stopped.into_panic()),
+            Err(_) => None,
         }
     }
 }
 
-impl Drop for PendingPage {
+impl<T> Drop for Background<T> {
     fn drop(&mut self) {
         self.0.abort();
+    }
+}
+
+/// A page requested and not yet read.
+struct PendingPage(Background<std::result::Result<String, kube::Error>>);
+
+impl PendingPage {
+    async fn text(self) -> std::result::Result<String, kube::Error> {
+        let cancelled = || kube::Error::Service("the page request was cancelled".into());
+        self.0.output().await.unwrap_or_else(|| Err(cancelled()))
     }
 }
 
@@ -363,7 +382,7 @@ pub struct Staged {
 
 /// The second part of a live inventory, being listed in the background.
 pub struct Arriving {
-    task: tokio::task::JoinHandle<Result<Inventory>>,
+    task: Background<Result<Inventory>>,
     progress: ProgressBar,
     require_complete: bool,
     server: String,
@@ -373,17 +392,14 @@ pub struct Arriving {
 impl Arriving {
     /// Waits for the rest, then reports what either part could not list (and enforces
     /// `--require-complete`) as [`acquire`] does for one.
-    pub async fn inventory(mut self, first: &Inventory) -> Result<Inventory> {
-        let rest = match (&mut self.task).await {
-            Ok(rest) => rest?,
-            Err(stopped) if stopped.is_panic() => std::panic::resume_unwind(stopped.into_panic()),
-            Err(stopped) => {
-                return Err(Error::Cluster {
-                    server: self.server.clone(),
-                    message: format!("listing stopped: {stopped}"),
-                });
-            }
+    pub async fn inventory(self, first: &Inventory) -> Result<Inventory> {
+        let Some(rest) = self.task.output().await else {
+            return Err(Error::Cluster {
+                server: self.server,
+                message: "listing was cancelled".into(),
+            });
         };
+        let rest = rest?;
         self.progress.finish_and_clear();
         let skipped: Vec<Skipped> = first.skipped.iter().chain(&rest.skipped).cloned().collect();
         report_skipped_kinds(&skipped, self.require_complete)?;
@@ -397,12 +413,6 @@ impl Arriving {
     pub fn wait(self, first: &Inventory) -> Result<Inventory> {
         let runtime = self.runtime.clone();
         runtime.block_on(self.inventory(first))
-    }
-}
-
-impl Drop for Arriving {
-    fn drop(&mut self) {
-        self.task.abort();
     }
 }
 
@@ -428,7 +438,7 @@ pub async fn acquire_staged(
     let progress = progress_bar(first.len() + rest.len(), std::io::stderr().is_terminal());
     let task = {
         let (cluster, kinds, progress) = (cluster.clone(), rest.to_vec(), progress.clone());
-        tokio::spawn(async move { collect_with(&cluster, &kinds, &progress).await })
+        Background::spawn(async move { collect_with(&cluster, &kinds, &progress).await })
     };
     let rest = Arriving {
         task,
