@@ -33,6 +33,7 @@ fn main() {
         .and_then(|d| d.parse().ok())
         .unwrap_or(50_000);
     let binary = benchmark::release_binary("kubectl-harden", "kubectl-harden");
+    println!("{}", benchmark::describe_fresh_memory_cost());
     let dir = tempfile::tempdir().expect("tmp");
     // BENCH_KEEP=PATH keeps the generated workloads for profiling.
     let file = std::env::var_os("BENCH_KEEP")

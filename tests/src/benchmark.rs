@@ -95,3 +95,30 @@ pub fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(|a, b| a.total_cmp(b));
     v.get(v.len() / 2).copied().unwrap_or(f64::NAN)
 }
+
+/// Seconds this machine takes to fault in `mib` MiB of fresh memory (one write per 4 KiB
+/// page). On the project's VM this costs about 1 ms per MiB and varies several-fold from run to
+/// run (the host backs guest memory lazily and takes freed pages back), so a plugin's peak RSS
+/// is a large and noisy part of its wall time; the benchmarks print this next to their numbers.
+pub fn fresh_memory_seconds(mib: usize) -> f64 {
+    let start = std::time::Instant::now();
+    let mut block = vec![0u8; mib << 20];
+    for page in block.chunks_mut(4096) {
+        page[0] = 1;
+    }
+    std::hint::black_box(&block);
+    start.elapsed().as_secs_f64()
+}
+
+/// One line for a benchmark's output: what fresh memory costs on this machine right now.
+pub fn describe_fresh_memory_cost() -> String {
+    const MIB: usize = 512;
+    let runs: Vec<f64> = (0..3).map(|_| fresh_memory_seconds(MIB)).collect();
+    format!(
+        "this machine: faulting in {MIB} MiB of fresh memory took {} s (the plugins' peak RSS costs about as much system time per MiB)",
+        runs.iter()
+            .map(|s| format!("{s:.2}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    )
+}

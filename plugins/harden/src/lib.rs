@@ -267,22 +267,13 @@ fn write_sections(
     Ok(())
 }
 
-/// Findings split into the `pss` family and the rest, each list allocated once at its size.
-fn split_families(findings: Vec<Finding>) -> (Vec<Finding>, Vec<Finding>) {
-    let pss_count = findings
-        .iter()
-        .filter(|f| catalogue::is_pss(&f.rule))
-        .count();
-    let mut pss = Vec::with_capacity(pss_count);
-    let mut rest = Vec::with_capacity(findings.len() - pss_count);
-    for f in findings {
-        if catalogue::is_pss(&f.rule) {
-            pss.push(f);
-        } else {
-            rest.push(f);
-        }
-    }
-    (pss, rest)
+/// Findings split into the `pss` family and the rest: the rest move to a list of their own,
+/// the `pss` findings stay where they are (large clusters have hundreds of thousands).
+fn split_families(mut findings: Vec<Finding>) -> (Vec<Finding>, Vec<Finding>) {
+    let is_hardening = |f: &Finding| !catalogue::is_pss(&f.rule);
+    let mut hardening = Vec::with_capacity(findings.iter().filter(|f| is_hardening(f)).count());
+    hardening.extend(findings.extract_if(.., |f| is_hardening(f)));
+    (findings, hardening)
 }
 
 /// `fix`: the plan of every workload in scope (controllers; live, never their pods), filtered by

@@ -79,34 +79,83 @@ impl<'a> Table<'a> {
     }
 
     pub fn write(&self, out: &mut dyn Write, styles: Styles) -> Result<()> {
-        let columns = self.headers.len();
-        let mut widths: Vec<usize> = self.headers.iter().map(|h| visible_width(h)).collect();
-        for row in &self.rows {
-            for (i, cell) in row.iter().enumerate().take(columns) {
-                widths[i] = widths[i].max(visible_width(cell));
-            }
-        }
-        // One line buffer for all rows: large reports have hundreds of thousands.
-        let mut line = String::new();
-        let mut write_line = |out: &mut dyn Write, cells: &[Cow<'_, str>]| -> std::io::Result<()> {
-            line.clear();
-            for (i, cell) in cells.iter().enumerate().take(columns) {
-                line.push_str(cell);
-                if i + 1 < columns {
-                    let pad = widths[i] - visible_width(cell) + 3;
-                    line.extend(std::iter::repeat_n(' ', pad));
-                }
-            }
-            writeln!(out, "{}", line.trim_end())
-        };
+        let widths = self.widths();
         let header: Vec<Cow<'_, str>> =
             self.headers.iter().map(|h| styles.bold(h).into()).collect();
-        write_line(out, &header)?;
-        for row in &self.rows {
-            write_line(out, row)?;
+        let mut text = String::new();
+        push_line(&mut text, &header, &widths);
+        out.write_all(text.as_bytes())?;
+        if self.rows.len() < 2 * PARALLEL_CHUNK {
+            // One line buffer for all rows.
+            for row in &self.rows {
+                text.clear();
+                push_line(&mut text, row, &widths);
+                out.write_all(text.as_bytes())?;
+            }
+            return Ok(());
         }
+        // Hundreds of thousands of rows: laid out a chunk at a time on every core, written
+        // in order.
+        crate::parallel::map_in_order(
+            self.rows.chunks(PARALLEL_CHUNK).collect(),
+            |rows| {
+                let mut text = String::with_capacity(rows.len() * 128);
+                for row in rows {
+                    push_line(&mut text, row, &widths);
+                }
+                text
+            },
+            |text| out.write_all(text.as_bytes()),
+        )?;
         Ok(())
     }
+
+    /// Each column's width: its widest cell or header.
+    fn widths(&self) -> Vec<usize> {
+        let columns = self.headers.len();
+        let widest = |rows: &[Vec<Cow<'_, str>>]| {
+            let mut widths = vec![0; columns];
+            for row in rows {
+                for (width, cell) in widths.iter_mut().zip(row) {
+                    *width = (*width).max(visible_width(cell));
+                }
+            }
+            widths
+        };
+        let mut widths: Vec<usize> = self.headers.iter().map(|h| visible_width(h)).collect();
+        let mut merge = |part: Vec<usize>| {
+            for (width, w) in widths.iter_mut().zip(part) {
+                *width = (*width).max(w);
+            }
+            Ok::<(), std::convert::Infallible>(())
+        };
+        let Ok(()) = if self.rows.len() < 2 * PARALLEL_CHUNK {
+            merge(widest(&self.rows))
+        } else {
+            crate::parallel::map_in_order(self.rows.chunks(PARALLEL_CHUNK).collect(), widest, merge)
+        };
+        widths
+    }
+}
+
+/// Rows per chunk of a large table.
+const PARALLEL_CHUNK: usize = 8192;
+
+/// One row, padded to the column widths (the last column unpadded), and a newline.
+fn push_line(line: &mut String, cells: &[Cow<'_, str>], widths: &[usize]) {
+    let start = line.len();
+    let columns = widths.len();
+    for (i, cell) in cells.iter().enumerate().take(columns) {
+        line.push_str(cell);
+        if i + 1 < columns {
+            let pad = widths[i] - visible_width(cell) + 3;
+            line.extend(std::iter::repeat_n(' ', pad));
+        }
+    }
+    // An empty last cell leaves padding behind.
+    let end = line[start..].trim_end().len() + start;
+    line.truncate(end);
+    line.push('\n');
 }
 
 #[cfg(test)]
@@ -137,5 +186,30 @@ mod tests {
             text,
             "A        B\n\u{1b}[31mred\u{1b}[0m      x\nlonger   y\n"
         );
+    }
+
+    #[test]
+    fn large_tables_laid_out_in_chunks_align_and_keep_row_order() {
+        // The widest cell is in the last chunk; every earlier row must be padded to it.
+        let rows = 3 * PARALLEL_CHUNK + 5;
+        let mut t = Table::new(&["NAME", "N"]);
+        for i in 0..rows {
+            let name = if i == rows - 1 {
+                "a-much-longer-name".to_string()
+            } else {
+                format!("r{}", i % 7)
+            };
+            t.row([name, i.to_string()]);
+        }
+        let mut out = Vec::new();
+        t.write(&mut out, Styles { color: false }).expect("write");
+        let text = String::from_utf8(out).expect("utf8");
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), rows + 1);
+        let column = "a-much-longer-name".len() + 3;
+        assert_eq!(&lines[0][column..], "N");
+        for (i, line) in lines[1..].iter().enumerate() {
+            assert_eq!(&line[column..], i.to_string(), "row {i}: {line:?}");
+        }
     }
 }
