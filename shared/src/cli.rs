@@ -8,6 +8,22 @@ use clap::{Args, ValueEnum};
 
 use crate::finding::Severity;
 
+/// The flags every plugin takes, in the contract's order: each plugin's `Cli` flattens this
+/// once, and the shared steps (acquiring the inventory, the CI gate, rendering) read it.
+#[derive(Args, Debug, Clone, Default)]
+pub struct CommonArgs {
+    #[command(flatten)]
+    pub cluster: ClusterArgs,
+    #[command(flatten)]
+    pub scope: ScopeArgs,
+    #[command(flatten)]
+    pub input: InputArgs,
+    #[command(flatten)]
+    pub output: OutputArgs,
+    #[command(flatten)]
+    pub gate: GateArgs,
+}
+
 /// Connection flags, spelled and interpreted like kubectl's.
 #[derive(Args, Debug, Clone, Default)]
 pub struct ClusterArgs {

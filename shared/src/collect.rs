@@ -15,6 +15,7 @@ use k8s_openapi::api::core::v1::Pod;
 use kube::api::{ListParams, PostParams};
 use serde::de::DeserializeOwned;
 
+use crate::cli::CommonArgs;
 use crate::cluster::Cluster;
 use crate::error::{Error, Result};
 use crate::finding::{ReportSource, Skipped};
@@ -344,14 +345,15 @@ pub struct Acquired {
 
 /// The first step of every plugin: an inventory of `kinds`, from `-f` files when given
 /// (no cluster contacted), else from the cluster the kubeconfig names.
-pub async fn acquire(
-    input: &crate::cli::InputArgs,
-    cluster_args: &crate::cli::ClusterArgs,
-    scope: &crate::cli::ScopeArgs,
-    kinds: &[ResourceKind],
-    require_complete: bool,
-) -> Result<Acquired> {
+pub async fn acquire(common: &CommonArgs, kinds: &[ResourceKind]) -> Result<Acquired> {
     use std::io::IsTerminal;
+    let CommonArgs {
+        input,
+        cluster: cluster_args,
+        scope,
+        gate,
+        ..
+    } = common;
     if input.is_offline() {
         let inventory = Inventory::from_files(&input.filenames, input.recursive, kinds)?;
         let scope = crate::cluster::NamespaceScope::resolve(scope, None);
@@ -363,7 +365,7 @@ pub async fn acquire(
     }
     let cluster = crate::cluster::connect(cluster_args).await?;
     let inventory = collect(&cluster, kinds, std::io::stderr().is_terminal()).await?;
-    report_skipped(&inventory, require_complete)?;
+    report_skipped(&inventory, gate.require_complete)?;
     let scope = crate::cluster::NamespaceScope::resolve(scope, Some(&cluster.default_namespace));
     Ok(Acquired {
         inventory,
@@ -421,20 +423,17 @@ impl Arriving {
 /// every `first` kind is in, the rest still listing (await [`Arriving::inventory`]).
 /// Offline (or with no `rest`), this is [`acquire`]: `first` holds every kind.
 pub async fn acquire_staged(
-    input: &crate::cli::InputArgs,
-    cluster_args: &crate::cli::ClusterArgs,
-    scope: &crate::cli::ScopeArgs,
+    common: &CommonArgs,
     first: &[ResourceKind],
     rest: &[ResourceKind],
-    require_complete: bool,
 ) -> Result<Staged> {
     use std::io::IsTerminal;
-    if input.is_offline() || rest.is_empty() {
+    if common.input.is_offline() || rest.is_empty() {
         let kinds: Vec<ResourceKind> = first.iter().chain(rest).copied().collect();
-        let first = acquire(input, cluster_args, scope, &kinds, require_complete).await?;
+        let first = acquire(common, &kinds).await?;
         return Ok(Staged { first, rest: None });
     }
-    let cluster = crate::cluster::connect(cluster_args).await?;
+    let cluster = crate::cluster::connect(&common.cluster).await?;
     let progress = progress_bar(first.len() + rest.len(), std::io::stderr().is_terminal());
     let task = {
         let (cluster, kinds, progress) = (cluster.clone(), rest.to_vec(), progress.clone());
@@ -443,12 +442,13 @@ pub async fn acquire_staged(
     let rest = Arriving {
         task,
         progress: progress.clone(),
-        require_complete,
+        require_complete: common.gate.require_complete,
         server: cluster.server.clone(),
         runtime: tokio::runtime::Handle::current(),
     };
     let inventory = collect_with(&cluster, first, &progress).await?;
-    let scope = crate::cluster::NamespaceScope::resolve(scope, Some(&cluster.default_namespace));
+    let scope =
+        crate::cluster::NamespaceScope::resolve(&common.scope, Some(&cluster.default_namespace));
     Ok(Staged {
         first: Acquired {
             inventory,

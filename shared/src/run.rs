@@ -7,8 +7,11 @@ use std::process::ExitCode;
 
 use owo_colors::OwoColorize;
 
+use crate::cli::CommonArgs;
 use crate::error::{Error, Result};
 use crate::exit_code;
+use crate::finding::RuleInfo;
+use crate::scorecard::ScorecardArgs;
 
 pub fn main<C, F, Fut>(run: F) -> ExitCode
 where
@@ -54,6 +57,31 @@ fn report_error(e: &Error) -> ExitCode {
     };
     let _ = writeln!(std::io::stderr(), "{label} {e}");
     ExitCode::from(e.exit_code() as u8)
+}
+
+/// What every plugin answers before reading anything: `scorecard` (the suite's shared command,
+/// when it is the one given) and `--list-rules` (the plugin's `rules`). `Some(exit code)` once
+/// answered; `None` when the plugin's own work is asked for.
+pub fn answer_early(
+    common: &CommonArgs,
+    scorecard: Option<&ScorecardArgs>,
+    rules: &[RuleInfo],
+) -> Result<Option<i32>> {
+    if let Some(args) = scorecard {
+        return crate::scorecard::run(args, common.output.format, &common.gate).map(Some);
+    }
+    if common.gate.list_rules {
+        let mut out = stdout();
+        crate::render::write_rules(
+            &mut out,
+            rules,
+            common.output.format,
+            common.output.styles(),
+        )?;
+        out.flush()?;
+        return Ok(Some(exit_code::OK));
+    }
+    Ok(None)
 }
 
 /// Buffered stdout for reports; flushed by the caller (errors surface as `Error::Output`).

@@ -1,7 +1,7 @@
 //! `kubectl harden` flags: the suite's common flags plus this plugin's commands.
 
 use clap::{Parser, Subcommand, ValueEnum};
-use guardrails::cli::{ClusterArgs, GateArgs, InputArgs, OutputArgs, ScopeArgs, WriteArgs};
+use guardrails::cli::{CommonArgs, WriteArgs};
 
 use crate::pss::{Level, Version};
 
@@ -19,15 +19,7 @@ pub struct Cli {
     pub command: Option<Command>,
 
     #[command(flatten)]
-    pub cluster: ClusterArgs,
-    #[command(flatten)]
-    pub scope: ScopeArgs,
-    #[command(flatten)]
-    pub input: InputArgs,
-    #[command(flatten)]
-    pub output: OutputArgs,
-    #[command(flatten)]
-    pub gate: GateArgs,
+    pub common: CommonArgs,
     #[command(flatten)]
     pub analysis: AnalysisArgs,
 }

@@ -46,35 +46,27 @@ pub const KINDS: &[ResourceKind] = &[
 ];
 
 pub async fn run(cli: Cli) -> Result<i32> {
-    if let Some(Command::Scorecard(args)) = &cli.command {
-        return guardrails::scorecard::run(args, cli.output.format, &cli.gate);
-    }
-    let format = cli.output.format;
-    let styles = Styles::for_output(cli.output.color, format);
-    let mut out = run::stdout();
     let rules = catalogue::all_rules();
-    if cli.gate.list_rules {
-        render::write_rules(&mut out, &rules, format, styles)?;
-        out.flush()?;
-        return Ok(exit_code::OK);
+    let scorecard = match &cli.command {
+        Some(Command::Scorecard(args)) => Some(args),
+        _ => None,
+    };
+    if let Some(code) = run::answer_early(&cli.common, scorecard, &rules)? {
+        return Ok(code);
     }
+    let format = cli.common.output.format;
+    let styles = cli.common.output.styles();
+    let mut out = run::stdout();
     let disabled: HashSet<String> = cli.analysis.disable.iter().cloned().collect();
     if let Some(unknown) = disabled.iter().find(|d| !rules.iter().any(|r| r.id == *d)) {
         return Err(Error::Usage(format!(
             "--disable: unknown rule {unknown:?} (see --list-rules)"
         )));
     }
-    let selector = cli.scope.label_query()?;
+    let selector = cli.common.scope.label_query()?;
 
     run::phase("start");
-    let acquired = acquire(
-        &cli.input,
-        &cli.cluster,
-        &cli.scope,
-        KINDS,
-        cli.gate.require_complete,
-    )
-    .await?;
+    let acquired = acquire(&cli.common, KINDS).await?;
     let inventory = &acquired.inventory;
     let server_minor = match &acquired.cluster {
         Some(cluster) => server_minor(cluster).await,
@@ -99,7 +91,7 @@ pub async fn run(cli: Cli) -> Result<i32> {
             force,
             write,
         } => {
-            let namespace = match (&acquired.scope, cli.scope.namespace.as_deref()) {
+            let namespace = match (&acquired.scope, cli.common.scope.namespace.as_deref()) {
                 (_, Some(ns)) => ns.to_string(),
                 (guardrails::cluster::NamespaceScope::One(ns), None) => ns.clone(),
                 (guardrails::cluster::NamespaceScope::All, None) => {
@@ -116,18 +108,21 @@ pub async fn run(cli: Cli) -> Result<i32> {
                 force,
                 write: &write,
                 server_minor,
-                plan_format: matches!(cli.output.format, OutputFormat::Json | OutputFormat::Yaml)
-                    .then_some(cli.output.format),
+                plan_format: matches!(
+                    cli.common.output.format,
+                    OutputFormat::Json | OutputFormat::Yaml
+                )
+                .then_some(cli.common.output.format),
             };
             rollout::rollout(&acquired, &args, &mut out, styles).await?;
             out.flush()?;
             Ok(exit_code::OK)
         }
         Command::Undo { object, write } => {
-            undo_command(&object, &write, &acquired, cli.output.format, styles).await
+            undo_command(&object, &write, &acquired, cli.common.output.format, styles).await
         }
         // Answered at the top of `run`, before anything is read.
-        Command::Scorecard(args) => guardrails::scorecard::run(&args, format, &cli.gate),
+        Command::Scorecard(args) => guardrails::scorecard::run(&args, format, &cli.common.gate),
         Command::Check => {
             let opts = CheckOptions {
                 level: cli.analysis.level,
@@ -153,9 +148,12 @@ pub async fn run(cli: Cli) -> Result<i32> {
                 inventory.skipped.clone(),
             );
             report.ignored = inventory.ignored_kinds.clone();
-            let gate_outcome =
-                gate::apply(&mut report, &cli.gate, chrono::Local::now().date_naive())?;
-            let code = gate::exit_code(&report, &gate_outcome, cli.gate.fail_on.0);
+            let gate_outcome = gate::apply(
+                &mut report,
+                &cli.common.gate,
+                chrono::Local::now().date_naive(),
+            )?;
+            let code = gate::exit_code(&report, &gate_outcome, cli.common.gate.fail_on.0);
             let expired = std::mem::take(&mut report.expired_exceptions);
             match format {
                 OutputFormat::Table | OutputFormat::Wide | OutputFormat::Markdown => {
@@ -287,7 +285,7 @@ async fn fix_command(
     server_minor: Option<u32>,
 ) -> Result<i32> {
     use std::collections::BTreeMap;
-    let styles = Styles::for_output(cli.output.color, cli.output.format);
+    let styles = cli.common.output.styles();
     let mut out = run::stdout();
     for name in args.only.iter().chain(&args.skip) {
         if !fix::FIXES.contains(&name.as_str()) {
@@ -310,7 +308,7 @@ async fn fix_command(
         ..fix::FixOptions::default()
     };
     // `-o json` prints the plan and writes nothing, so it asks nothing either.
-    let plan_only = cli.output.format == OutputFormat::Json;
+    let plan_only = cli.common.output.format == OutputFormat::Json;
     let interactive = !args.write.yes && !plan_only && {
         use std::io::IsTerminal;
         std::io::stdin().is_terminal() && std::io::stderr().is_terminal()
@@ -407,7 +405,10 @@ async fn fix_command(
                     "--dry-run=server needs a cluster; for files use --dry-run=client".into(),
                 ));
             }
-            let files = guardrails::manifest::expand(&cli.input.filenames, cli.input.recursive)?;
+            let files = guardrails::manifest::expand(
+                &cli.common.input.filenames,
+                cli.common.input.recursive,
+            )?;
             let by_object: BTreeMap<_, _> =
                 plans.into_iter().map(|(k, (_, plan))| (k, plan)).collect();
             let mut writes = Vec::new();

@@ -23,7 +23,7 @@ use guardrails::collect::acquire;
 use guardrails::error::{Error, Result};
 use guardrails::finding::Report;
 use guardrails::inventory::ResourceKind;
-use guardrails::render::{self, Styles};
+use guardrails::render;
 use guardrails::{exit_code, gate, run};
 
 use crate::cli::{Cli, Command};
@@ -42,18 +42,17 @@ pub const KINDS: &[ResourceKind] = &[
 ];
 
 pub async fn run(mut cli: Cli) -> Result<i32> {
-    if let Some(Command::Scorecard(args)) = &cli.command {
-        return guardrails::scorecard::run(args, cli.output.format, &cli.gate);
+    let scorecard = match &cli.command {
+        Some(Command::Scorecard(args)) => Some(args),
+        _ => None,
+    };
+    if let Some(code) = run::answer_early(&cli.common, scorecard, catalogue::RULES)? {
+        return Ok(code);
     }
-    let format = cli.output.format;
-    let styles = Styles::for_output(cli.output.color, format);
+    let format = cli.common.output.format;
+    let styles = cli.common.output.styles();
     let mut out = run::stdout();
-    if cli.gate.list_rules {
-        render::write_rules(&mut out, catalogue::RULES, format, styles)?;
-        out.flush()?;
-        return Ok(exit_code::OK);
-    }
-    let selector = cli.scope.label_query()?;
+    let selector = cli.common.scope.label_query()?;
     let policy = scan::RegistryPolicy::new(
         &cli.policy.allow_registry,
         cli.policy.allow_registries_file.as_deref(),
@@ -68,25 +67,20 @@ pub async fn run(mut cli: Cli) -> Result<i32> {
     let command = cli.command.take().unwrap_or(Command::Scan);
     // Checked before anything is read: offline, pin rewrites files (never stdin or templates).
     let pin_files = match &command {
-        Command::Pin { write } if cli.input.is_offline() => Some(pin_preflight(&cli.input, write)?),
+        Command::Pin { write } if cli.common.input.is_offline() => {
+            Some(pin_preflight(&cli.common.input, write)?)
+        }
         _ => None,
     };
 
-    if matches!(command, Command::Drift) && cli.input.is_offline() {
+    if matches!(command, Command::Drift) && cli.common.input.is_offline() {
         return Err(Error::Usage(
             "drift compares the digests running pods report: it needs a cluster, not -f files"
                 .into(),
         ));
     }
     run::phase("start");
-    let acquired = acquire(
-        &cli.input,
-        &cli.cluster,
-        &cli.scope,
-        KINDS,
-        cli.gate.require_complete,
-    )
-    .await?;
+    let acquired = acquire(&cli.common, KINDS).await?;
     let inventory = acquired.inventory;
     let uses = scan::image_uses(&inventory, &acquired.scope, selector.as_ref());
     run::phase("inventory");
@@ -105,7 +99,11 @@ pub async fn run(mut cli: Cli) -> Result<i32> {
                 inventory.skipped.clone(),
             );
             report.ignored = inventory.ignored_kinds.clone();
-            let outcome = gate::apply(&mut report, &cli.gate, chrono::Local::now().date_naive())?;
+            let outcome = gate::apply(
+                &mut report,
+                &cli.common.gate,
+                chrono::Local::now().date_naive(),
+            )?;
             match format {
                 OutputFormat::Table | OutputFormat::Wide => scan::write_grouped_table(
                     &mut out,
@@ -116,7 +114,7 @@ pub async fn run(mut cli: Cli) -> Result<i32> {
                 _ => render::write_report(&mut out, &report, format, styles, catalogue::RULES)?,
             }
             out.flush()?;
-            gate::conclude(&report, &outcome, cli.gate.fail_on.0)
+            gate::conclude(&report, &outcome, cli.common.gate.fail_on.0)
         }
         Command::Drift => {
             let targets = drift::registry_targets(&resolve::targets(&uses));
@@ -132,7 +130,11 @@ pub async fn run(mut cli: Cli) -> Result<i32> {
                 inventory.skipped.clone(),
             );
             report.ignored = inventory.ignored_kinds.clone();
-            let outcome = gate::apply(&mut report, &cli.gate, chrono::Local::now().date_naive())?;
+            let outcome = gate::apply(
+                &mut report,
+                &cli.common.gate,
+                chrono::Local::now().date_naive(),
+            )?;
             render::write_report(&mut out, &report, format, styles, catalogue::RULES)?;
             out.flush()?;
             // Unreachable or unauthorised registries leave drift unknown: said, exit 4.
@@ -141,7 +143,7 @@ pub async fn run(mut cli: Cli) -> Result<i32> {
                     eprintln!("error: {error}");
                 }
             }
-            let code = gate::conclude(&report, &outcome, cli.gate.fail_on.0);
+            let code = gate::conclude(&report, &outcome, cli.common.gate.fail_on.0);
             if code == exit_code::OK
                 && resolution
                     .images
@@ -228,7 +230,7 @@ pub async fn run(mut cli: Cli) -> Result<i32> {
             report_resolution_errors(&resolution)
         }
         // Answered at the top of `run`, before anything is read.
-        Command::Scorecard(args) => guardrails::scorecard::run(&args, format, &cli.gate)?,
+        Command::Scorecard(args) => guardrails::scorecard::run(&args, format, &cli.common.gate)?,
     };
     out.flush()?;
     Ok(code)
@@ -275,6 +277,7 @@ async fn resolve_targets(
             insecure_registries: cli.registry.insecure_registry.clone(),
             concurrency: cli.registry.concurrency.into(),
             timeout: cli
+                .common
                 .cluster
                 .request_timeout
                 .filter(|t| !t.is_zero())

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand, ValueEnum};
-use guardrails::cli::{ClusterArgs, GateArgs, InputArgs, OutputArgs, ScopeArgs, WriteArgs};
+use guardrails::cli::{CommonArgs, WriteArgs};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -19,15 +19,7 @@ pub struct Cli {
     pub command: Option<Command>,
 
     #[command(flatten)]
-    pub cluster: ClusterArgs,
-    #[command(flatten)]
-    pub scope: ScopeArgs,
-    #[command(flatten)]
-    pub input: InputArgs,
-    #[command(flatten)]
-    pub output: OutputArgs,
-    #[command(flatten)]
-    pub gate: GateArgs,
+    pub common: CommonArgs,
 
     /// Also report kube-system, kube-public and kube-node-lease
     #[arg(long, global = true, help_heading = "Analysis")]

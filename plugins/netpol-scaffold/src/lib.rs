@@ -34,18 +34,17 @@ use crate::infra::Enforcement;
 use crate::model::Model;
 
 pub async fn run(cli: Cli) -> Result<i32> {
-    if let Some(Command::Scorecard(args)) = &cli.command {
-        return guardrails::scorecard::run(args, cli.output.format, &cli.gate);
+    let scorecard = match &cli.command {
+        Some(Command::Scorecard(args)) => Some(args),
+        _ => None,
+    };
+    if let Some(code) = run::answer_early(&cli.common, scorecard, catalogue::RULES)? {
+        return Ok(code);
     }
-    let format = cli.output.format;
-    let styles = Styles::for_output(cli.output.color, format);
+    let format = cli.common.output.format;
+    let styles = cli.common.output.styles();
     let mut out = run::stdout();
-    if cli.gate.list_rules {
-        render::write_rules(&mut out, catalogue::RULES, format, styles)?;
-        out.flush()?;
-        return Ok(exit_code::OK);
-    }
-    let selector = cli.scope.label_query()?;
+    let selector = cli.common.scope.label_query()?;
     // Flags and case files are checked before the cluster is contacted.
     let cases = match &cli.command {
         Some(Command::Check {
@@ -77,14 +76,7 @@ pub async fn run(cli: Cli) -> Result<i32> {
     };
 
     run::phase("start");
-    let acquired = acquire(
-        &cli.input,
-        &cli.cluster,
-        &cli.scope,
-        model::KINDS,
-        cli.gate.require_complete,
-    )
-    .await?;
+    let acquired = acquire(&cli.common, model::KINDS).await?;
     let inventory = acquired.inventory;
     let admin_policies = admin_policies::count_in_files(&inventory.ignored_kinds);
     if admin_policies > 0 {
@@ -137,10 +129,14 @@ pub async fn run(cli: Cli) -> Result<i32> {
                 inventory.skipped.clone(),
             );
             report.ignored = inventory.ignored_kinds.clone();
-            let outcome = gate::apply(&mut report, &cli.gate, chrono::Local::now().date_naive())?;
+            let outcome = gate::apply(
+                &mut report,
+                &cli.common.gate,
+                chrono::Local::now().date_naive(),
+            )?;
             render::write_report(&mut out, &report, format, styles, catalogue::RULES)?;
             out.flush()?;
-            gate::conclude(&report, &outcome, cli.gate.fail_on.0)
+            gate::conclude(&report, &outcome, cli.common.gate.fail_on.0)
         }
         Command::Check { cases: file, .. } => {
             let cases = cases.unwrap_or_default();
@@ -185,7 +181,7 @@ pub async fn run(cli: Cli) -> Result<i32> {
             infer,
             out_dir,
         } => {
-            let namespace = match (&scope, cli.scope.all_namespaces) {
+            let namespace = match (&scope, cli.common.scope.all_namespaces) {
                 (guardrails::cluster::NamespaceScope::One(ns), false) => ns.clone(),
                 _ => {
                     return Err(Error::Usage(
@@ -282,7 +278,7 @@ pub async fn run(cli: Cli) -> Result<i32> {
             exit_code::OK
         }
         Command::Plan { policies } => {
-            let namespace = match (&scope, cli.scope.all_namespaces) {
+            let namespace = match (&scope, cli.common.scope.all_namespaces) {
                 (guardrails::cluster::NamespaceScope::One(ns), false) => ns.clone(),
                 _ => {
                     return Err(Error::Usage(
@@ -367,7 +363,7 @@ pub async fn run(cli: Cli) -> Result<i32> {
             exit_code::OK
         }
         // Answered at the top of `run`, before anything is read.
-        Command::Scorecard(args) => guardrails::scorecard::run(&args, format, &cli.gate)?,
+        Command::Scorecard(args) => guardrails::scorecard::run(&args, format, &cli.common.gate)?,
     };
     out.flush()?;
     run::phase("report");

@@ -1,7 +1,7 @@
 //! `kubectl rbac-audit` flags: the suite's common flags plus this plugin's subcommands.
 
 use clap::{Parser, Subcommand};
-use guardrails::cli::{ClusterArgs, GateArgs, InputArgs, OutputArgs, ScopeArgs};
+use guardrails::cli::CommonArgs;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -17,15 +17,7 @@ pub struct Cli {
     pub command: Option<Command>,
 
     #[command(flatten)]
-    pub cluster: ClusterArgs,
-    #[command(flatten)]
-    pub scope: ScopeArgs,
-    #[command(flatten)]
-    pub input: InputArgs,
-    #[command(flatten)]
-    pub output: OutputArgs,
-    #[command(flatten)]
-    pub gate: GateArgs,
+    pub common: CommonArgs,
 
     /// Also report Kubernetes' own bootstrap RBAC (objects labelled kubernetes.io/bootstrapping=rbac-defaults)
     #[arg(long, global = true, help_heading = "Analysis")]
@@ -108,8 +100,8 @@ mod tests {
         ])
         .expect("parse");
         assert!(matches!(cli.command, Some(Command::WhoCan { .. })));
-        assert_eq!(cli.gate.fail_on.0, None);
-        assert_eq!(cli.scope.namespace.as_deref(), Some("shop"));
+        assert_eq!(cli.common.gate.fail_on.0, None);
+        assert_eq!(cli.common.scope.namespace.as_deref(), Some("shop"));
         assert!(Cli::try_parse_from(["kubectl-rbac_audit", "-o", "csv"]).is_err());
     }
 

@@ -17,7 +17,7 @@ use guardrails::collect::acquire_staged;
 use guardrails::error::Result;
 use guardrails::finding::Report;
 use guardrails::inventory::{Inventory, ResourceKind};
-use guardrails::render::{self, Styles};
+use guardrails::render;
 use guardrails::{exit_code, gate, run};
 
 use crate::authz::{RbacInput, RbacModel};
@@ -84,18 +84,17 @@ fn scan_while_listing(
 }
 
 pub async fn run(cli: Cli) -> Result<i32> {
-    if let Some(Command::Scorecard(args)) = &cli.command {
-        return guardrails::scorecard::run(args, cli.output.format, &cli.gate);
+    let scorecard = match &cli.command {
+        Some(Command::Scorecard(args)) => Some(args),
+        _ => None,
+    };
+    if let Some(code) = run::answer_early(&cli.common, scorecard, catalogue::RULES)? {
+        return Ok(code);
     }
-    let format = cli.output.format;
-    let styles = Styles::for_output(cli.output.color, format);
+    let format = cli.common.output.format;
+    let styles = cli.common.output.styles();
     let mut out = run::stdout();
-    if cli.gate.list_rules {
-        render::write_rules(&mut out, catalogue::RULES, format, styles)?;
-        out.flush()?;
-        return Ok(exit_code::OK);
-    }
-    let selector = cli.scope.label_query()?;
+    let selector = cli.common.scope.label_query()?;
 
     run::phase("start");
     let command = cli.command.unwrap_or(Command::Scan);
@@ -104,15 +103,7 @@ pub async fn run(cli: Cli) -> Result<i32> {
         Command::Scan => KINDS.split_at(RBAC_KINDS.len()),
         _ => (KINDS, &[][..]),
     };
-    let staged = acquire_staged(
-        &cli.input,
-        &cli.cluster,
-        &cli.scope,
-        first,
-        rest,
-        cli.gate.require_complete,
-    )
-    .await?;
+    let staged = acquire_staged(&cli.common, first, rest).await?;
     let mut inventory = staged.first.inventory;
     let live = staged.first.cluster.is_some();
     if !live && !cli.no_bootstrap_roles {
@@ -157,18 +148,22 @@ pub async fn run(cli: Cli) -> Result<i32> {
                 kinds_skipped,
             );
             report.ignored = inventory.ignored_kinds.clone();
-            let outcome = gate::apply(&mut report, &cli.gate, chrono::Local::now().date_naive())?;
+            let outcome = gate::apply(
+                &mut report,
+                &cli.common.gate,
+                chrono::Local::now().date_naive(),
+            )?;
             render::write_report(&mut out, &report, format, styles, catalogue::RULES)?;
             out.flush()?;
             run::phase("report");
-            gate::conclude(&report, &outcome, cli.gate.fail_on.0)
+            gate::conclude(&report, &outcome, cli.common.gate.fail_on.0)
         }
         Command::WhoCan {
             verb,
             resource,
             name,
         } => {
-            let namespace = if cli.scope.all_namespaces {
+            let namespace = if cli.common.scope.all_namespaces {
                 None
             } else {
                 scope.as_option()
@@ -201,7 +196,7 @@ pub async fn run(cli: Cli) -> Result<i32> {
             exit_code::OK
         }
         // Answered at the top of `run`, before anything is read.
-        Command::Scorecard(args) => guardrails::scorecard::run(&args, format, &cli.gate)?,
+        Command::Scorecard(args) => guardrails::scorecard::run(&args, format, &cli.common.gate)?,
     };
     out.flush()?;
     Ok(code)

@@ -77,6 +77,13 @@ impl Styles {
     }
 }
 
+impl crate::cli::OutputArgs {
+    /// The styles of this output: colour only for tables on a terminal (see [`Styles::for_output`]).
+    pub fn styles(&self) -> Styles {
+        Styles::for_output(self.color, self.format)
+    }
+}
+
 pub fn write_json<T: Serialize>(out: &mut dyn Write, value: &T) -> Result<()> {
     // serde_json writes token by token: through a concrete buffer those writes are plain
     // copies, not a dynamic call each (reports of large clusters are hundreds of MB).
