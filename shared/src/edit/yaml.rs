@@ -62,6 +62,17 @@ pub enum EditError {
     Verification(String),
 }
 
+impl EditError {
+    /// The node at `path` of `document` is of a form this editor does not change.
+    fn unsupported(document: usize, path: &[PathSegment], what: &'static str) -> EditError {
+        EditError::Unsupported {
+            document,
+            path: display_path(path),
+            what,
+        }
+    }
+}
+
 /// A node with its source position (byte offsets into the text).
 #[derive(Debug, Clone)]
 pub enum Node {
@@ -287,11 +298,7 @@ impl YamlFile {
             document,
             path: display_path(path),
         };
-        let unsupported = |what| EditError::Unsupported {
-            document,
-            path: display_path(path),
-            what,
-        };
+        let unsupported = |what| EditError::unsupported(document, path, what);
         let (style, span) = match self.get(document, path).ok_or_else(not_found)? {
             Node::Scalar { style, span, .. } => (*style, *span),
             _ => return Err(unsupported("not a scalar")),
@@ -323,11 +330,7 @@ impl YamlFile {
         path: &[PathSegment],
         value: &str,
     ) -> Result<(), EditError> {
-        let unsupported = |what| EditError::Unsupported {
-            document,
-            path: display_path(path),
-            what,
-        };
+        let unsupported = |what| EditError::unsupported(document, path, what);
         if !(matches!(value, "true" | "false") || value.parse::<i64>().is_ok()) {
             return Err(unsupported("not given a boolean or integer"));
         }
@@ -375,18 +378,14 @@ impl YamlFile {
             ..
         } = node
         else {
-            return Err(EditError::Unsupported {
-                document,
-                path: display_path(path),
-                what: "not a mapping",
-            });
+            return Err(EditError::unsupported(document, path, "not a mapping"));
         };
         if entries.iter().any(|(k, _)| k == key) {
-            return Err(EditError::Unsupported {
+            return Err(EditError::unsupported(
                 document,
-                path: display_path(path),
-                what: "already holding that key",
-            });
+                path,
+                "already holding that key",
+            ));
         }
         // A block collection (`- ALL`, `a: 1`) fits neither after `key: ` on one line nor in
         // a flow mapping: it goes on lines of its own, or is rewritten as flow YAML.
@@ -401,12 +400,9 @@ impl YamlFile {
             // Keep any space before `}` where it is.
             let at = self.text[..*close].trim_end().len();
             let value = if block_collection {
-                let parsed: serde_json::Value =
-                    serde_yaml_ng::from_str(value).map_err(|_| EditError::Unsupported {
-                        document,
-                        path: display_path(path),
-                        what: "given a value that is not plain data",
-                    })?;
+                let parsed: serde_json::Value = serde_yaml_ng::from_str(value).map_err(|_| {
+                    EditError::unsupported(document, path, "given a value that is not plain data")
+                })?;
                 flow_text(&parsed)
             } else {
                 value.trim().to_string()
@@ -417,11 +413,11 @@ impl YamlFile {
             }
         } else {
             let Some(last_end) = entries.last().and_then(|(_, v)| v.end()) else {
-                return Err(EditError::Unsupported {
+                return Err(EditError::unsupported(
                     document,
-                    path: display_path(path),
-                    what: "an empty block mapping",
-                });
+                    path,
+                    "an empty block mapping",
+                ));
             };
             // After the last entry's line (its trailing comment stays with it).
             let at = self.text[last_end..]
@@ -467,11 +463,7 @@ impl YamlFile {
         path: &[PathSegment],
         value: &serde_json::Value,
     ) -> Result<(), EditError> {
-        let unsupported = |what| EditError::Unsupported {
-            document,
-            path: display_path(path),
-            what,
-        };
+        let unsupported = |what| EditError::unsupported(document, path, what);
         let node = self.node_at(document, path)?;
         let Node::Sequence {
             items,
@@ -561,11 +553,7 @@ impl YamlFile {
     ) -> Result<(), EditError> {
         let mut full = path.to_vec();
         full.push(PathSegment::Key(key.to_string()));
-        let unsupported = |what| EditError::Unsupported {
-            document,
-            path: display_path(&full),
-            what,
-        };
+        let unsupported = |what| EditError::unsupported(document, &full, what);
         let node = self.node_at(document, path)?;
         let Node::Mapping {
             entries,
@@ -659,11 +647,7 @@ impl YamlFile {
         path: &[PathSegment],
         indexes: &[usize],
     ) -> Result<(), EditError> {
-        let unsupported = |what| EditError::Unsupported {
-            document,
-            path: display_path(path),
-            what,
-        };
+        let unsupported = |what| EditError::unsupported(document, path, what);
         let node = self.node_at(document, path)?;
         let Node::Sequence {
             items,
