@@ -315,19 +315,6 @@ pub(crate) fn pods_may_be_owned(wanted: &[ResourceKind]) -> bool {
     POD_OWNER_KINDS.iter().any(|k| wanted.contains(k))
 }
 
-/// (container name, `imageID`) from a pod's status, init containers first; empty IDs (not
-/// started yet) left out.
-pub fn image_ids(status: &k8s_openapi::api::core::v1::PodStatus) -> Vec<(String, String)> {
-    status
-        .init_container_statuses
-        .iter()
-        .flatten()
-        .chain(status.container_statuses.iter().flatten())
-        .filter(|c| !c.image_id.is_empty())
-        .map(|c| (c.name.clone(), c.image_id.clone()))
-        .collect()
-}
-
 fn location_key(object: &ObjectRef) -> u64 {
     use std::hash::{Hash, Hasher};
     let mut hasher = std::collections::hash_map::DefaultHasher::new();

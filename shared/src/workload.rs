@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
-use k8s_openapi::api::core::v1::PodSpec;
+use k8s_openapi::api::core::v1::{PodSpec, PodStatus};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
 use crate::finding::ObjectRef;
@@ -38,9 +38,39 @@ pub struct PodInstance<'a> {
     pub labels: PodLabels<'a>,
     pub node_name: Option<&'a str>,
     pub pod_ip: Option<&'a str>,
-    /// (container, `imageID`) of a controller-owned pod (see `OwnedPod::image_ids`); empty for
-    /// a bare Pod, whose status is in the inventory.
-    pub image_ids: &'a [(String, String)],
+    /// The digests its containers actually run (live).
+    pub image_ids: ImageIds<'a>,
+}
+
+/// (container name, `imageID`) of each container and init container of a pod that has
+/// started, init containers first: what a moved tag can make differ between pods.
+#[derive(Debug, Clone, Copy)]
+pub enum ImageIds<'a> {
+    /// A controller-owned pod's, kept when it was read (see `OwnedPod::image_ids`).
+    Pairs(&'a [(String, String)]),
+    /// A bare Pod's status.
+    Status(Option<&'a PodStatus>),
+}
+
+impl<'a> ImageIds<'a> {
+    pub fn iter(self) -> impl Iterator<Item = (&'a str, &'a str)> {
+        let (pairs, status) = match self {
+            ImageIds::Pairs(pairs) => (pairs, None),
+            ImageIds::Status(status) => (&[][..], status),
+        };
+        let started = status.into_iter().flat_map(|s| {
+            s.init_container_statuses
+                .iter()
+                .flatten()
+                .chain(s.container_statuses.iter().flatten())
+                .filter(|c| !c.image_id.is_empty())
+                .map(|c| (c.name.as_str(), c.image_id.as_str()))
+        });
+        pairs
+            .iter()
+            .map(|(name, id)| (name.as_str(), id.as_str()))
+            .chain(started)
+    }
 }
 
 /// A pod's own labels: a bare Pod's map, or a controller-owned pod's sorted pairs.
@@ -257,7 +287,7 @@ impl Inventory {
                     labels: PodLabels::Pairs(&pod.labels),
                     node_name: pod.node_name.as_deref(),
                     pod_ip: pod.pod_ip.as_deref(),
-                    image_ids: &pod.image_ids,
+                    image_ids: ImageIds::Pairs(&pod.image_ids),
                 });
             }
         }
@@ -268,7 +298,7 @@ impl Inventory {
                 labels: PodLabels::Map(pod.metadata.labels.as_ref()),
                 node_name: node,
                 pod_ip: pod.status.as_ref().and_then(|s| s.pod_ip.as_deref()),
-                image_ids: &[],
+                image_ids: ImageIds::Status(pod.status.as_ref()),
             };
             match top_owner(&pod.metadata) {
                 Some(owner) => {

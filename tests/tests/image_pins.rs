@@ -1195,6 +1195,16 @@ fn drift_finds_moved_tags_mixed_replicas_and_vanished_digests() {
         &format!("{host}/team/old:v1@{never_pushed}"),
         &[&never_pushed],
     ));
+    // A bare Pod: its own status says what runs, init containers included.
+    objects.push(json!({"apiVersion": "v1", "kind": "Pod",
+        "metadata": {"name": "solo", "namespace": "apps"},
+        "spec": {"initContainers": [{"name": "setup", "image": app}],
+                 "containers": [{"name": "main", "image": app}]},
+        "status": {"phase": "Running",
+            "initContainerStatuses": [{"name": "setup", "image": app,
+                "imageID": format!("{host}/team/app@{first}"), "ready": false, "restartCount": 0}],
+            "containerStatuses": [{"name": "main", "image": app,
+                "imageID": format!("{host}/team/app@{first}"), "ready": true, "restartCount": 0}]}}));
     let server = TestApiServer::start(ApiServerConfig {
         inventory: Inventory::from_objects(objects),
         ..ApiServerConfig::default()
@@ -1229,6 +1239,8 @@ fn drift_finds_moved_tags_mixed_replicas_and_vanished_digests() {
             ),
             ("image-tag-moved".into(), "gone".into(), "main".into()),
             ("image-tag-moved".into(), "moved".into(), "main".into()),
+            ("image-tag-moved".into(), "solo".into(), "main".into()),
+            ("image-tag-moved".into(), "solo".into(), "setup".into()),
         ],
         "{report}"
     );

@@ -45,27 +45,12 @@ fn digest_of(image_id: &str) -> Option<&str> {
 fn running(inventory: &Inventory) -> HashMap<(ObjectRef, String), BTreeSet<String>> {
     let mut out: HashMap<(ObjectRef, String), BTreeSet<String>> = HashMap::new();
     for w in inventory.workloads() {
-        let mut add = |container: &str, image_id: &str| {
-            if let Some(d) = digest_of(image_id) {
+        // Every pod of the workload, bare Pods included (their status is their own).
+        for (container, image_id) in w.pods.iter().flat_map(|pod| pod.image_ids.iter()) {
+            if let Some(digest) = digest_of(image_id) {
                 out.entry((w.object.clone(), container.to_string()))
                     .or_default()
-                    .insert(d.to_string());
-            }
-        };
-        for pod in &w.pods {
-            for (container, id) in pod.image_ids {
-                add(container, id);
-            }
-        }
-        if w.object.kind == "Pod"
-            && let Some(pod) = inventory.pods.iter().find(|p| {
-                p.metadata.name.as_deref() == Some(w.object.name.as_str())
-                    && p.metadata.namespace == w.object.namespace
-            })
-            && let Some(status) = &pod.status
-        {
-            for (container, id) in guardrails::inventory::image_ids(status) {
-                add(&container, &id);
+                    .insert(digest.to_string());
             }
         }
     }
