@@ -111,6 +111,11 @@ pub struct GateOutcome {
 }
 
 /// Applies exceptions (removing covered findings) and reads the baseline.
+/// [`apply`] as of today (local time).
+pub fn apply_today(report: &mut Report, args: &GateArgs) -> Result<GateOutcome> {
+    apply(report, args, chrono::Local::now().date_naive())
+}
+
 pub fn apply(report: &mut Report, args: &GateArgs, today: NaiveDate) -> Result<GateOutcome> {
     if let Some(path) = &args.exceptions {
         let exceptions = load_exceptions(path)?;

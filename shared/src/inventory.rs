@@ -10,7 +10,7 @@ use k8s_openapi::api::networking::v1::NetworkPolicy;
 use k8s_openapi::{Metadata, Resource};
 
 use crate::error::{Error, Result};
-use crate::finding::{ObjectRef, ReportSource, Skipped, SourceLocation};
+use crate::finding::{Finding, ObjectRef, Report, ReportSource, Skipped, SourceLocation};
 use crate::manifest::{self, Document};
 use crate::rbac::{ClusterRole, ClusterRoleBinding, RbacMeta, Role, RoleBinding};
 
@@ -553,6 +553,27 @@ impl Inventory {
         let file = (self.location_files.len() - 1) as u32;
         self.locations
             .insert(location_key(&reference), (file, location.line as u32));
+    }
+
+    /// A plugin's report of `findings` about this inventory: its sources, the kinds it could
+    /// not list (plus `more_skipped`: rules or lists the plugin could not evaluate) and the
+    /// kinds it ignored; offline, each finding points at the file and line of its object.
+    pub fn report(
+        &self,
+        plugin: &str,
+        mut findings: Vec<Finding>,
+        more_skipped: Vec<Skipped>,
+    ) -> Report {
+        if !self.locations.is_empty() {
+            for f in findings.iter_mut().filter(|f| f.location.is_none()) {
+                f.location = self.location_of(&f.object);
+            }
+        }
+        let mut skipped = self.skipped.clone();
+        skipped.extend(more_skipped);
+        let mut report = Report::new(plugin, self.source.clone(), findings, skipped);
+        report.ignored = self.ignored_kinds.clone();
+        report
     }
 
     pub fn location_of(&self, object: &ObjectRef) -> Option<SourceLocation> {

@@ -141,18 +141,8 @@ pub async fn run(cli: Cli) -> Result<i32> {
                     check::ENFORCE_VERSION_LABEL
                 ));
             }
-            let mut report = Report::new(
-                "harden",
-                inventory.source.clone(),
-                outcome.findings,
-                inventory.skipped.clone(),
-            );
-            report.ignored = inventory.ignored_kinds.clone();
-            let gate_outcome = gate::apply(
-                &mut report,
-                &cli.common.gate,
-                chrono::Local::now().date_naive(),
-            )?;
+            let mut report = inventory.report("harden", outcome.findings, Vec::new());
+            let gate_outcome = gate::apply_today(&mut report, &cli.common.gate)?;
             let code = gate::exit_code(&report, &gate_outcome, cli.common.gate.fail_on.0);
             let expired = std::mem::take(&mut report.expired_exceptions);
             match format {

@@ -21,7 +21,6 @@ use guardrails::apply::{LiveWriter, apply_all};
 use guardrails::cli::{DryRun, OutputFormat, WriteArgs};
 use guardrails::collect::acquire;
 use guardrails::error::{Error, Result};
-use guardrails::finding::Report;
 use guardrails::inventory::ResourceKind;
 use guardrails::render;
 use guardrails::{exit_code, gate, run};
@@ -89,21 +88,8 @@ pub async fn run(mut cli: Cli) -> Result<i32> {
         Command::Scan => {
             let mut findings = scan::scan(&uses, &policy);
             findings.extend(vulnerabilities::findings(&uses, &scanned));
-            for f in &mut findings {
-                f.location = inventory.location_of(&f.object);
-            }
-            let mut report = Report::new(
-                "image-pins",
-                inventory.source.clone(),
-                findings,
-                inventory.skipped.clone(),
-            );
-            report.ignored = inventory.ignored_kinds.clone();
-            let outcome = gate::apply(
-                &mut report,
-                &cli.common.gate,
-                chrono::Local::now().date_naive(),
-            )?;
+            let mut report = inventory.report("image-pins", findings, Vec::new());
+            let outcome = gate::apply_today(&mut report, &cli.common.gate)?;
             match format {
                 OutputFormat::Table | OutputFormat::Wide => scan::write_grouped_table(
                     &mut out,
@@ -119,22 +105,9 @@ pub async fn run(mut cli: Cli) -> Result<i32> {
         Command::Drift => {
             let targets = drift::registry_targets(&resolve::targets(&uses));
             let resolution = resolve_targets(&cli, &targets, acquired.cluster.as_ref()).await?;
-            let mut findings = drift::findings(&inventory, &uses, &resolution);
-            for f in &mut findings {
-                f.location = inventory.location_of(&f.object);
-            }
-            let mut report = Report::new(
-                "image-pins",
-                inventory.source.clone(),
-                findings,
-                inventory.skipped.clone(),
-            );
-            report.ignored = inventory.ignored_kinds.clone();
-            let outcome = gate::apply(
-                &mut report,
-                &cli.common.gate,
-                chrono::Local::now().date_naive(),
-            )?;
+            let findings = drift::findings(&inventory, &uses, &resolution);
+            let mut report = inventory.report("image-pins", findings, Vec::new());
+            let outcome = gate::apply_today(&mut report, &cli.common.gate)?;
             render::write_report(&mut out, &report, format, styles, catalogue::RULES)?;
             out.flush()?;
             // Unreachable or unauthorised registries leave drift unknown: said, exit 4.

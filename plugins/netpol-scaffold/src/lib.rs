@@ -24,7 +24,6 @@ use std::io::Write;
 use guardrails::cli::OutputFormat;
 use guardrails::collect::acquire;
 use guardrails::error::{Error, Result};
-use guardrails::finding::Report;
 use guardrails::render::{self, Styles};
 use guardrails::{exit_code, gate, run};
 
@@ -108,10 +107,7 @@ pub async fn run(cli: Cli) -> Result<i32> {
                 dns: &dns,
                 enforcement: &enforcement,
             };
-            let mut findings = coverage::coverage(&ctx);
-            for f in &mut findings {
-                f.location = inventory.location_of(&f.object);
-            }
+            let findings = coverage::coverage(&ctx);
             run::phase("coverage");
             match &enforcement {
                 Enforcement::NoData => run::warn(
@@ -122,18 +118,8 @@ pub async fn run(cli: Cli) -> Result<i32> {
                 ),
                 Enforcement::Enforcing(_) => {}
             }
-            let mut report = Report::new(
-                "netpol-scaffold",
-                inventory.source.clone(),
-                findings,
-                inventory.skipped.clone(),
-            );
-            report.ignored = inventory.ignored_kinds.clone();
-            let outcome = gate::apply(
-                &mut report,
-                &cli.common.gate,
-                chrono::Local::now().date_naive(),
-            )?;
+            let mut report = inventory.report("netpol-scaffold", findings, Vec::new());
+            let outcome = gate::apply_today(&mut report, &cli.common.gate)?;
             render::write_report(&mut out, &report, format, styles, catalogue::RULES)?;
             out.flush()?;
             gate::conclude(&report, &outcome, cli.common.gate.fail_on.0)

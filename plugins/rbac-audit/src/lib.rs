@@ -15,7 +15,6 @@ use std::io::Write;
 
 use guardrails::collect::acquire_staged;
 use guardrails::error::Result;
-use guardrails::finding::Report;
 use guardrails::inventory::{Inventory, ResourceKind};
 use guardrails::render;
 use guardrails::{exit_code, gate, run};
@@ -124,7 +123,7 @@ pub async fn run(cli: Cli) -> Result<i32> {
                 include_system: cli.include_system,
                 live,
             };
-            let (mut findings, mut skipped, rest) = match staged.rest {
+            let (findings, mut skipped, rest) = match staged.rest {
                 None => {
                     let (findings, skipped) = scan::scan(&ctx, &inventory);
                     (findings, skipped, None)
@@ -134,25 +133,15 @@ pub async fn run(cli: Cli) -> Result<i32> {
                     (findings, skipped, Some(rest))
                 }
             };
-            for f in &mut findings {
-                f.location = inventory.location_of(&f.object);
-            }
             run::phase("scan");
-            let mut kinds_skipped = inventory.skipped.clone();
-            kinds_skipped.extend(rest.iter().flat_map(|r| r.skipped.iter().cloned()));
+            // The RBAC part's own are added by `report`.
+            let mut kinds_skipped: Vec<_> = rest
+                .iter()
+                .flat_map(|r| r.skipped.iter().cloned())
+                .collect();
             kinds_skipped.append(&mut skipped);
-            let mut report = Report::new(
-                "rbac-audit",
-                inventory.source.clone(),
-                findings,
-                kinds_skipped,
-            );
-            report.ignored = inventory.ignored_kinds.clone();
-            let outcome = gate::apply(
-                &mut report,
-                &cli.common.gate,
-                chrono::Local::now().date_naive(),
-            )?;
+            let mut report = inventory.report("rbac-audit", findings, kinds_skipped);
+            let outcome = gate::apply_today(&mut report, &cli.common.gate)?;
             render::write_report(&mut out, &report, format, styles, catalogue::RULES)?;
             out.flush()?;
             run::phase("report");
