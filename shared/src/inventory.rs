@@ -156,6 +156,25 @@ inventory_kinds! {
     NetworkPolicy => network_policies: NetworkPolicy, "networkpolicies";
 }
 
+/// A plugin's kinds: those given, then every kind that is or creates a Pod (what
+/// [`Inventory::workloads`] reads), so no plugin can miss a controller kind.
+#[macro_export]
+macro_rules! kinds_with_workloads {
+    ($($kind:expr),* $(,)?) => {
+        &[
+            $($kind,)*
+            $crate::inventory::ResourceKind::Pod,
+            $crate::inventory::ResourceKind::Deployment,
+            $crate::inventory::ResourceKind::ReplicaSet,
+            $crate::inventory::ResourceKind::StatefulSet,
+            $crate::inventory::ResourceKind::DaemonSet,
+            $crate::inventory::ResourceKind::Job,
+            $crate::inventory::ResourceKind::CronJob,
+            $crate::inventory::ResourceKind::ReplicationController,
+        ]
+    };
+}
+
 /// A Pod created by a controller the inventory collects (ReplicaSet, StatefulSet, DaemonSet,
 /// Job, ReplicationController). Findings about what it runs land on that controller, whose
 /// template is its spec, so only what the template cannot tell is kept — a full `Pod` is

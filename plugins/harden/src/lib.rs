@@ -30,19 +30,11 @@ use crate::cli::{Cli, Command};
 /// What harden reads: namespaces (their policy version labels), ServiceAccounts (token
 /// automount), the RBAC bindings (a ServiceAccount granted rights needs its token) and every
 /// pod-creating kind.
-pub const KINDS: &[ResourceKind] = &[
+pub const KINDS: &[ResourceKind] = guardrails::kinds_with_workloads![
     ResourceKind::Namespace,
     ResourceKind::ServiceAccount,
     ResourceKind::RoleBinding,
     ResourceKind::ClusterRoleBinding,
-    ResourceKind::Pod,
-    ResourceKind::Deployment,
-    ResourceKind::ReplicaSet,
-    ResourceKind::StatefulSet,
-    ResourceKind::DaemonSet,
-    ResourceKind::Job,
-    ResourceKind::CronJob,
-    ResourceKind::ReplicationController,
 ];
 
 pub async fn run(cli: Cli) -> Result<i32> {

@@ -28,17 +28,7 @@ use guardrails::{exit_code, gate, run};
 use crate::cli::{Cli, Command};
 
 /// Every pod-creating kind, and ServiceAccounts for their imagePullSecrets.
-pub const KINDS: &[ResourceKind] = &[
-    ResourceKind::ServiceAccount,
-    ResourceKind::Pod,
-    ResourceKind::Deployment,
-    ResourceKind::ReplicaSet,
-    ResourceKind::StatefulSet,
-    ResourceKind::DaemonSet,
-    ResourceKind::Job,
-    ResourceKind::CronJob,
-    ResourceKind::ReplicationController,
-];
+pub const KINDS: &[ResourceKind] = guardrails::kinds_with_workloads![ResourceKind::ServiceAccount];
 
 pub async fn run(mut cli: Cli) -> Result<i32> {
     let scorecard = match &cli.command {

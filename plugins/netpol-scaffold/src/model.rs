@@ -89,16 +89,8 @@ pub struct Model {
 }
 
 /// What the plugin reads.
-pub const KINDS: &[ResourceKind] = &[
+pub const KINDS: &[ResourceKind] = guardrails::kinds_with_workloads![
     ResourceKind::Namespace,
-    ResourceKind::Pod,
-    ResourceKind::Deployment,
-    ResourceKind::ReplicaSet,
-    ResourceKind::StatefulSet,
-    ResourceKind::DaemonSet,
-    ResourceKind::Job,
-    ResourceKind::CronJob,
-    ResourceKind::ReplicationController,
     ResourceKind::Service,
     ResourceKind::NetworkPolicy,
 ];

@@ -24,21 +24,13 @@ use crate::cli::{Cli, Command};
 
 /// What rbac-audit reads: RBAC ([`RBAC_KINDS`]), then the identities it binds and every
 /// pod-creating kind.
-pub const KINDS: &[ResourceKind] = &[
+pub const KINDS: &[ResourceKind] = guardrails::kinds_with_workloads![
     ResourceKind::ClusterRole,
     ResourceKind::ClusterRoleBinding,
     ResourceKind::Role,
     ResourceKind::RoleBinding,
     ResourceKind::Namespace,
     ResourceKind::ServiceAccount,
-    ResourceKind::Pod,
-    ResourceKind::Deployment,
-    ResourceKind::ReplicaSet,
-    ResourceKind::StatefulSet,
-    ResourceKind::DaemonSet,
-    ResourceKind::Job,
-    ResourceKind::CronJob,
-    ResourceKind::ReplicationController,
 ];
 
 /// The kinds the RBAC model and the rules on roles and bindings read: the head of [`KINDS`].
