@@ -15,7 +15,7 @@ use std::fmt;
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 
-use crate::pss::{Level, Version};
+use crate::pss::{self, Level, Version};
 
 /// One step into a workload's JSON: an object key, or the element of a list whose merge key
 /// (`name`, `mountPath`, `containerPort`) has a value.
@@ -207,22 +207,6 @@ impl Planner<'_> {
         });
     }
 }
-
-const CAPS_BASELINE: [&str; 13] = [
-    "AUDIT_WRITE",
-    "CHOWN",
-    "DAC_OVERRIDE",
-    "FOWNER",
-    "FSETID",
-    "KILL",
-    "MKNOD",
-    "NET_BIND_SERVICE",
-    "SETFCAP",
-    "SETGID",
-    "SETPCAP",
-    "SETUID",
-    "SYS_CHROOT",
-];
 
 fn valid_profile(v: Option<&Value>) -> bool {
     matches!(
@@ -611,7 +595,7 @@ fn plan_capabilities(p: &mut Planner<'_>, sc: Option<&Value>, scp: &FieldPath, o
         .unwrap_or_default();
     let allowed_by_level = |c: &str| match opts.level {
         Level::Restricted => c == "NET_BIND_SERVICE",
-        Level::Baseline => CAPS_BASELINE.contains(&c),
+        Level::Baseline => pss::CAPABILITIES_ALLOWED_BASELINE.contains(&c),
     };
     let mut new_add: Vec<String> = add
         .iter()

@@ -229,7 +229,8 @@ fn app_armor_profile(pod: &Pod<'_>, _minor: u32) -> Option<Violation> {
     )
 }
 
-const CAPABILITIES_ALLOWED_BASELINE: [&str; 13] = [
+/// The capabilities the baseline level lets a container add (and `fix` keeps there).
+pub(crate) const CAPABILITIES_ALLOWED_BASELINE: [&str; 13] = [
     "AUDIT_WRITE",
     "CHOWN",
     "DAC_OVERRIDE",

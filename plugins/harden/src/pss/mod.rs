@@ -8,6 +8,7 @@
 //! newest one any check defines.
 
 mod checks;
+pub(crate) use checks::CAPABILITIES_ALLOWED_BASELINE;
 pub use checks::sysctl_allowed;
 pub mod containers;
 
