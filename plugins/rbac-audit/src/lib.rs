@@ -14,7 +14,7 @@ pub mod scan;
 use std::io::Write;
 
 use guardrails::collect::acquire_staged;
-use guardrails::error::Result;
+use guardrails::error::{Error, Result};
 use guardrails::inventory::{Inventory, ResourceKind};
 use guardrails::render;
 use guardrails::{exit_code, gate, run};
@@ -42,35 +42,6 @@ pub fn build_model(inventory: &Inventory) -> RbacModel<'_> {
         cluster_role_bindings: &inventory.cluster_role_bindings,
         roles: &inventory.roles,
         role_bindings: &inventory.role_bindings,
-    })
-}
-
-/// A live scan's rules: those on RBAC objects run on this thread while another waits for the
-/// rest of the inventory and then runs the workload rules.
-fn scan_while_listing(
-    ctx: &scan::ScanContext<'_>,
-    arriving: guardrails::collect::Arriving,
-) -> Result<(
-    Vec<guardrails::finding::Finding>,
-    Vec<guardrails::finding::Skipped>,
-    Inventory,
-)> {
-    std::thread::scope(|threads| {
-        let workload_rules = threads.spawn(move || {
-            let rest = arriving.wait(ctx.rbac)?;
-            run::phase("listed the rest");
-            let (findings, skipped) = scan::scan_workloads(ctx, &rest);
-            Ok::<_, guardrails::error::Error>((findings, skipped, rest))
-        });
-        let (mut findings, mut skipped) = scan::scan_rbac(ctx);
-        run::phase("rbac rules");
-        // A panic in a rule is a bug: surface it as such.
-        let (more, more_skipped, rest) = workload_rules
-            .join()
-            .unwrap_or_else(|p| std::panic::resume_unwind(p))?;
-        findings.extend(more);
-        skipped.extend(more_skipped);
-        Ok((findings, skipped, rest))
     })
 }
 
@@ -117,11 +88,12 @@ pub async fn run(cli: Cli) -> Result<i32> {
             };
             let (findings, mut skipped, rest) = match staged.rest {
                 None => {
-                    let (findings, skipped) = scan::scan(&ctx, &inventory);
+                    let (findings, skipped, _) = scan::scan(&ctx, || Ok::<_, Error>(&inventory))?;
                     (findings, skipped, None)
                 }
+                // Live, the rules on RBAC objects run while the rest is still being listed.
                 Some(arriving) => {
-                    let (findings, skipped, rest) = scan_while_listing(&ctx, arriving)?;
+                    let (findings, skipped, rest) = scan::scan(&ctx, || arriving.wait(&inventory))?;
                     (findings, skipped, Some(rest))
                 }
             };

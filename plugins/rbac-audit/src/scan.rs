@@ -101,29 +101,35 @@ fn evidence(grant: &Grant, hit: Option<&Hit<'_>>) -> Value {
     e
 }
 
-/// Runs every rule over `inventory` (ServiceAccounts, namespaces, workloads) and the RBAC
-/// objects of `ctx`. Returns the findings and what could not be evaluated.
-///
-/// The RBAC rules and the workload rules are two about equal halves at 100k RBAC objects,
-/// so they run on two threads; the findings are the same as on one.
-pub fn scan(ctx: &ScanContext<'_>, inventory: &Inventory) -> (Vec<Finding>, Vec<Skipped>) {
-    let ((mut findings, mut skipped), (more, more_skipped)) =
-        if guardrails::parallel::worker_threads() > 1 {
-            std::thread::scope(|scope| {
-                let workloads = scope.spawn(|| scan_workloads(ctx, inventory));
-                let rbac = scan_rbac(ctx);
-                // A panic in a rule is a bug: surface it as such rather than lose its findings.
-                let workloads = workloads
-                    .join()
-                    .unwrap_or_else(|p| std::panic::resume_unwind(p));
-                (rbac, workloads)
-            })
-        } else {
-            (scan_rbac(ctx), scan_workloads(ctx, inventory))
-        };
-    findings.extend(more);
-    skipped.extend(more_skipped);
-    (findings, skipped)
+/// Runs every rule: those on the RBAC objects of `ctx` on this thread, the workload rules on
+/// another as soon as `workloads` hands over the inventory of ServiceAccounts, namespaces and
+/// workloads (offline at once; live when the rest of the listing is in). The two are about
+/// equal halves at 100k RBAC objects. Returns the findings, what could not be evaluated, and
+/// the inventory `workloads` gave.
+pub fn scan<I, E>(
+    ctx: &ScanContext<'_>,
+    workloads: impl FnOnce() -> Result<I, E> + Send,
+) -> Result<(Vec<Finding>, Vec<Skipped>, I), E>
+where
+    I: std::borrow::Borrow<Inventory> + Send,
+    E: Send,
+{
+    std::thread::scope(|threads| {
+        let workload_rules = threads.spawn(move || {
+            let inventory = workloads()?;
+            let (findings, skipped) = scan_workloads(ctx, inventory.borrow());
+            Ok((findings, skipped, inventory))
+        });
+        let (mut findings, mut skipped) = scan_rbac(ctx);
+        guardrails::run::phase("rbac rules");
+        // A panic in a rule is a bug: surface it as such rather than lose its findings.
+        let (more, more_skipped, inventory) = workload_rules
+            .join()
+            .unwrap_or_else(|p| std::panic::resume_unwind(p))?;
+        findings.extend(more);
+        skipped.extend(more_skipped);
+        Ok((findings, skipped, inventory))
+    })
 }
 
 /// The rules that read only RBAC objects.
