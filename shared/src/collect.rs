@@ -310,11 +310,7 @@ enum Outcome {
 }
 
 /// Surfaces skipped kinds on stderr and enforces `--require-complete`.
-pub fn report_skipped(inventory: &Inventory, require_complete: bool) -> Result<()> {
-    report_skipped_kinds(&inventory.skipped, require_complete)
-}
-
-fn report_skipped_kinds(skipped: &[Skipped], require_complete: bool) -> Result<()> {
+pub fn report_skipped(skipped: &[Skipped], require_complete: bool) -> Result<()> {
     if skipped.is_empty() {
         return Ok(());
     }
@@ -365,7 +361,7 @@ pub async fn acquire(common: &CommonArgs, kinds: &[ResourceKind]) -> Result<Acqu
     }
     let cluster = crate::cluster::connect(cluster_args).await?;
     let inventory = collect(&cluster, kinds, std::io::stderr().is_terminal()).await?;
-    report_skipped(&inventory, gate.require_complete)?;
+    report_skipped(&inventory.skipped, gate.require_complete)?;
     let scope = crate::cluster::NamespaceScope::resolve(scope, Some(&cluster.default_namespace));
     Ok(Acquired {
         inventory,
@@ -404,12 +400,10 @@ impl Arriving {
         let rest = rest?;
         self.progress.finish_and_clear();
         let skipped: Vec<Skipped> = first.skipped.iter().chain(&rest.skipped).cloned().collect();
-        report_skipped_kinds(&skipped, self.require_complete)?;
+        report_skipped(&skipped, self.require_complete)?;
         Ok(rest)
     }
-}
 
-impl Arriving {
     /// [`Arriving::inventory`] for a plain thread (outside the async runtime), e.g. one that
     /// analyses while another thread works on the first part.
     pub fn wait(self, first: &Inventory) -> Result<Inventory> {

@@ -110,12 +110,12 @@ pub struct GateOutcome {
     pub in_baseline: HashSet<String>,
 }
 
-/// Applies exceptions (removing covered findings) and reads the baseline.
 /// [`apply`] as of today (local time).
 pub fn apply_today(report: &mut Report, args: &GateArgs) -> Result<GateOutcome> {
     apply(report, args, chrono::Local::now().date_naive())
 }
 
+/// Applies exceptions (removing covered findings) and reads the baseline.
 pub fn apply(report: &mut Report, args: &GateArgs, today: NaiveDate) -> Result<GateOutcome> {
     if let Some(path) = &args.exceptions {
         let exceptions = load_exceptions(path)?;

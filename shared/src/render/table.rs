@@ -85,17 +85,8 @@ impl<'a> Table<'a> {
         let mut text = String::new();
         push_line(&mut text, &header, &widths);
         out.write_all(text.as_bytes())?;
-        if self.rows.len() < 2 * PARALLEL_CHUNK {
-            // One line buffer for all rows.
-            for row in &self.rows {
-                text.clear();
-                push_line(&mut text, row, &widths);
-                out.write_all(text.as_bytes())?;
-            }
-            return Ok(());
-        }
-        // Hundreds of thousands of rows: laid out a chunk at a time on every core, written
-        // in order.
+        // A chunk of rows at a time, laid out on every core once there are several chunks
+        // (hundreds of thousands of rows), written in order.
         crate::parallel::map_in_order(
             self.rows.chunks(PARALLEL_CHUNK).collect(),
             |rows| {
@@ -110,7 +101,8 @@ impl<'a> Table<'a> {
         Ok(())
     }
 
-    /// Each column's width: its widest cell or header.
+    /// Each column's width: its widest cell or header (chunks measured like [`Table::write`]
+    /// lays them out).
     fn widths(&self) -> Vec<usize> {
         let columns = self.headers.len();
         let widest = |rows: &[Vec<Cow<'_, str>>]| {
@@ -123,17 +115,16 @@ impl<'a> Table<'a> {
             widths
         };
         let mut widths: Vec<usize> = self.headers.iter().map(|h| visible_width(h)).collect();
-        let mut merge = |part: Vec<usize>| {
-            for (width, w) in widths.iter_mut().zip(part) {
-                *width = (*width).max(w);
-            }
-            Ok::<(), std::convert::Infallible>(())
-        };
-        let Ok(()) = if self.rows.len() < 2 * PARALLEL_CHUNK {
-            merge(widest(&self.rows))
-        } else {
-            crate::parallel::map_in_order(self.rows.chunks(PARALLEL_CHUNK).collect(), widest, merge)
-        };
+        let Ok(()) = crate::parallel::map_in_order(
+            self.rows.chunks(PARALLEL_CHUNK).collect(),
+            widest,
+            |part| {
+                for (width, w) in widths.iter_mut().zip(part) {
+                    *width = (*width).max(w);
+                }
+                Ok::<(), std::convert::Infallible>(())
+            },
+        );
         widths
     }
 }
