@@ -15,7 +15,9 @@ use crate::manifest::{self, Document};
 use crate::rbac::{ClusterRole, ClusterRoleBinding, RbacMeta, Role, RoleBinding};
 
 mod compact;
+mod spec_text;
 use compact::Compact;
+use serde_json::value::RawValue;
 
 /// Declares the kinds the suite understands once: the enum, the typed storage and the
 /// per-kind dispatch all come from this list.
@@ -52,6 +54,9 @@ macro_rules! inventory_kinds {
             $($variant($ty),)*
             /// A controller-owned Pod, decoded straight into its lean form.
             Owned(OwnedPod),
+            /// An object decoded without its pod spec, and that spec's JSON text (see
+            /// [`spec_text`]).
+            WithSpecText(Box<Decoded>, Box<RawValue>),
         }
 
         impl Decoded {
@@ -84,6 +89,9 @@ macro_rules! inventory_kinds {
             pub source: ReportSource,
             /// Lookup indexes, built on first use (the inventory is complete by then).
             indexes: std::sync::OnceLock<Indexes>,
+            /// Pod specs kept as JSON text (see [`spec_text`]), by the kind and position of
+            /// their object, whose own spec field is then unset.
+            pub(crate) spec_texts: HashMap<(ResourceKind, u32), Box<RawValue>>,
         }
 
         impl Inventory {
@@ -111,6 +119,14 @@ macro_rules! inventory_kinds {
                         );
                         self.owned_pods.push(pod);
                         reference
+                    }
+                    Decoded::WithSpecText(shell, spec) => {
+                        let position = match &*shell {
+                            $(Decoded::$variant(_) => (ResourceKind::$variant, self.$field.len()),)*
+                            _ => return self.insert_decoded(*shell),
+                        };
+                        self.spec_texts.insert((position.0, position.1 as u32), spec);
+                        self.insert_decoded(*shell)
                     }
                 }
             }
@@ -444,6 +460,19 @@ fn decode(
         if let Some(owned) = view.into_owned(wanted) {
             return Ok(Decoded::Owned(owned));
         }
+    }
+    if let manifest::Body::Json(raw) = &doc.body
+        && let Some((shell, spec)) = spec_text::split(kind, raw.get())?
+    {
+        let spec = spec.to_owned();
+        let shell = Document {
+            body: manifest::Body::Json(serde_json::from_str(&shell)?),
+            ..doc
+        };
+        return Ok(Decoded::WithSpecText(
+            Box::new(Decoded::of(kind, shell)?),
+            spec,
+        ));
     }
     Decoded::of(kind, doc)
 }

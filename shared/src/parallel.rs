@@ -9,6 +9,18 @@ pub fn worker_threads() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get().min(8))
 }
 
+/// `items` in owned chunks of `size` (the last may be shorter), in order: work that consumes
+/// its items can be handed out a chunk at a time.
+pub fn into_chunks<T>(items: Vec<T>, size: usize) -> Vec<Vec<T>> {
+    let size = size.max(1);
+    let mut chunks = Vec::with_capacity(items.len().div_ceil(size));
+    let mut items = items.into_iter().peekable();
+    while items.peek().is_some() {
+        chunks.push(items.by_ref().take(size).collect());
+    }
+    chunks
+}
+
 /// Maps every item on worker threads and hands the results to `consume` in input order, while
 /// later items are still being mapped. Worker `w` takes items `w`, `w + n`, `w + 2n`, …; each
 /// holds at most one finished result, so memory stays bounded by a few chunks whatever the
@@ -83,6 +95,13 @@ mod tests {
         )
         .expect("no error");
         assert_eq!(seen, (0..1000).map(|i| i * 2).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn chunks_keep_every_item_in_order() {
+        let chunks = into_chunks((0..10).collect::<Vec<u8>>(), 4);
+        assert_eq!(chunks, [vec![0, 1, 2, 3], vec![4, 5, 6, 7], vec![8, 9]]);
+        assert!(into_chunks(Vec::<u8>::new(), 4).is_empty());
     }
 
     #[test]

@@ -1,17 +1,21 @@
 //! Uniform pod-spec access across every workload kind, and controller ownership, so a finding
 //! about what a Pod runs lands once on the controller that created it.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use k8s_openapi::api::core::v1::{PodSpec, PodStatus};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use serde_json::value::RawValue;
 
+use crate::error::{Error, Result};
 use crate::finding::ObjectRef;
-use crate::inventory::{Inventory, object_ref};
+use crate::inventory::{Inventory, ResourceKind, object_ref};
 
-/// A pod-creating object: a controller, or a Pod that no known controller owns.
+/// A pod-creating object: a controller, or a Pod that no known controller owns. Its pod spec
+/// is decoded (`Spec` = `Cow<PodSpec>`), or, for a [`PendingWorkload`], possibly still text.
 #[derive(Debug, Clone)]
-pub struct Workload<'a> {
+pub struct Workload<'a, Spec = Cow<'a, PodSpec>> {
     pub object: ObjectRef,
     pub metadata: &'a ObjectMeta,
     /// Labels of the pods it creates (the template's; a Pod's own).
@@ -19,7 +23,7 @@ pub struct Workload<'a> {
     /// Metadata of the pods it creates (the template's; a Pod's own): annotations that
     /// admission reads, e.g. AppArmor and seccomp.
     pub pod_metadata: Option<&'a ObjectMeta>,
-    pub pod_spec: &'a PodSpec,
+    pub pod_spec: Spec,
     /// How many pods belong to it (through ReplicaSets and Jobs; the Pod itself for a Pod).
     pub pod_count: usize,
     /// Ephemeral containers (`kubectl debug`) added to its controller-owned pods: they run
@@ -89,19 +93,21 @@ impl PodLabels<'_> {
     }
 }
 
-impl Workload<'_> {
+/// A workload as the inventory holds it, before its pod spec is decoded: the spec of a
+/// template read from a JSON manifest is still text (see `Inventory::spec_texts`), so that an
+/// analysis can decode one workload's spec at a time ([`PendingWorkload::resolve`]).
+pub type PendingWorkload<'a> = Workload<'a, PendingSpec<'a>>;
+
+/// A pod spec as the inventory holds it.
+#[derive(Debug, Clone, Copy)]
+pub enum PendingSpec<'a> {
+    Decoded(&'a PodSpec),
+    Text(&'a RawValue),
+}
+
+impl<Spec> Workload<'_, Spec> {
     pub fn namespace(&self) -> &str {
         self.object.namespace.as_deref().unwrap_or("default")
-    }
-
-    /// The ServiceAccount its pods run as (`default` when unset).
-    /// (`serviceAccount` is the deprecated spelling the API server still honours.)
-    pub fn service_account_name(&self) -> &str {
-        let spec = self.pod_spec;
-        [&spec.service_account_name, &spec.service_account]
-            .into_iter()
-            .find_map(|name| name.as_deref().filter(|s| !s.is_empty()))
-            .unwrap_or("default")
     }
 
     /// Nodes its pods run on (live mode; empty offline or while Pending).
@@ -110,6 +116,74 @@ impl Workload<'_> {
         nodes.sort_unstable();
         nodes.dedup();
         nodes
+    }
+}
+
+impl Workload<'_> {
+    /// The ServiceAccount its pods run as (`default` when unset).
+    /// (`serviceAccount` is the deprecated spelling the API server still honours.)
+    pub fn service_account_name(&self) -> &str {
+        let spec = &self.pod_spec;
+        [&spec.service_account_name, &spec.service_account]
+            .into_iter()
+            .find_map(|name| name.as_deref().filter(|s| !s.is_empty()))
+            .unwrap_or("default")
+    }
+}
+
+impl<'a> PendingWorkload<'a> {
+    /// The workload with its pod spec decoded. A spec that does not decode is an input error
+    /// naming the file and line of its object, as when the file was read.
+    pub fn resolve(self, inventory: &Inventory) -> Result<Workload<'a>> {
+        let pod_spec = match self.pod_spec {
+            PendingSpec::Decoded(spec) => Cow::Borrowed(spec),
+            PendingSpec::Text(text) => match serde_json::from_str(text.get()) {
+                Ok(spec) => Cow::Owned(spec),
+                Err(e) => {
+                    let place = match inventory.location_of(&self.object) {
+                        Some(at) => format!("{}:{}", at.file, at.line),
+                        None => self.object.display_path(),
+                    };
+                    // serde's position is within the spec's text: the field path says more.
+                    let text = e.to_string();
+                    let position = format!(" at line {} column {}", e.line(), e.column());
+                    let field = pod_spec_path(&self.object.kind)
+                        .unwrap_or_default()
+                        .join(".");
+                    return Err(Error::input(
+                        place,
+                        format!(
+                            "invalid {} {:?}: {} in {field}",
+                            self.object.kind,
+                            self.object.name,
+                            text.strip_suffix(&position).unwrap_or(&text)
+                        ),
+                    ));
+                }
+            },
+        };
+        let Workload {
+            object,
+            metadata,
+            pod_labels,
+            pod_metadata,
+            pod_spec: _,
+            pod_count,
+            added_ephemeral_containers,
+            nodes,
+            pods,
+        } = self;
+        Ok(Workload {
+            object,
+            metadata,
+            pod_labels,
+            pod_metadata,
+            pod_spec,
+            pod_count,
+            added_ephemeral_containers,
+            nodes,
+            pods,
+        })
     }
 }
 
@@ -165,25 +239,50 @@ impl Inventory {
         }
         if !self.replica_sets.is_empty() {
             let deployments = names(self.deployments.iter().map(|d| &d.metadata));
-            for rs in &mut self.replica_sets {
+            for (i, rs) in self.replica_sets.iter_mut().enumerate() {
                 if folded(&rs.metadata, "Deployment", &deployments) {
                     rs.spec = None;
+                    self.spec_texts
+                        .remove(&(ResourceKind::ReplicaSet, i as u32));
                 }
             }
         }
         if !self.jobs.is_empty() {
             let cron_jobs = names(self.cron_jobs.iter().map(|c| &c.metadata));
-            for job in &mut self.jobs {
+            for (i, job) in self.jobs.iter_mut().enumerate() {
                 if folded(&job.metadata, "CronJob", &cron_jobs) {
                     job.spec = None;
+                    self.spec_texts.remove(&(ResourceKind::Job, i as u32));
                 }
             }
         }
     }
 
-    /// Every top-level workload with its pod spec. An object owned by a controller that is in
-    /// the inventory is folded into that controller; its pods are attached to it.
-    pub fn workloads(&self) -> Vec<Workload<'_>> {
+    /// Every top-level workload with its pod spec decoded (see [`Inventory::pending_workloads`];
+    /// large inputs are decoded on every core).
+    pub fn workloads(&self) -> Result<Vec<Workload<'_>>> {
+        let pending = self.pending_workloads();
+        let mut workloads = Vec::with_capacity(pending.len());
+        crate::parallel::map_in_order(
+            crate::parallel::into_chunks(pending, 1024),
+            |chunk| {
+                chunk
+                    .into_iter()
+                    .map(|w| w.resolve(self))
+                    .collect::<Result<Vec<_>>>()
+            },
+            |chunk| {
+                workloads.extend(chunk?);
+                Ok::<(), Error>(())
+            },
+        )?;
+        Ok(workloads)
+    }
+
+    /// Every top-level workload, its pod spec possibly still text. An object owned by a
+    /// controller that is in the inventory is folded into that controller; its pods are
+    /// attached to it.
+    pub fn pending_workloads(&self) -> Vec<PendingWorkload<'_>> {
         // (namespace, kind, name) of every object that can own pods or pod owners.
         let mut present: Present<'_> = HashMap::new();
         fn add<'m>(present: &mut Present<'m>, meta: &'m ObjectMeta, r: ObjectRef, kind: &'m str) {
@@ -222,15 +321,21 @@ impl Inventory {
             outermost_owner(&present, meta.namespace.as_deref()?, controller_of(meta)?)
         };
 
-        let mut workloads: Vec<Workload<'_>> = Vec::new();
+        let mut workloads: Vec<PendingWorkload<'_>> = Vec::new();
         macro_rules! templated {
-            ($list:expr, |$o:ident| $spec:expr) => {
-                for $o in &$list {
+            ($kind:ident, $list:expr, |$o:ident| $spec:expr) => {
+                for (i, $o) in $list.iter().enumerate() {
                     if top_owner(&$o.metadata).is_some() {
                         continue;
                     }
                     let Some(template) = $spec else { continue };
-                    let Some(pod_spec) = template.spec.as_ref() else {
+                    let text = || self.spec_texts.get(&(ResourceKind::$kind, i as u32));
+                    let Some(pod_spec) = template
+                        .spec
+                        .as_ref()
+                        .map(PendingSpec::Decoded)
+                        .or_else(|| text().map(|t| PendingSpec::Text(t)))
+                    else {
                         continue;
                     };
                     let pod_labels = template.metadata.as_ref().and_then(|m| m.labels.as_ref());
@@ -248,19 +353,28 @@ impl Inventory {
                 }
             };
         }
-        templated!(self.deployments, |o| o.spec.as_ref().map(|s| &s.template));
-        templated!(self.stateful_sets, |o| o.spec.as_ref().map(|s| &s.template));
-        templated!(self.daemon_sets, |o| o.spec.as_ref().map(|s| &s.template));
-        templated!(self.replica_sets, |o| o
+        templated!(Deployment, self.deployments, |o| o
+            .spec
+            .as_ref()
+            .map(|s| &s.template));
+        templated!(StatefulSet, self.stateful_sets, |o| o
+            .spec
+            .as_ref()
+            .map(|s| &s.template));
+        templated!(DaemonSet, self.daemon_sets, |o| o
+            .spec
+            .as_ref()
+            .map(|s| &s.template));
+        templated!(ReplicaSet, self.replica_sets, |o| o
             .spec
             .as_ref()
             .and_then(|s| s.template.as_ref()));
-        templated!(self.replication_controllers, |o| o
+        templated!(ReplicationController, self.replication_controllers, |o| o
             .spec
             .as_ref()
             .and_then(|s| s.template.as_ref()));
-        templated!(self.jobs, |o| o.spec.as_ref().map(|s| &s.template));
-        templated!(self.cron_jobs, |o| o
+        templated!(Job, self.jobs, |o| o.spec.as_ref().map(|s| &s.template));
+        templated!(CronJob, self.cron_jobs, |o| o
             .spec
             .as_ref()
             .and_then(|s| s.job_template.spec.as_ref())
@@ -324,7 +438,7 @@ impl Inventory {
                         metadata: &pod.metadata,
                         pod_labels: pod.metadata.labels.as_ref(),
                         pod_metadata: Some(&pod.metadata),
-                        pod_spec,
+                        pod_spec: PendingSpec::Decoded(pod_spec),
                         pod_count: 1,
                         added_ephemeral_containers: Vec::new(),
                         nodes: node.into_iter().collect(),
@@ -393,10 +507,50 @@ spec:
         spec: {restartPolicy: Never, containers: [{name: c, image: busybox}]}
 "#;
 
+    /// JSON manifests keep controllers' pod specs as text until the workloads are read: the
+    /// same workloads come out, a folded ReplicaSet's text is dropped, and a spec that does
+    /// not decode is still an input error naming the file, line and object.
+    #[test]
+    fn pod_specs_kept_as_json_text_decode_when_workloads_are_read() {
+        let json = r#"{"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":"web","namespace":"shop"},"spec":{"selector":{},"template":{"metadata":{"labels":{"app":"web"}},"spec":{"serviceAccountName":"web","containers":[{"name":"c","image":"nginx"}]}}}}
+{"apiVersion":"apps/v1","kind":"ReplicaSet","metadata":{"name":"web-1","namespace":"shop","ownerReferences":[{"apiVersion":"apps/v1","kind":"Deployment","name":"web","uid":"u","controller":true}]},"spec":{"selector":{},"template":{"spec":{"containers":[{"name":"c","image":"nginx"}]}}}}"#;
+        let inv = Inventory::from_text("w.json", json, ResourceKind::ALL).expect("inventory");
+        assert_eq!(
+            inv.spec_texts.len(),
+            1,
+            "only the Deployment's text is kept"
+        );
+        let pending = inv.pending_workloads();
+        assert!(matches!(pending[0].pod_spec, PendingSpec::Text(_)));
+        let workloads = inv.workloads().expect("workloads");
+        assert_eq!(workloads.len(), 1);
+        assert_eq!(workloads[0].service_account_name(), "web");
+        assert_eq!(
+            workloads[0].pod_spec.containers[0].image.as_deref(),
+            Some("nginx")
+        );
+        let from_yaml = inventory(CHAIN);
+        assert_eq!(
+            from_yaml.workloads().expect("workloads")[0]
+                .pod_spec
+                .containers,
+            workloads[0].pod_spec.containers
+        );
+
+        let broken = json.replace(r#""serviceAccountName":"web""#, r#""serviceAccountName":5"#);
+        let inv = Inventory::from_text("w.json", &broken, ResourceKind::ALL).expect("inventory");
+        let err = inv.workloads().expect_err("invalid spec");
+        assert!(
+            err.to_string()
+                == "w.json:1: invalid Deployment \"web\": invalid type: integer `5`, expected a string in spec.template.spec",
+            "{err}"
+        );
+    }
+
     #[test]
     fn pods_fold_into_their_top_controller() {
         let inv = inventory(CHAIN);
-        let workloads = inv.workloads();
+        let workloads = inv.workloads().expect("workloads");
         let names: Vec<String> = workloads.iter().map(|w| w.object.display_path()).collect();
         assert_eq!(
             names,
@@ -420,7 +574,7 @@ spec:
             "spec: {nodeName: node-1, containers: [{name: c, image: nginx}], ephemeralContainers: [{name: dbg, image: busybox}]}",
         );
         let inv = inventory(&text);
-        let workloads = inv.workloads();
+        let workloads = inv.workloads().expect("workloads");
         let names: Vec<&str> = workloads[0]
             .added_ephemeral_containers
             .iter()
@@ -437,14 +591,14 @@ spec:
         let inv = inventory(CHAIN);
         assert!(inv.replica_sets[0].spec.is_none());
         assert_eq!(
-            inv.workloads()[0].object.display_path(),
+            inv.workloads().expect("workloads")[0].object.display_path(),
             "Deployment/shop/web"
         );
 
         let orphan = CHAIN.replacen("kind: Deployment\n", "kind: ConfigMap\n", 1);
         let inv = inventory(&orphan);
         assert!(inv.replica_sets[0].spec.is_some());
-        let workloads = inv.workloads();
+        let workloads = inv.workloads().expect("workloads");
         assert_eq!(
             workloads[0].object.display_path(),
             "ReplicaSet/shop/web-123"
@@ -461,7 +615,7 @@ spec:
             "  name: web-123-abc\n  labels: {app: web, pod-template-hash: '123', zone: b}\n",
         );
         let inv = inventory(&text);
-        let workloads = inv.workloads();
+        let workloads = inv.workloads().expect("workloads");
         let pod = workloads[0].pods[0];
         assert_eq!(pod.name, "web-123-abc");
         let labels = pod.labels.to_map();

@@ -444,6 +444,19 @@ fn bad_input_gets_one_line_and_the_contract_exit_code() {
         3,
         "invalid Deployment \"web\"",
     );
+    // From JSON a controller's pod spec is decoded when the workload is checked: the error
+    // is the same, with the file and line of the object.
+    let invalid_json = dir.path().join("invalid.json");
+    std::fs::write(
+        &invalid_json,
+        "{\"apiVersion\":\"v1\",\"kind\":\"Namespace\",\"metadata\":{\"name\":\"x\"}}\n{\"apiVersion\":\"apps/v1\",\"kind\":\"Deployment\",\"metadata\":{\"name\":\"web\",\"namespace\":\"x\"},\"spec\":{\"selector\":{},\"template\":{\"spec\":{\"containers\":3}}}}\n",
+    )
+    .expect("write");
+    assert_clean_error(
+        &run(&["harden", "-f", &invalid_json.display().to_string()]),
+        3,
+        "invalid.json:2: invalid Deployment \"web\": invalid type: integer `3`, expected a sequence in spec.template.spec",
+    );
     assert_clean_error(
         &run(&["harden", "-f", "/does/not/exist.yaml"]),
         3,

@@ -6,10 +6,11 @@ use std::collections::HashSet;
 use std::sync::Arc;
 
 use guardrails::cluster::NamespaceScope;
+use guardrails::error::Result;
 use guardrails::finding::{Finding, ObjectRef, RuleInfo, SourceLocation, fingerprint};
 use guardrails::inventory::Inventory;
 use guardrails::selector::LabelQuery;
-use guardrails::workload::Workload;
+use guardrails::workload::{PendingWorkload, Workload};
 use serde_json::value::RawValue;
 
 use crate::cli::Families;
@@ -82,9 +83,12 @@ fn version_for(
     }
 }
 
-pub fn check(inventory: &Inventory, opts: &CheckOptions<'_>) -> CheckOutcome {
-    let mut workloads: Vec<Workload<'_>> = inventory
-        .workloads()
+/// Checks every workload in scope. Each one's pod spec is decoded on the thread that checks
+/// it, and dropped once checked (see `guardrails::workload::PendingWorkload`); a spec that does
+/// not decode is the error.
+pub fn check(inventory: &Inventory, opts: &CheckOptions<'_>) -> Result<CheckOutcome> {
+    let mut workloads: Vec<PendingWorkload<'_>> = inventory
+        .pending_workloads()
         .into_iter()
         .filter(|w| opts.scope.includes(Some(w.namespace())))
         .filter(|w| {
@@ -104,10 +108,11 @@ pub fn check(inventory: &Inventory, opts: &CheckOptions<'_>) -> CheckOutcome {
     } else {
         guardrails::parallel::worker_threads()
     };
-    let chunk = workloads.len().div_ceil(threads).max(1);
-    let parts: Vec<(PartFindings, Vec<InvalidLabel>)> = std::thread::scope(|scope| {
-        let handles: Vec<_> = workloads
-            .chunks(chunk)
+    let total = workloads.len();
+    let chunk = total.div_ceil(threads).max(1);
+    let parts: Vec<Result<(PartFindings, Vec<InvalidLabel>)>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = guardrails::parallel::into_chunks(workloads, chunk)
+            .into_iter()
             .map(|part| {
                 let buckets = &buckets;
                 scope.spawn(move || check_part(inventory, opts, part, buckets))
@@ -123,7 +128,9 @@ pub fn check(inventory: &Inventory, opts: &CheckOptions<'_>) -> CheckOutcome {
     });
     let mut invalid: Vec<InvalidLabel> = Vec::new();
     let mut per_part = Vec::with_capacity(parts.len());
-    for (part_findings, part_invalid) in parts {
+    // The first part's error is the first in workload order.
+    for part in parts {
+        let (part_findings, part_invalid) = part?;
         per_part.push(part_findings);
         for entry in part_invalid {
             if !invalid.contains(&entry) {
@@ -131,11 +138,11 @@ pub fn check(inventory: &Inventory, opts: &CheckOptions<'_>) -> CheckOutcome {
             }
         }
     }
-    CheckOutcome {
+    Ok(CheckOutcome {
         findings: concatenate(per_part),
-        workloads: workloads.len(),
+        workloads: total,
         invalid_version_labels: invalid,
-    }
+    })
 }
 
 /// Below this many workloads one thread is faster than starting more.
@@ -191,9 +198,9 @@ fn concatenate(mut parts: Vec<PartFindings>) -> Vec<Finding> {
 fn check_part(
     inventory: &Inventory,
     opts: &CheckOptions<'_>,
-    workloads: &[Workload<'_>],
+    workloads: Vec<PendingWorkload<'_>>,
     buckets: &RuleBuckets,
-) -> (PartFindings, Vec<InvalidLabel>) {
+) -> Result<(PartFindings, Vec<InvalidLabel>)> {
     // One list in workload order (most workloads fail a few checks: sized once rather than
     // grown), and per rule (and one for anything unknown) the positions of its findings.
     let mut part = PartFindings {
@@ -203,6 +210,7 @@ fn check_part(
     let mut findings = Vec::with_capacity(16);
     let mut invalid = Vec::new();
     for w in workloads {
+        let w = w.resolve(inventory)?;
         let version = version_for(inventory, w.namespace(), opts.version, &mut invalid);
         let policy = LevelVersion {
             level: opts.level,
@@ -212,14 +220,14 @@ fn check_part(
             object: Arc::new(w.object.clone()),
             location: inventory.location_of(&w.object),
         };
-        pss_findings(w, policy, opts, &target, &mut findings);
-        hardening_findings(inventory, w, opts, &target, &mut findings);
+        pss_findings(&w, policy, opts, &target, &mut findings);
+        hardening_findings(inventory, &w, opts, &target, &mut findings);
         for f in findings.drain(..) {
             part.by_rule[buckets.of(&f.rule)].push(part.slots.len() as u32);
             part.slots.push(Some(f));
         }
     }
-    (part, invalid)
+    Ok((part, invalid))
 }
 
 /// The evidence of a `pss-*` finding (serialised straight to JSON text: large clusters have
@@ -270,10 +278,13 @@ fn pss_findings(
     // template (once per name; each pod's are usually alike).
     let with_added;
     let spec = if w.added_ephemeral_containers.is_empty() {
-        w.pod_spec
+        &w.pod_spec
     } else {
         let mut spec = w.pod_spec.clone();
-        let list = spec.ephemeral_containers.get_or_insert_with(Vec::new);
+        let list = spec
+            .to_mut()
+            .ephemeral_containers
+            .get_or_insert_with(Vec::new);
         for c in &w.added_ephemeral_containers {
             if !list.iter().any(|e| e.name == c.name) {
                 list.push((*c).clone());
@@ -316,7 +327,7 @@ fn hardening_findings(
     if opts.families == Families::Pss {
         return;
     }
-    let spec = w.pod_spec;
+    let spec = &*w.pod_spec;
     let service_account = w.service_account_name();
     // The API rejects Linux-only fields (readOnlyRootFilesystem, runAsUser) on Windows pods.
     let linux = spec.os.as_ref().is_none_or(|os| os.name != "windows");
@@ -394,6 +405,7 @@ spec: {containers: [{name: c, image: x, securityContext: {privileged: true}}]}
             server_minor: None,
         };
         let mut out: Vec<String> = check(&inv, &opts)
+            .expect("check")
             .findings
             .iter()
             .map(|f| format!("{} {}", f.rule, f.object.display_path()))
@@ -417,17 +429,21 @@ spec: {containers: [{name: c, image: x, securityContext: {privileged: true}}]}
         assert!(latest.contains(&"pss-privileged Pod/other/lone".to_string()));
     }
 
+    /// Many workloads read from JSON, whose pod specs are decoded by the thread checking them:
+    /// the findings are those of one sequential pass, and a spec that does not decode stops
+    /// the check with the error of the first such workload.
     #[test]
     fn parallel_chunks_give_the_sequential_findings() {
         let mut text = String::new();
         for i in 0..PARALLEL_FROM + 500 {
             let privileged = i % 3 == 0;
             text.push_str(&format!(
-                "---\napiVersion: v1\nkind: Pod\nmetadata: {{name: p{i}, namespace: ns{}}}\nspec: {{containers: [{{name: c, image: x, securityContext: {{privileged: {privileged}}}}}]}}\n",
+                r#"{{"apiVersion":"apps/v1","kind":"Deployment","metadata":{{"name":"d{i}","namespace":"ns{}"}},"spec":{{"selector":{{}},"template":{{"spec":{{"containers":[{{"name":"c","image":"x","securityContext":{{"privileged":{privileged}}}}}]}}}}}}}}"#,
                 i % 7
             ));
+            text.push('\n');
         }
-        let inv = Inventory::from_text("many.yaml", &text, crate::KINDS).expect("inventory");
+        let inv = Inventory::from_text("many.json", &text, crate::KINDS).expect("inventory");
         let scope = NamespaceScope::All;
         let opts = CheckOptions {
             level: Level::Restricted,
@@ -441,10 +457,11 @@ spec: {containers: [{name: c, image: x, securityContext: {privileged: true}}]}
         let ids = |findings: &[Finding]| -> Vec<String> {
             findings.iter().map(|f| f.id.clone()).collect()
         };
-        let parallel = check(&inv, &opts);
-        let mut workloads = inv.workloads();
+        let parallel = check(&inv, &opts).expect("check");
+        let mut workloads = inv.pending_workloads();
         workloads.sort_by(|a, b| a.object.cmp(&b.object));
-        let (sequential, _) = check_part(&inv, &opts, &workloads, &RuleBuckets::new());
+        let (sequential, _) =
+            check_part(&inv, &opts, workloads, &RuleBuckets::new()).expect("check");
         assert_eq!(parallel.workloads, PARALLEL_FROM + 500);
         assert_eq!(ids(&parallel.findings), ids(&concatenate(vec![sequential])));
         assert!(parallel.findings.iter().any(|f| f.rule == "pss-privileged"));
@@ -452,6 +469,28 @@ spec: {containers: [{name: c, image: x, securityContext: {privileged: true}}]}
         let mut sorted = parallel.findings.clone();
         guardrails::finding::sort_findings(&mut sorted);
         assert_eq!(ids(&sorted), ids(&parallel.findings));
+
+        let broken = text
+            .replacen(r#""privileged":false"#, r#""privileged":"no""#, 1)
+            .replace(r#""name":"d2499","#, r#""name":"d2499","labels":5,"#);
+        let inv = Inventory::from_text("many.json", &broken, crate::KINDS);
+        let err = inv.map(|inv| check(&inv, &opts).map(|_| ())).map_or_else(
+            |e| format!("read: {e}"),
+            |checked| checked.map_or_else(|e| e.to_string(), |()| "passed".into()),
+        );
+        // Object metadata is decoded when the file is read; the first bad spec (d1) when checked.
+        assert!(
+            err.starts_with("read: many.json:2500: invalid Deployment"),
+            "{err}"
+        );
+        let broken = text.replacen(r#""privileged":false"#, r#""privileged":"no""#, 1);
+        let inv = Inventory::from_text("many.json", &broken, crate::KINDS).expect("inventory");
+        let err = check(&inv, &opts).map(|_| ()).expect_err("invalid spec");
+        assert!(
+            err.to_string()
+                .starts_with("many.json:2: invalid Deployment \"d1\": invalid type: string"),
+            "{err}"
+        );
     }
 
     #[test]

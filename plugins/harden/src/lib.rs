@@ -125,7 +125,7 @@ pub async fn run(cli: Cli) -> Result<i32> {
                 selector: selector.as_ref(),
                 server_minor,
             };
-            let outcome = check(inventory, &opts);
+            let outcome = check(inventory, &opts)?;
             run::phase("check");
             for (namespace, label) in &outcome.invalid_version_labels {
                 run::warn(&format!(
@@ -299,7 +299,7 @@ async fn fix_command(
     // Planned on the controllers' JSON as collected.
     let mut plans: BTreeMap<guardrails::finding::ObjectRef, (serde_json::Value, fix::FixPlan)> =
         BTreeMap::new();
-    for w in inventory.workloads() {
+    for w in inventory.pending_workloads() {
         if !acquired.scope.includes(Some(w.namespace()))
             || selector.is_some_and(|q| !w.metadata.labels.as_ref().is_some_and(|l| q.matches(l)))
         {
@@ -317,11 +317,8 @@ async fn fix_command(
             );
             continue;
         }
-        let service_account = w
-            .pod_spec
-            .service_account_name
-            .as_deref()
-            .unwrap_or("default");
+        let w = w.resolve(inventory)?;
+        let service_account = w.service_account_name();
         let token_needed = service_account_bound(inventory, w.namespace(), service_account);
         let object = workload_json(&w);
         let plan = fix::plan(&object, &opts)
@@ -464,7 +461,7 @@ fn workload_json(w: &guardrails::workload::Workload<'_>) -> serde_json::Value {
         "kind": w.object.kind,
         "metadata": w.metadata,
     });
-    let spec = serde_json::to_value(w.pod_spec).unwrap_or_default();
+    let spec = serde_json::to_value(&w.pod_spec).unwrap_or_default();
     let pod_meta = serde_json::to_value(w.pod_metadata).unwrap_or_default();
     if let Some(template) = fix::template_path(&w.object.kind) {
         if template.0.is_empty() {
@@ -511,8 +508,8 @@ async fn undo_command(
         }
     };
     let kind_lower = kind.to_ascii_lowercase();
-    let workloads = acquired.inventory.workloads();
-    let Some(w) = workloads.iter().find(|w| {
+    let workloads = acquired.inventory.pending_workloads();
+    let Some(w) = workloads.into_iter().find(|w| {
         w.namespace() == namespace
             && w.object.name == name
             && [
@@ -527,7 +524,8 @@ async fn undo_command(
             format!("no such controller in namespace {namespace}"),
         ));
     };
-    let live = workload_json(w);
+    let w = w.resolve(&acquired.inventory)?;
+    let live = workload_json(&w);
     let Some(change) = fix_apply::undo_change(w.object.clone(), &live)? else {
         eprintln!(
             "{}: no {} annotation; nothing to undo",

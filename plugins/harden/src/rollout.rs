@@ -101,7 +101,7 @@ pub async fn rollout(
         selector: None,
         server_minor: args.server_minor,
     };
-    let outcome = check(inventory, &opts);
+    let outcome = check(inventory, &opts)?;
     let mut violations: BTreeMap<ObjectRef, BTreeSet<String>> = BTreeMap::new();
     for f in outcome.findings {
         violations

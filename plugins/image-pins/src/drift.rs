@@ -44,7 +44,8 @@ fn digest_of(image_id: &str) -> Option<&str> {
 /// Running digests per (workload, container name).
 fn running(inventory: &Inventory) -> HashMap<(ObjectRef, String), BTreeSet<String>> {
     let mut out: HashMap<(ObjectRef, String), BTreeSet<String>> = HashMap::new();
-    for w in inventory.workloads() {
+    // Only the pods are read: no pod spec needs decoding.
+    for w in inventory.pending_workloads() {
         // Every pod of the workload, bare Pods included (their status is their own).
         for (container, image_id) in w.pods.iter().flat_map(|pod| pod.image_ids.iter()) {
             if let Some(digest) = digest_of(image_id) {

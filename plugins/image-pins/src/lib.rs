@@ -71,7 +71,7 @@ pub async fn run(mut cli: Cli) -> Result<i32> {
     run::phase("start");
     let acquired = acquire(&cli.common, KINDS).await?;
     let inventory = acquired.inventory;
-    let uses = scan::image_uses(&inventory, &acquired.scope, selector.as_ref());
+    let uses = scan::image_uses(&inventory, &acquired.scope, selector.as_ref())?;
     run::phase("inventory");
 
     let code = match command {
@@ -135,7 +135,7 @@ pub async fn run(mut cli: Cli) -> Result<i32> {
                 return Err(Error::Usage("pin needs a cluster or -f files".into()));
             };
             let pins = pinned_spellings(&resolution);
-            let plan = live_pin::plan(&inventory, &uses, &pins);
+            let plan = live_pin::plan(&inventory, &uses, &pins)?;
             for (object, why) in &plan.skipped {
                 run::warn(&format!("{} not pinned: {why}", object.display_path()));
             }

@@ -17,6 +17,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use crate::scan::ImageUse;
 use guardrails::apply::{Action, LiveChange, PatchBuilder};
+use guardrails::error::Result;
 use guardrails::finding::ObjectRef;
 use guardrails::inventory::Inventory;
 use guardrails::workload::{ContainerList, Workload, pod_spec_path};
@@ -64,13 +65,17 @@ fn not_pinnable(w: &Workload<'_>) -> Option<&'static str> {
 
 /// Plans the patches. `uses` are the image uses in scope; `pins` maps a normalised reference
 /// to its pinned spelling (from the resolution).
-pub fn plan(inventory: &Inventory, uses: &[ImageUse], pins: &HashMap<String, String>) -> LivePlan {
+pub fn plan(
+    inventory: &Inventory,
+    uses: &[ImageUse],
+    pins: &HashMap<String, String>,
+) -> Result<LivePlan> {
     let mut by_workload: BTreeMap<ObjectRef, Vec<&ImageUse>> = BTreeMap::new();
     for u in uses {
         by_workload.entry(u.workload.clone()).or_default().push(u);
     }
     let mut plan = LivePlan::default();
-    for w in inventory.workloads() {
+    for w in inventory.pending_workloads() {
         let Some(uses) = by_workload.get(&w.object) else {
             continue;
         };
@@ -103,6 +108,7 @@ pub fn plan(inventory: &Inventory, uses: &[ImageUse], pins: &HashMap<String, Str
         if edits.is_empty() {
             continue;
         }
+        let w = w.resolve(inventory)?;
         if let Some(why) = not_pinnable(&w) {
             plan.skipped.push((w.object.clone(), why));
             continue;
@@ -111,7 +117,7 @@ pub fn plan(inventory: &Inventory, uses: &[ImageUse], pins: &HashMap<String, Str
         // `test`s fail and nothing is overwritten.
         let live = nest(
             spec_path,
-            serde_json::to_value(w.pod_spec).unwrap_or(Value::Null),
+            serde_json::to_value(&w.pod_spec).unwrap_or(Value::Null),
         );
         let mut builder = PatchBuilder::new(&live);
         for e in &edits {
@@ -131,7 +137,7 @@ pub fn plan(inventory: &Inventory, uses: &[ImageUse], pins: &HashMap<String, Str
         });
         plan.edits.insert(w.object.clone(), edits);
     }
-    plan
+    Ok(plan)
 }
 
 /// `{"spec": {"template": {"spec": value}}}` for the path `spec.template.spec`.
@@ -182,7 +188,7 @@ metadata: {name: bare, namespace: shop}
 spec: {containers: [{name: c, image: nginx:1.27}]}
 ",
         );
-        let uses = crate::scan::image_uses(&inv, &NamespaceScope::All, None);
+        let uses = crate::scan::image_uses(&inv, &NamespaceScope::All, None).expect("uses");
         let pins: HashMap<String, String> = [
             ("docker.io/library/nginx:1.27", format!("nginx:1.27@{D}")),
             (
@@ -193,7 +199,7 @@ spec: {containers: [{name: c, image: nginx:1.27}]}
         .into_iter()
         .map(|(k, v)| (k.to_string(), v))
         .collect();
-        let plan = plan(&inv, &uses, &pins);
+        let plan = plan(&inv, &uses, &pins).expect("plan");
         assert_eq!(plan.changes.len(), 1);
         let web = ObjectRef::new("apps/v1", "Deployment", Some("shop"), "web");
         assert_eq!(plan.changes[0].target, web);

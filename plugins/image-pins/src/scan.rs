@@ -41,10 +41,10 @@ pub fn image_uses(
     inventory: &Inventory,
     scope: &NamespaceScope,
     selector: Option<&LabelQuery>,
-) -> Vec<ImageUse> {
+) -> Result<Vec<ImageUse>> {
     let empty = BTreeMap::new();
     let mut uses = Vec::new();
-    for w in inventory.workloads() {
+    for w in inventory.pending_workloads() {
         if !scope.includes(w.object.namespace.as_deref()) {
             continue;
         }
@@ -53,6 +53,7 @@ pub fn image_uses(
         {
             continue;
         }
+        let w = w.resolve(inventory)?;
         let mut pull_secrets: Vec<String> = w
             .pod_spec
             .image_pull_secrets
@@ -81,7 +82,7 @@ pub fn image_uses(
                 image: c.image.as_deref(),
                 pull_policy: c.image_pull_policy.as_deref(),
             });
-        for c in container_images(w.pod_spec).into_iter().chain(added) {
+        for c in container_images(&w.pod_spec).into_iter().chain(added) {
             uses.push(ImageUse {
                 workload: w.object.clone(),
                 list: c.list,
@@ -93,7 +94,7 @@ pub fn image_uses(
             });
         }
     }
-    uses
+    Ok(uses)
 }
 
 /// Allowed registries / repository prefixes (`--allow-registry`, `--allow-registries-file`).

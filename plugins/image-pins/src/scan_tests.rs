@@ -57,7 +57,7 @@ fn rules_of(findings: &[Finding]) -> Vec<(String, String)> {
 #[test]
 fn every_container_list_is_examined_with_pull_secrets() {
     let (inv, scope) = uses();
-    let uses = image_uses(&inv, &scope, None);
+    let uses = image_uses(&inv, &scope, None).expect("uses");
     let names: Vec<(&str, ContainerList)> = uses
         .iter()
         .map(|u| (u.container.as_str(), u.list))
@@ -80,7 +80,7 @@ fn every_container_list_is_examined_with_pull_secrets() {
 fn findings_by_rule() {
     let (inv, scope) = uses();
     let found = rules_of(&scan(
-        &image_uses(&inv, &scope, None),
+        &image_uses(&inv, &scope, None).expect("uses"),
         &RegistryPolicy::default(),
     ));
     let want: Vec<(String, String)> = [
@@ -108,7 +108,10 @@ fn allow_list_by_registry_and_repository_prefix() {
         None,
     )
     .expect("policy");
-    let found = rules_of(&scan(&image_uses(&inv, &scope, None), &policy));
+    let found = rules_of(&scan(
+        &image_uses(&inv, &scope, None).expect("uses"),
+        &policy,
+    ));
     let not_allowed: Vec<&str> = found
         .iter()
         .filter(|(r, _)| r == "image-registry-not-allowed")
@@ -143,11 +146,12 @@ fn scope_and_selector_filter_workloads() {
     let shop = NamespaceScope::One("shop".into());
     assert!(
         image_uses(&inv, &shop, None)
+            .expect("uses")
             .iter()
             .all(|u| u.namespace() == "shop")
     );
     let sel = LabelQuery::parse("tier=front").expect("selector");
-    let uses = image_uses(&inv, &NamespaceScope::All, Some(&sel));
+    let uses = image_uses(&inv, &NamespaceScope::All, Some(&sel)).expect("uses");
     assert!(uses.iter().all(|u| u.workload.name == "web"));
 }
 
@@ -167,7 +171,7 @@ spec:
 "#
     );
     let inv = Inventory::from_text("m.yaml", &text, ResourceKind::ALL).expect("inventory");
-    let uses = image_uses(&inv, &NamespaceScope::All, None);
+    let uses = image_uses(&inv, &NamespaceScope::All, None).expect("uses");
     let debugger = uses
         .iter()
         .find(|u| u.container == "debugger")

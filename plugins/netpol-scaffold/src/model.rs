@@ -160,11 +160,11 @@ impl Model {
         model
             .policies
             .sort_by(|a, b| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)));
-        for w in inv.workloads() {
+        for w in inv.workloads()? {
             let ns = w.namespace().to_string();
             model.ensure_namespace(&ns);
             let ports = model.port_lists.len();
-            model.port_lists.push(container_ports(w.pod_spec));
+            model.port_lists.push(container_ports(&w.pod_spec));
             let host_network = w.pod_spec.host_network == Some(true);
             if is_network_plugin_namespace(&ns) {
                 let images = w

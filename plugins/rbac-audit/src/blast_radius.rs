@@ -74,7 +74,7 @@ pub fn compute(
         let ns = sa.metadata.namespace.clone().unwrap_or_default();
         accounts.insert((ns, sa.metadata.name.clone().unwrap_or_default()), true);
     }
-    let workloads = inventory.workloads();
+    let workloads = inventory.workloads()?;
     for w in &workloads {
         accounts
             .entry((
@@ -128,7 +128,7 @@ pub fn compute(
             .into_iter()
             .flatten()
         {
-            let mount = token_mount(w.pod_spec, sa);
+            let mount = token_mount(&w.pod_spec, sa);
             if mount.is_mounted() {
                 mounted.push(MountedWorkload {
                     object: w.object.clone(),

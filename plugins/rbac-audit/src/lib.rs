@@ -14,7 +14,7 @@ pub mod scan;
 use std::io::Write;
 
 use guardrails::collect::acquire_staged;
-use guardrails::error::{Error, Result};
+use guardrails::error::Result;
 use guardrails::inventory::{Inventory, ResourceKind};
 use guardrails::render;
 use guardrails::{exit_code, gate, run};
@@ -88,7 +88,7 @@ pub async fn run(cli: Cli) -> Result<i32> {
             };
             let (findings, mut skipped, rest) = match staged.rest {
                 None => {
-                    let (findings, skipped, _) = scan::scan(&ctx, || Ok::<_, Error>(&inventory))?;
+                    let (findings, skipped, _) = scan::scan(&ctx, || Ok(&inventory))?;
                     (findings, skipped, None)
                 }
                 // Live, the rules on RBAC objects run while the rest is still being listed.

@@ -3,6 +3,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use guardrails::cluster::NamespaceScope;
+use guardrails::error::Result;
 use guardrails::finding::{Finding, ObjectRef, Severity, Skipped};
 use guardrails::inventory::{Inventory, ResourceKind};
 use guardrails::selector::LabelQuery;
@@ -106,19 +107,18 @@ fn evidence(grant: &Grant, hit: Option<&Hit<'_>>) -> Value {
 /// workloads (offline at once; live when the rest of the listing is in). The two are about
 /// equal halves at 100k RBAC objects. Returns the findings, what could not be evaluated, and
 /// the inventory `workloads` gave.
-pub fn scan<I, E>(
+pub fn scan<I>(
     ctx: &ScanContext<'_>,
-    workloads: impl FnOnce() -> Result<I, E> + Send,
-) -> Result<(Vec<Finding>, Vec<Skipped>, I), E>
+    workloads: impl FnOnce() -> Result<I> + Send,
+) -> Result<(Vec<Finding>, Vec<Skipped>, I)>
 where
     I: std::borrow::Borrow<Inventory> + Send,
-    E: Send,
 {
     std::thread::scope(|threads| {
         let workload_rules = threads.spawn(move || {
             let inventory = workloads()?;
-            let (findings, skipped) = scan_workloads(ctx, inventory.borrow());
-            Ok((findings, skipped, inventory))
+            let (findings, skipped) = scan_workloads(ctx, inventory.borrow())?;
+            Ok::<_, guardrails::error::Error>((findings, skipped, inventory))
         });
         let (mut findings, mut skipped) = scan_rbac(ctx);
         guardrails::run::phase("rbac rules");
@@ -149,12 +149,12 @@ pub fn scan_rbac(ctx: &ScanContext<'_>) -> (Vec<Finding>, Vec<Skipped>) {
 pub fn scan_workloads(
     ctx: &ScanContext<'_>,
     inventory: &Inventory,
-) -> (Vec<Finding>, Vec<Skipped>) {
+) -> Result<(Vec<Finding>, Vec<Skipped>)> {
     let (mut findings, mut skipped) = (Vec::new(), Vec::new());
     dangling_subjects(ctx, inventory, &mut findings, &mut skipped);
     let mut cache = exposure::RuleCapabilities::default();
-    automount_with_rights(ctx, inventory, &mut cache, &mut findings, &mut skipped);
-    (findings, skipped)
+    automount_with_rights(ctx, inventory, &mut cache, &mut findings, &mut skipped)?;
+    Ok((findings, skipped))
 }
 
 /// Capability, implicit-group and default-ServiceAccount rules, per (binding, subject).
@@ -580,7 +580,7 @@ fn automount_with_rights(
     cache: &mut exposure::RuleCapabilities,
     out: &mut Vec<Finding>,
     skipped: &mut Vec<Skipped>,
-) {
+) -> Result<()> {
     if inv.was_skipped(ResourceKind::ServiceAccount) {
         // The ServiceAccount's automount setting is unknown; the pod's own setting still decides
         // when present, otherwise the default (mounted) is assumed and said so in the evidence.
@@ -599,17 +599,18 @@ fn automount_with_rights(
         hits: Vec<Hit<'g>>,
     }
     let mut rights_of: HashMap<(String, String), Option<TokenRights>> = HashMap::new();
-    for workload in inv.workloads() {
+    for workload in inv.pending_workloads() {
         if !ctx.admits(
             workload.object.namespace.as_deref(),
             workload.metadata.labels.as_ref(),
         ) {
             continue;
         }
+        let workload = workload.resolve(inv)?;
         let ns = workload.namespace();
         let sa_name = workload.service_account_name();
         let sa = inv.service_account(ns, sa_name);
-        let mount = token_mount(workload.pod_spec, sa);
+        let mount = token_mount(&workload.pod_spec, sa);
         if !mount.is_mounted() {
             continue;
         }
@@ -660,4 +661,5 @@ fn automount_with_rights(
             .with_severity(worst),
         );
     }
+    Ok(())
 }
