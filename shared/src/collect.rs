@@ -31,7 +31,11 @@ pub struct Lister {
     wanted: Vec<ResourceKind>,
     /// Controller-owned Pods, made lean page by page so a full Pod list is never held.
     owned_pods: std::sync::Mutex<Vec<crate::inventory::OwnedPod>>,
+    /// Pod template specs kept as text (see `inventory::spec_text`), by kind and position.
+    spec_texts: std::sync::Mutex<Vec<SpecText>>,
 }
+
+type SpecText = ((ResourceKind, u32), Box<serde_json::value::RawValue>);
 
 impl Lister {
     fn collection_path(kind: ResourceKind) -> String {
@@ -85,6 +89,9 @@ impl Lister {
                         {
                             lean.clear();
                         }
+                        if let Ok(mut texts) = self.spec_texts.lock() {
+                            texts.retain(|((of, _), _)| *of != kind);
+                        }
                         self.progress.suspend(|| {
                             crate::run::warn(&format!(
                                 "the {} list changed while paging (410 Expired); listing it again",
@@ -111,8 +118,21 @@ impl Lister {
                     let remaining = page.metadata.remaining_item_count.unwrap_or(0).max(0) as usize;
                     items.reserve_exact(page.items.len() + remaining);
                 }
+                let mut texts = Vec::new();
                 for item in page.items {
-                    items.push(serde_json::from_str(item.get()).map_err(kube::Error::SerdeError)?);
+                    let object = match crate::inventory::split_pod_spec(kind, item.get()) {
+                        Ok(Some((shell, spec))) => {
+                            texts.push(((kind, items.len() as u32), spec.to_owned()));
+                            serde_json::from_str(&shell)
+                        }
+                        _ => serde_json::from_str(item.get()),
+                    };
+                    items.push(object.map_err(kube::Error::SerdeError)?);
+                }
+                if !texts.is_empty()
+                    && let Ok(mut kept) = self.spec_texts.lock()
+                {
+                    kept.append(&mut texts);
                 }
             }
             return Ok(items);
@@ -250,6 +270,7 @@ async fn collect_with(
         progress: progress.clone(),
         wanted: kinds.to_vec(),
         owned_pods: std::sync::Mutex::new(Vec::new()),
+        spec_texts: std::sync::Mutex::new(Vec::new()),
     });
 
     let tasks = kinds.iter().map(|&kind| {
@@ -294,6 +315,9 @@ async fn collect_with(
             }),
             Outcome::Failed(e) => return Err(cluster.error(&e)),
         }
+    }
+    if let Ok(mut texts) = lister.spec_texts.lock() {
+        inventory.spec_texts = texts.drain(..).collect();
     }
     if let Ok(mut lean) = lister.owned_pods.lock() {
         inventory.owned_pods = std::mem::take(&mut *lean);

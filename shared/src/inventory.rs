@@ -18,6 +18,7 @@ mod compact;
 mod spec_text;
 use compact::Compact;
 use serde_json::value::RawValue;
+pub(crate) use spec_text::split as split_pod_spec;
 
 /// Declares the kinds the suite understands once: the enum, the typed storage and the
 /// per-kind dispatch all come from this list.

@@ -1,9 +1,10 @@
-//! Controllers' pod templates read from JSON manifests keep their spec as JSON text until the
-//! workload is examined. A decoded `PodSpec` with its containers is about ten kilobytes,
+//! Controllers' pod templates read from JSON (manifests, and live list pages) keep their spec
+//! as JSON text until the workload is examined. A decoded `PodSpec` with its containers is about ten kilobytes,
 //! mostly unset fields (k8s-openapi keeps every optional field inline), against a few hundred
 //! bytes of text; an analysis that looks at one workload at a time (`harden check`) then holds
 //! one decoded spec per thread instead of all of them. The rest of each object is decoded at
-//! once, so its errors are still found when the file is read.
+//! once, so its errors are still found when the file is read. ReplicaSets and Jobs folded
+//! into their Deployment or CronJob never have their specs decoded at all.
 
 use std::fmt;
 
