@@ -198,6 +198,8 @@ fn split_documents<'t>(name: &Arc<str>, text: &'t str, sink: &mut Vec<Document<'
             .into_iter::<&RawValue>()
             .collect::<std::result::Result<Vec<_>, _>>()
     {
+        // Sized once: large files hold hundreds of thousands of documents.
+        sink.reserve(raws.len());
         // Lines are counted incrementally: one pass over the text in all.
         let (mut line, mut counted_to) = (1, 0);
         for (index, raw) in raws.into_iter().enumerate() {
