@@ -125,7 +125,7 @@ impl Finding {
         object: impl Into<Arc<ObjectRef>>,
         distinguishing: &str,
         message: String,
-        evidence: Value,
+        evidence: impl Serialize,
     ) -> Finding {
         let object = object.into();
         Finding {
@@ -135,7 +135,7 @@ impl Finding {
             object,
             message,
             remediation: Cow::Borrowed(rule.remediation),
-            evidence: to_raw(&evidence),
+            evidence: evidence_text(&evidence),
             location: None,
         }
     }
@@ -150,9 +150,11 @@ impl Finding {
     }
 }
 
-fn to_raw(value: &Value) -> Box<RawValue> {
-    // Serialising a Value cannot fail; `null` keeps the type total anyway.
-    serde_json::value::to_raw_value(value)
+/// Evidence as compact JSON text, serialised straight from `evidence` (a struct needs no
+/// `Value` tree on the way: large scans make hundreds of thousands of findings). Serialising
+/// plain data cannot fail; `null` keeps it total anyway.
+pub fn evidence_text<T: Serialize + ?Sized>(evidence: &T) -> Box<RawValue> {
+    serde_json::value::to_raw_value(evidence)
         .unwrap_or_else(|_| RawValue::from_string("null".into()).unwrap_or_default())
 }
 

@@ -7,7 +7,9 @@ use std::sync::Arc;
 
 use guardrails::cluster::NamespaceScope;
 use guardrails::error::Result;
-use guardrails::finding::{Finding, ObjectRef, RuleInfo, SourceLocation, fingerprint};
+use guardrails::finding::{
+    Finding, ObjectRef, RuleInfo, SourceLocation, evidence_text, fingerprint,
+};
 use guardrails::inventory::Inventory;
 use guardrails::selector::LabelQuery;
 use guardrails::workload::{PendingWorkload, Workload};
@@ -308,12 +310,7 @@ fn pss_findings(
             detail: &v.detail,
             containers: &v.containers,
         };
-        out.push(finding(
-            rule,
-            target,
-            v.segment(),
-            hardening::raw(&evidence),
-        ));
+        out.push(finding(rule, target, v.segment(), evidence_text(&evidence)));
     }
 }
 

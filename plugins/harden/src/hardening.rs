@@ -19,12 +19,7 @@ pub struct Gap {
     pub evidence: Box<RawValue>,
 }
 
-/// Evidence serialised straight to JSON text (no value tree: there can be hundreds of
-/// thousands of findings). Serialising these plain structs cannot fail; `null` keeps it total.
-pub fn raw<T: Serialize>(evidence: &T) -> Box<RawValue> {
-    serde_json::value::to_raw_value(evidence)
-        .unwrap_or_else(|_| RawValue::from_string("null".to_string()).unwrap_or_default())
-}
+use guardrails::finding::evidence_text;
 
 #[derive(Serialize)]
 struct Containers<'a> {
@@ -67,7 +62,7 @@ pub fn read_only_root_fs(spec: &PodSpec) -> Option<Gap> {
             "{} must set securityContext.readOnlyRootFilesystem=true",
             containers_phrase(&writable)
         ),
-        evidence: raw(&Containers {
+        evidence: evidence_text(&Containers {
             containers: &writable,
         }),
     })
@@ -101,7 +96,7 @@ pub fn no_resources(spec: &PodSpec) -> Option<Gap> {
     (!details.is_empty()).then(|| Gap {
         rule: &catalogue::NO_RESOURCES,
         message: details.join("; "),
-        evidence: raw(&Containers { containers: &names }),
+        evidence: evidence_text(&Containers { containers: &names }),
     })
 }
 
@@ -146,7 +141,7 @@ pub fn automount_token(spec: &PodSpec, service_account: Option<&ServiceAccount>)
     Some(Gap {
         rule: &catalogue::AUTOMOUNT_TOKEN,
         message: format!("the ServiceAccount token is mounted: {why}"),
-        evidence: raw(&TokenEvidence { token_mount: mount }),
+        evidence: evidence_text(&TokenEvidence { token_mount: mount }),
     })
 }
 
@@ -213,7 +208,7 @@ pub fn run_as_uid_zero_or_unset(spec: &PodSpec) -> Option<Gap> {
     (!parts.is_empty()).then(|| Gap {
         rule: &catalogue::RUN_AS_UID_ZERO_OR_UNSET,
         message: parts.join("; "),
-        evidence: raw(&UidEvidence {
+        evidence: evidence_text(&UidEvidence {
             uid_zero: &root,
             unset: &unset,
         }),
@@ -224,7 +219,7 @@ pub fn default_service_account(service_account_name: &str) -> Option<Gap> {
     (service_account_name == "default").then(|| Gap {
         rule: &catalogue::DEFAULT_SERVICE_ACCOUNT,
         message: "runs as the namespace's default ServiceAccount".to_string(),
-        evidence: raw(&ServiceAccountEvidence {
+        evidence: evidence_text(&ServiceAccountEvidence {
             service_account: "default",
         }),
     })
