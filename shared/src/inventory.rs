@@ -306,6 +306,15 @@ struct ContainerImageView {
 }
 
 impl OwnedPodView {
+    /// Whether some controller owns it (collected or not).
+    fn has_controller(&self) -> bool {
+        self.metadata
+            .owner_references
+            .iter()
+            .flatten()
+            .any(|o| o.controller == Some(true))
+    }
+
     /// The lean Pod when a collected controller owns it; `None` when it is a workload in its
     /// own right (then the full Pod is decoded).
     pub(crate) fn into_owned(self, wanted: &[ResourceKind]) -> Option<OwnedPod> {
@@ -457,14 +466,20 @@ fn decode(
     wanted: &[ResourceKind],
 ) -> std::result::Result<Decoded, serde_json::Error> {
     // Most Pods belong to a collected controller: read only what is kept of them.
+    let mut bare_pod = false;
     if kind == ResourceKind::Pod && pods_may_be_owned(wanted) {
         let view: OwnedPodView = doc.decode_borrowed()?;
+        bare_pod = !view.has_controller();
         if let Some(owned) = view.into_owned(wanted) {
             return Ok(Decoded::Owned(owned));
         }
     }
+    let split = |text| match bare_pod {
+        true => spec_text::split_bare_pod(text),
+        false => spec_text::split(kind, text),
+    };
     if let manifest::Body::Json(raw) = &doc.body
-        && let Some((shell, spec)) = spec_text::split(kind, raw.get())?
+        && let Some((shell, spec)) = split(raw.get())?
     {
         let spec = spec.to_owned();
         let shell = Document {
@@ -711,16 +726,27 @@ mod tests {
 
     #[test]
     fn invalid_known_kind_is_an_input_error() {
-        for text in [
-            "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec: {containers: 5}\n",
-            r#"{"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"}, "spec": {"containers": 5}}"#,
-        ] {
-            let err = Inventory::from_text("m.yaml", text, ResourceKind::ALL).expect_err("bad pod");
-            assert!(
-                err.to_string().starts_with("m.yaml:1: invalid Pod \"p\""),
-                "{err}"
-            );
-        }
+        let yaml = "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec: {containers: 5}\n";
+        let json = r#"{"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"}, "spec": {"containers": 5}}"#;
+        let err = Inventory::from_text("m.yaml", yaml, ResourceKind::ALL).expect_err("bad pod");
+        assert!(
+            err.to_string().starts_with("m.yaml:1: invalid Pod \"p\""),
+            "{err}"
+        );
+        // From JSON, a bare Pod's spec is decoded when its workload is read: the same error.
+        let inv = Inventory::from_text("m.json", json, ResourceKind::ALL).expect("read");
+        let err = inv.workloads().map(|_| ()).expect_err("bad pod");
+        assert!(
+            err.to_string()
+                .starts_with("m.json:1: invalid Pod \"p\": invalid type: integer `5`"),
+            "{err}"
+        );
+        let metadata = json.replace(r#""name": "p""#, r#""name": "p", "labels": 5"#);
+        let err = Inventory::from_text("m.json", &metadata, ResourceKind::ALL).expect_err("bad");
+        assert!(
+            err.to_string().starts_with("m.json:1: invalid Pod"),
+            "{err}"
+        );
     }
 
     /// Large inputs are decoded in parallel batches: file order is kept, and the error is the

@@ -405,7 +405,7 @@ impl Inventory {
                 });
             }
         }
-        for pod in &self.pods {
+        for (i, pod) in self.pods.iter().enumerate() {
             let node = pod.spec.as_ref().and_then(|s| s.node_name.as_deref());
             let instance = PodInstance {
                 name: pod.metadata.name.as_deref().unwrap_or_default(),
@@ -430,7 +430,12 @@ impl Inventory {
                     }
                 }
                 None => {
-                    let Some(pod_spec) = pod.spec.as_ref() else {
+                    // A bare Pod read from JSON keeps only its node name decoded.
+                    let text = self.spec_texts.get(&(ResourceKind::Pod, i as u32));
+                    let Some(pod_spec) = text
+                        .map(|t| PendingSpec::Text(t))
+                        .or_else(|| pod.spec.as_ref().map(PendingSpec::Decoded))
+                    else {
                         continue;
                     };
                     let w = Workload {
@@ -438,7 +443,7 @@ impl Inventory {
                         metadata: &pod.metadata,
                         pod_labels: pod.metadata.labels.as_ref(),
                         pod_metadata: Some(&pod.metadata),
-                        pod_spec: PendingSpec::Decoded(pod_spec),
+                        pod_spec,
                         pod_count: 1,
                         added_ephemeral_containers: Vec::new(),
                         nodes: node.into_iter().collect(),
@@ -514,15 +519,26 @@ spec:
     fn pod_specs_kept_as_json_text_decode_when_workloads_are_read() {
         let json = r#"{"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":"web","namespace":"shop"},"spec":{"selector":{},"template":{"metadata":{"labels":{"app":"web"}},"spec":{"serviceAccountName":"web","containers":[{"name":"c","image":"nginx"}]}}}}
 {"apiVersion":"apps/v1","kind":"ReplicaSet","metadata":{"name":"web-1","namespace":"shop","ownerReferences":[{"apiVersion":"apps/v1","kind":"Deployment","name":"web","uid":"u","controller":true}]},"spec":{"selector":{},"template":{"spec":{"containers":[{"name":"c","image":"nginx"}]}}}}"#;
-        let inv = Inventory::from_text("w.json", json, ResourceKind::ALL).expect("inventory");
+        let bare = r#"{"apiVersion":"v1","kind":"Pod","metadata":{"name":"lone","namespace":"shop"},"spec":{"nodeName":"node-1","containers":[{"name":"c","image":"busybox"}]}}"#;
+        let inv = Inventory::from_text("w.json", &format!("{json}\n{bare}"), ResourceKind::ALL)
+            .expect("inventory");
         assert_eq!(
             inv.spec_texts.len(),
-            1,
-            "only the Deployment's text is kept"
+            2,
+            "the Deployment's and the bare Pod's, not the folded ReplicaSet's"
         );
         let pending = inv.pending_workloads();
-        assert!(matches!(pending[0].pod_spec, PendingSpec::Text(_)));
-        let workloads = inv.workloads().expect("workloads");
+        assert!(
+            pending
+                .iter()
+                .all(|w| matches!(w.pod_spec, PendingSpec::Text(_)))
+        );
+        // The bare Pod's node is known before its spec is decoded.
+        assert_eq!(pending[1].node_names(), ["node-1"]);
+        let mut workloads = inv.workloads().expect("workloads");
+        let pod = workloads.pop().expect("the bare Pod");
+        assert_eq!(pod.pod_spec.node_name.as_deref(), Some("node-1"));
+        assert_eq!(pod.pod_spec.containers[0].image.as_deref(), Some("busybox"));
         assert_eq!(workloads.len(), 1);
         assert_eq!(workloads[0].service_account_name(), "web");
         assert_eq!(

@@ -1,5 +1,6 @@
 //! Controllers' pod templates read from JSON (manifests, and live list pages) keep their spec
-//! as JSON text until the workload is examined. A decoded `PodSpec` with its containers is about ten kilobytes,
+//! as JSON text until the workload is examined, and so do Pods that no controller owns, read
+//! from JSON manifests. A decoded `PodSpec` with its containers is about ten kilobytes,
 //! mostly unset fields (k8s-openapi keeps every optional field inline), against a few hundred
 //! bytes of text; an analysis that looks at one workload at a time (`harden check`) then holds
 //! one decoded spec per thread instead of all of them. The rest of each object is decoded at
@@ -82,29 +83,52 @@ impl<'de> Visitor<'de> for Key<'_> {
     }
 }
 
-/// The text of the pod template's spec of an object of `kind` (a Pod's own spec is decoded
-/// with it: its node name is read with the rest of each pod).
-fn pod_spec_in(kind: ResourceKind, text: &str) -> serde_json::Result<Option<&RawValue>> {
-    let path = match kind {
-        ResourceKind::Pod => None,
-        _ => pod_spec_path(kind.kind()),
-    };
-    let Some(path) = path else {
-        return Ok(None);
-    };
+/// The value at `path` in `text`, as raw text.
+fn value_at<'t>(path: &[&str], text: &'t str) -> serde_json::Result<Option<&'t RawValue>> {
     let mut reader = serde_json::Deserializer::from_str(text);
-    let spec = Descend(path).deserialize(&mut reader)?;
+    let value = Descend(path).deserialize(&mut reader)?;
     reader.end()?;
-    Ok(spec)
+    Ok(value)
 }
 
-/// An object's JSON text split in two: the object with `null` where its pod spec was, and
-/// the pod spec's own text. `None` when the kind has no pod spec or this object none set.
+/// An object's JSON text split in two: the object with `null` where its pod template's spec
+/// was, and that spec's own text. `None` when the kind has no pod template (a Pod: see
+/// [`split_bare_pod`]) or this object's template has no spec.
 pub(crate) fn split(
     kind: ResourceKind,
     text: &str,
 ) -> serde_json::Result<Option<(String, &RawValue)>> {
-    let Some(spec) = pod_spec_in(kind, text)? else {
+    let path = match kind {
+        ResourceKind::Pod => None,
+        _ => pod_spec_path(kind.kind()),
+    };
+    match path {
+        Some(path) => cut(text, value_at(path, text)?, "null".into()),
+        None => Ok(None),
+    }
+}
+
+/// A Pod that is a workload in its own right (no controller owns it), split like a
+/// template: its spec becomes `{"nodeName": …}`, the one field read with the pod's other
+/// pods' facts rather than with its spec.
+pub(crate) fn split_bare_pod(text: &str) -> serde_json::Result<Option<(String, &RawValue)>> {
+    let Some(spec) = value_at(&["spec"], text)? else {
+        return Ok(None);
+    };
+    let kept = match value_at(&["nodeName"], spec.get())? {
+        Some(node) => format!("{{\"nodeName\":{}}}", node.get()),
+        None => "null".into(),
+    };
+    cut(text, Some(spec), kept)
+}
+
+/// `text` with `part` (a slice of it) replaced by `with`, and the part.
+fn cut<'t>(
+    text: &'t str,
+    part: Option<&'t RawValue>,
+    with: String,
+) -> serde_json::Result<Option<(String, &'t RawValue)>> {
+    let Some(spec) = part else {
         return Ok(None);
     };
     let spec_text = spec.get();
@@ -114,9 +138,9 @@ pub(crate) fn split(
     if end > text.len() || start > end {
         return Ok(None);
     }
-    let mut shell = String::with_capacity(text.len() - spec_text.len() + 4);
+    let mut shell = String::with_capacity(text.len() - spec_text.len() + with.len());
     shell.push_str(&text[..start]);
-    shell.push_str("null");
+    shell.push_str(&with);
     shell.push_str(&text[end..]);
     Ok(Some((shell, spec)))
 }
@@ -171,6 +195,26 @@ mod tests {
         );
         assert!(
             split(ResourceKind::ServiceAccount, r#"{"spec":{}}"#)
+                .expect("valid")
+                .is_none()
+        );
+    }
+
+    #[test]
+    fn a_bare_pod_keeps_its_node_name() {
+        let text = r#"{"kind":"Pod","spec":{"containers":[{"name":"c"}],"nodeName":"node-1"},"status":{"podIP":"10.0.0.1"}}"#;
+        let (shell, spec) = split_bare_pod(text).expect("valid").expect("has a spec");
+        assert_eq!(
+            shell,
+            r#"{"kind":"Pod","spec":{"nodeName":"node-1"},"status":{"podIP":"10.0.0.1"}}"#
+        );
+        assert!(spec.get().starts_with(r#"{"containers":"#));
+        let (shell, _) = split_bare_pod(r#"{"spec":{"containers":[]}}"#)
+            .expect("valid")
+            .expect("has a spec");
+        assert_eq!(shell, r#"{"spec":null}"#);
+        assert!(
+            split_bare_pod(r#"{"kind":"Pod"}"#)
                 .expect("valid")
                 .is_none()
         );
