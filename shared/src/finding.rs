@@ -97,6 +97,13 @@ pub struct SourceLocation {
     pub line: usize,
 }
 
+/// `FILE:LINE`, as errors name the place.
+impl fmt::Display for SourceLocation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}", self.file, self.line)
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Finding {
     /// Stable fingerprint of rule + object + distinguishing evidence.

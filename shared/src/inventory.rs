@@ -494,6 +494,16 @@ fn decode(
     Decoded::of(kind, doc)
 }
 
+/// The input error of an object that does not decode: `PLACE: invalid KIND "NAME": REASON`.
+pub(crate) fn invalid_object(
+    place: String,
+    kind: &str,
+    name: &str,
+    reason: impl std::fmt::Display,
+) -> Error {
+    Error::input(place, format!("invalid {kind} {name:?}: {reason}"))
+}
+
 /// A batch of documents decoded in order, each error naming the file and line.
 fn decode_batch(part: Vec<(ResourceKind, Document<'_>)>, wanted: &[ResourceKind]) -> Vec<Outcome> {
     part.into_iter()
@@ -502,12 +512,11 @@ fn decode_batch(part: Vec<(ResourceKind, Document<'_>)>, wanted: &[ResourceKind]
             // Borrowed from the file's text for JSON: cloning costs nothing.
             let (kind_name, name) = (doc.kind.clone(), doc.name.clone());
             let decoded = decode(kind, doc, wanted).map_err(|e| {
-                Error::input(
-                    format!("{}:{}", location.file, location.line),
-                    format!(
-                        "invalid {kind_name} {:?}: {e}",
-                        name.as_deref().unwrap_or("<unnamed>")
-                    ),
+                invalid_object(
+                    location.to_string(),
+                    &kind_name,
+                    name.as_deref().unwrap_or("<unnamed>"),
+                    e,
                 )
             });
             (decoded, location)

@@ -10,7 +10,7 @@ use serde_json::value::RawValue;
 
 use crate::error::{Error, Result};
 use crate::finding::ObjectRef;
-use crate::inventory::{Inventory, ResourceKind, object_ref};
+use crate::inventory::{Inventory, ResourceKind, invalid_object, object_ref};
 
 /// A pod-creating object: a controller, or a Pod that no known controller owns. Its pod spec
 /// is decoded (`Spec` = `Cow<PodSpec>`), or, for a [`PendingWorkload`], possibly still text.
@@ -140,24 +140,21 @@ impl<'a> PendingWorkload<'a> {
             PendingSpec::Text(text) => match serde_json::from_str(text.get()) {
                 Ok(spec) => Cow::Owned(spec),
                 Err(e) => {
-                    let place = match inventory.location_of(&self.object) {
-                        Some(at) => format!("{}:{}", at.file, at.line),
-                        None => self.object.display_path(),
-                    };
+                    let place = inventory
+                        .location_of(&self.object)
+                        .map_or_else(|| self.object.display_path(), |at| at.to_string());
                     // serde's position is within the spec's text: the field path says more.
                     let text = e.to_string();
                     let position = format!(" at line {} column {}", e.line(), e.column());
                     let field = pod_spec_path(&self.object.kind)
                         .unwrap_or_default()
                         .join(".");
-                    return Err(Error::input(
+                    let reason = text.strip_suffix(&position).unwrap_or(&text);
+                    return Err(invalid_object(
                         place,
-                        format!(
-                            "invalid {} {:?}: {} in {field}",
-                            self.object.kind,
-                            self.object.name,
-                            text.strip_suffix(&position).unwrap_or(&text)
-                        ),
+                        &self.object.kind,
+                        &self.object.name,
+                        format!("{reason} in {field}"),
                     ));
                 }
             },

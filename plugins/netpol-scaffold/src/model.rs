@@ -141,7 +141,7 @@ impl Model {
                 let object = object_ref(np);
                 let at = inv
                     .location_of(&object)
-                    .map(|l| format!("{}:{}", l.file, l.line))
+                    .map(|l| l.to_string())
                     .unwrap_or_else(|| "cluster".into());
                 Error::input(
                     at,
