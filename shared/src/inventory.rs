@@ -15,8 +15,10 @@ use crate::manifest::{self, Document};
 use crate::rbac::{ClusterRole, ClusterRoleBinding, RbacMeta, Role, RoleBinding};
 
 mod compact;
+mod controller;
 mod spec_text;
 use compact::Compact;
+pub use controller::{Controller, PodTemplate, PodTemplated};
 use serde_json::value::RawValue;
 pub(crate) use spec_text::split as split_pod_spec;
 
@@ -47,6 +49,19 @@ macro_rules! inventory_kinds {
             pub fn from_type(api_version: &str, kind: &str) -> Option<ResourceKind> {
                 ResourceKind::ALL.iter().copied().find(|k| k.api_version() == api_version && k.kind() == kind)
             }
+
+            /// Lists every object of this kind, typed as the inventory stores it.
+            pub(crate) async fn fetch_all(
+                self,
+                lister: &crate::collect::Lister,
+            ) -> std::result::Result<Box<dyn std::any::Any + Send>, kube::Error> {
+                match self {
+                    $(ResourceKind::$variant => lister
+                        .list_all::<$ty>(self)
+                        .await
+                        .map(|v| Box::new(v) as Box<dyn std::any::Any + Send>),)*
+                }
+            }
         }
 
         /// One typed object of any kind, between decoding (in parallel) and storing (in order).
@@ -74,6 +89,7 @@ macro_rules! inventory_kinds {
         }
 
         /// Typed objects, one vector per kind, plus what the collection could not see.
+        /// Controllers are kept as their metadata and pod template ([`Controller`]).
         #[derive(Debug, Default)]
         pub struct Inventory {
             $(pub $field: Vec<$ty>,)*
@@ -163,13 +179,13 @@ inventory_kinds! {
     Role => roles: Role, "roles";
     RoleBinding => role_bindings: RoleBinding, "rolebindings";
     Pod => pods: Pod, "pods";
-    Deployment => deployments: Deployment, "deployments";
-    ReplicaSet => replica_sets: ReplicaSet, "replicasets";
-    StatefulSet => stateful_sets: StatefulSet, "statefulsets";
-    DaemonSet => daemon_sets: DaemonSet, "daemonsets";
-    Job => jobs: Job, "jobs";
-    CronJob => cron_jobs: CronJob, "cronjobs";
-    ReplicationController => replication_controllers: ReplicationController, "replicationcontrollers";
+    Deployment => deployments: Controller<Deployment>, "deployments";
+    ReplicaSet => replica_sets: Controller<ReplicaSet>, "replicasets";
+    StatefulSet => stateful_sets: Controller<StatefulSet>, "statefulsets";
+    DaemonSet => daemon_sets: Controller<DaemonSet>, "daemonsets";
+    Job => jobs: Controller<Job>, "jobs";
+    CronJob => cron_jobs: Controller<CronJob>, "cronjobs";
+    ReplicationController => replication_controllers: Controller<ReplicationController>, "replicationcontrollers";
     Service => services: Service, "services";
     NetworkPolicy => network_policies: NetworkPolicy, "networkpolicies";
 }
@@ -375,25 +391,6 @@ struct Indexes {
 }
 
 impl ResourceKind {
-    /// Lists every object of this kind through `fetch`, typed.
-    pub(crate) async fn fetch_all(
-        self,
-        lister: &crate::collect::Lister,
-    ) -> std::result::Result<Box<dyn std::any::Any + Send>, kube::Error> {
-        macro_rules! typed {
-            ($($variant:ident => $ty:ty),*) => {
-                match self {
-                    $(ResourceKind::$variant => lister.list_all::<$ty>(self).await.map(|v| Box::new(v) as Box<dyn std::any::Any + Send>),)*
-                }
-            };
-        }
-        typed!(Namespace => Namespace, ServiceAccount => ServiceAccount, ClusterRole => ClusterRole,
-            ClusterRoleBinding => ClusterRoleBinding, Role => Role, RoleBinding => RoleBinding, Pod => Pod,
-            Deployment => Deployment, ReplicaSet => ReplicaSet, StatefulSet => StatefulSet, DaemonSet => DaemonSet,
-            Job => Job, CronJob => CronJob, ReplicationController => ReplicationController,
-            Service => Service, NetworkPolicy => NetworkPolicy)
-    }
-
     pub fn namespaced(self) -> bool {
         !matches!(
             self,

@@ -238,7 +238,7 @@ impl Inventory {
             let deployments = names(self.deployments.iter().map(|d| &d.metadata));
             for (i, rs) in self.replica_sets.iter_mut().enumerate() {
                 if folded(&rs.metadata, "Deployment", &deployments) {
-                    rs.spec = None;
+                    rs.template = None;
                     self.spec_texts
                         .remove(&(ResourceKind::ReplicaSet, i as u32));
                 }
@@ -248,7 +248,7 @@ impl Inventory {
             let cron_jobs = names(self.cron_jobs.iter().map(|c| &c.metadata));
             for (i, job) in self.jobs.iter_mut().enumerate() {
                 if folded(&job.metadata, "CronJob", &cron_jobs) {
-                    job.spec = None;
+                    job.template = None;
                     self.spec_texts.remove(&(ResourceKind::Job, i as u32));
                 }
             }
@@ -320,26 +320,25 @@ impl Inventory {
 
         let mut workloads: Vec<PendingWorkload<'_>> = Vec::new();
         macro_rules! templated {
-            ($kind:ident, $list:expr, |$o:ident| $spec:expr) => {
-                for (i, $o) in $list.iter().enumerate() {
-                    if top_owner(&$o.metadata).is_some() {
+            ($($kind:ident: $list:expr),*) => {$(
+                for (i, o) in $list.iter().enumerate() {
+                    if top_owner(&o.metadata).is_some() {
                         continue;
                     }
-                    let Some(template) = $spec else { continue };
+                    let Some(template) = &o.template else { continue };
                     let text = || self.spec_texts.get(&(ResourceKind::$kind, i as u32));
                     let Some(pod_spec) = template
                         .spec
-                        .as_ref()
+                        .as_deref()
                         .map(PendingSpec::Decoded)
                         .or_else(|| text().map(|t| PendingSpec::Text(t)))
                     else {
                         continue;
                     };
-                    let pod_labels = template.metadata.as_ref().and_then(|m| m.labels.as_ref());
                     workloads.push(Workload {
-                        object: object_ref($o),
-                        metadata: &$o.metadata,
-                        pod_labels,
+                        object: object_ref(o),
+                        metadata: &o.metadata,
+                        pod_labels: template.metadata.as_ref().and_then(|m| m.labels.as_ref()),
                         pod_metadata: template.metadata.as_ref(),
                         pod_spec,
                         pod_count: 0,
@@ -348,34 +347,17 @@ impl Inventory {
                         pods: Vec::new(),
                     });
                 }
-            };
+            )*};
         }
-        templated!(Deployment, self.deployments, |o| o
-            .spec
-            .as_ref()
-            .map(|s| &s.template));
-        templated!(StatefulSet, self.stateful_sets, |o| o
-            .spec
-            .as_ref()
-            .map(|s| &s.template));
-        templated!(DaemonSet, self.daemon_sets, |o| o
-            .spec
-            .as_ref()
-            .map(|s| &s.template));
-        templated!(ReplicaSet, self.replica_sets, |o| o
-            .spec
-            .as_ref()
-            .and_then(|s| s.template.as_ref()));
-        templated!(ReplicationController, self.replication_controllers, |o| o
-            .spec
-            .as_ref()
-            .and_then(|s| s.template.as_ref()));
-        templated!(Job, self.jobs, |o| o.spec.as_ref().map(|s| &s.template));
-        templated!(CronJob, self.cron_jobs, |o| o
-            .spec
-            .as_ref()
-            .and_then(|s| s.job_template.spec.as_ref())
-            .map(|s| &s.template));
+        templated!(
+            Deployment: self.deployments,
+            StatefulSet: self.stateful_sets,
+            DaemonSet: self.daemon_sets,
+            ReplicaSet: self.replica_sets,
+            ReplicationController: self.replication_controllers,
+            Job: self.jobs,
+            CronJob: self.cron_jobs
+        );
 
         let index: HashMap<ObjectRef, usize> = workloads
             .iter()
@@ -602,7 +584,7 @@ spec:
     #[test]
     fn folded_replica_sets_drop_their_templates() {
         let inv = inventory(CHAIN);
-        assert!(inv.replica_sets[0].spec.is_none());
+        assert!(inv.replica_sets[0].template.is_none());
         assert_eq!(
             inv.workloads().expect("workloads")[0].object.display_path(),
             "Deployment/shop/web"
@@ -610,7 +592,7 @@ spec:
 
         let orphan = CHAIN.replacen("kind: Deployment\n", "kind: ConfigMap\n", 1);
         let inv = inventory(&orphan);
-        assert!(inv.replica_sets[0].spec.is_some());
+        assert!(inv.replica_sets[0].template.is_some());
         let workloads = inv.workloads().expect("workloads");
         assert_eq!(
             workloads[0].object.display_path(),

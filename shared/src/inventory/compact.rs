@@ -3,15 +3,13 @@
 //! 384 bytes, a Pod's single owner reference 416. Large inventories hold hundreds of thousands
 //! of such lists, and only ever read them.
 
-use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, ReplicaSet, StatefulSet};
-use k8s_openapi::api::batch::v1::{CronJob, Job};
 use k8s_openapi::api::core::v1::{
-    Container, EphemeralContainer, Namespace, Pod, PodSpec, PodTemplateSpec, ReplicationController,
-    Service, ServiceAccount,
+    Container, EphemeralContainer, Namespace, Pod, PodSpec, Service, ServiceAccount,
 };
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
+use super::Controller;
 use crate::rbac::{ClusterRole, ClusterRoleBinding, PolicyRule, Role, RoleBinding};
 
 pub(crate) trait Compact {
@@ -100,13 +98,6 @@ impl Compact for PodSpec {
     }
 }
 
-impl Compact for PodTemplateSpec {
-    fn compact(&mut self) {
-        self.metadata.compact();
-        self.spec.compact();
-    }
-}
-
 impl Compact for Pod {
     fn compact(&mut self) {
         self.metadata.compact();
@@ -127,33 +118,17 @@ macro_rules! metadata_only {
 
 metadata_only!(Namespace, ServiceAccount, Service, NetworkPolicy);
 
-/// Kinds that carry a pod template: their metadata and the template.
-macro_rules! templated {
-    ($($ty:ty => |$o:ident| $template:expr),* $(,)?) => {
-        $(impl Compact for $ty {
-            fn compact(&mut self) {
-                self.metadata.compact();
-                let $o = self;
-                if let Some(template) = $template {
-                    template.compact();
-                }
+/// Controllers: their metadata and pod template.
+impl<K> Compact for Controller<K> {
+    fn compact(&mut self) {
+        self.metadata.compact();
+        if let Some(template) = &mut self.template {
+            template.metadata.compact();
+            if let Some(spec) = &mut template.spec {
+                spec.compact();
             }
-        })*
-    };
-}
-
-templated! {
-    Deployment => |o| o.spec.as_mut().map(|s| &mut s.template),
-    StatefulSet => |o| o.spec.as_mut().map(|s| &mut s.template),
-    DaemonSet => |o| o.spec.as_mut().map(|s| &mut s.template),
-    ReplicaSet => |o| o.spec.as_mut().and_then(|s| s.template.as_mut()),
-    ReplicationController => |o| o.spec.as_mut().and_then(|s| s.template.as_mut()),
-    Job => |o| o.spec.as_mut().map(|s| &mut s.template),
-    CronJob => |o| o
-        .spec
-        .as_mut()
-        .and_then(|s| s.job_template.spec.as_mut())
-        .map(|s| &mut s.template),
+        }
+    }
 }
 
 #[cfg(test)]
