@@ -1,5 +1,6 @@
 //! Rendering: kubectl-like tables (colour only where wanted), JSON, YAML and SARIF.
 
+mod pretty_json;
 mod sarif;
 mod table;
 
@@ -88,7 +89,7 @@ pub fn write_json<T: Serialize>(out: &mut dyn Write, value: &T) -> Result<()> {
     // serde_json writes token by token: through a concrete buffer those writes are plain
     // copies, not a dynamic call each (reports of large clusters are hundreds of MB).
     let mut buffered = std::io::BufWriter::with_capacity(1 << 16, &mut *out);
-    serde_json::to_writer_pretty(&mut buffered, value).map_err(std::io::Error::from)?;
+    pretty_json::to_writer(&mut buffered, value).map_err(std::io::Error::from)?;
     writeln!(buffered)?;
     buffered.flush()?;
     Ok(())
@@ -131,7 +132,7 @@ fn without_findings(report: &Report) -> Report {
 
 fn write_report_json_chunked(out: &mut dyn Write, report: &Report, chunk: usize) -> Result<()> {
     let shell = without_findings(report);
-    let text = serde_json::to_string_pretty(&shell).map_err(std::io::Error::from)?;
+    let text = pretty_json::to_string(&shell).map_err(std::io::Error::from)?;
     // A top-level key at two spaces after a newline: no string value can contain a raw newline.
     const EMPTY: &str = "\n  \"findings\": []";
     let Some(at) = text.find(EMPTY) else {
@@ -158,7 +159,7 @@ fn write_report_json_chunked(out: &mut dyn Write, report: &Report, chunk: usize)
             // Sized for a typical finding up front: growing by doubling would copy it all again.
             let mut buffer = reused.unwrap_or_else(|| Vec::with_capacity(findings.len() * 1024));
             buffer.clear();
-            serde_json::to_writer_pretty(&mut buffer, &Nested { findings }).map(|()| buffer)
+            pretty_json::to_writer(&mut buffer, &Nested { findings }).map(|()| buffer)
         },
         |serialised| -> Result<()> {
             let serialised = serialised.map_err(std::io::Error::from)?;
@@ -468,6 +469,10 @@ mod tests {
             .collect();
         let mut report = Report::new("t", Default::default(), findings, Vec::new());
         report.ignored.insert("v1/ConfigMap".into(), 2);
+        let mut json = Vec::new();
+        write_json(&mut json, &report).expect("json");
+        let pretty = serde_json::to_string_pretty(&report).expect("serde_json");
+        assert_eq!(String::from_utf8_lossy(&json), pretty + "\n");
         type Whole = fn(&mut dyn Write, &Report) -> Result<()>;
         type Chunked = fn(&mut dyn Write, &Report, usize) -> Result<()>;
         let formats: [(&str, Whole, Chunked); 2] = [
