@@ -77,10 +77,10 @@ macro_rules! inventory_kinds {
         }
 
         impl Decoded {
-            fn of(kind: ResourceKind, doc: Document<'_>) -> std::result::Result<Decoded, serde_json::Error> {
+            fn of(kind: ResourceKind, source: impl ObjectSource) -> std::result::Result<Decoded, serde_json::Error> {
                 Ok(match kind {
                     $(ResourceKind::$variant => {
-                        let mut obj: Box<$ty> = doc.decode()?;
+                        let mut obj: Box<$ty> = source.decode()?;
                         trim(&mut *obj);
                         Decoded::$variant(obj)
                     })*
@@ -478,17 +478,30 @@ fn decode(
     if let manifest::Body::Json(raw) = &doc.body
         && let Some((shell, spec)) = split(raw.get())?
     {
-        let spec = spec.to_owned();
-        let shell = Document {
-            body: manifest::Body::Json(serde_json::from_str(&shell)?),
-            ..doc
-        };
         return Ok(Decoded::WithSpecText(
-            Box::new(Decoded::of(kind, shell)?),
-            spec,
+            Box::new(Decoded::of(kind, shell.as_str())?),
+            spec.to_owned(),
         ));
     }
     Decoded::of(kind, doc)
+}
+
+/// What a typed object is decoded from: a manifest's document, or the text of a JSON object
+/// (the shell left when its pod spec is kept as text, decoded straight from that text).
+trait ObjectSource {
+    fn decode<T: serde::de::DeserializeOwned>(self) -> std::result::Result<T, serde_json::Error>;
+}
+
+impl ObjectSource for Document<'_> {
+    fn decode<T: serde::de::DeserializeOwned>(self) -> std::result::Result<T, serde_json::Error> {
+        Document::decode(self)
+    }
+}
+
+impl ObjectSource for &str {
+    fn decode<T: serde::de::DeserializeOwned>(self) -> std::result::Result<T, serde_json::Error> {
+        serde_json::from_str(self)
+    }
 }
 
 /// The input error of an object that does not decode: `PLACE: invalid KIND "NAME": REASON`.
