@@ -422,41 +422,33 @@ fn sarif_and_rule_listing() {
 #[test]
 fn bad_input_gets_one_line_and_the_contract_exit_code() {
     let dir = tempfile::tempdir().expect("tmp");
-    let malformed = dir.path().join("bad.yaml");
-    std::fs::write(
-        &malformed,
-        "apiVersion: v1\nkind: Pod\nmetadata: {name: a\n",
-    )
-    .expect("write");
-    assert_clean_error(
-        &run(&["harden", "-f", &malformed.display().to_string()]),
-        3,
-        "bad.yaml:",
-    );
-    let invalid = dir.path().join("invalid.yaml");
-    std::fs::write(
-        &invalid,
-        "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web, namespace: x}\nspec: {template: {spec: {containers: 3}}}\n",
-    )
-    .expect("write");
-    assert_clean_error(
-        &run(&["harden", "-f", &invalid.display().to_string()]),
-        3,
-        "invalid Deployment \"web\"",
-    );
-    // From JSON a controller's pod spec is decoded when the workload is checked: the error
-    // is the same, with the file and line of the object.
-    let invalid_json = dir.path().join("invalid.json");
-    std::fs::write(
-        &invalid_json,
-        "{\"apiVersion\":\"v1\",\"kind\":\"Namespace\",\"metadata\":{\"name\":\"x\"}}\n{\"apiVersion\":\"apps/v1\",\"kind\":\"Deployment\",\"metadata\":{\"name\":\"web\",\"namespace\":\"x\"},\"spec\":{\"selector\":{},\"template\":{\"spec\":{\"containers\":3}}}}\n",
-    )
-    .expect("write");
-    assert_clean_error(
-        &run(&["harden", "-f", &invalid_json.display().to_string()]),
-        3,
-        "invalid.json:2: invalid Deployment \"web\": invalid type: integer `3`, expected a sequence in spec.template.spec",
-    );
+    for (file, text, error) in [
+        (
+            "bad.yaml",
+            "apiVersion: v1\nkind: Pod\nmetadata: {name: a\n",
+            "bad.yaml:",
+        ),
+        (
+            "invalid.yaml",
+            "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web, namespace: x}\nspec: {template: {spec: {containers: 3}}}\n",
+            "invalid Deployment \"web\"",
+        ),
+        // From JSON a controller's pod spec is decoded when the workload is checked: the error
+        // is the same, with the file and line of the object.
+        (
+            "invalid.json",
+            "{\"apiVersion\":\"v1\",\"kind\":\"Namespace\",\"metadata\":{\"name\":\"x\"}}\n{\"apiVersion\":\"apps/v1\",\"kind\":\"Deployment\",\"metadata\":{\"name\":\"web\",\"namespace\":\"x\"},\"spec\":{\"selector\":{},\"template\":{\"spec\":{\"containers\":3}}}}\n",
+            "invalid.json:2: invalid Deployment \"web\": invalid type: integer `3`, expected a sequence in spec.template.spec",
+        ),
+    ] {
+        let path = dir.path().join(file);
+        std::fs::write(&path, text).expect("write");
+        assert_clean_error(
+            &run(&["harden", "-f", &path.display().to_string()]),
+            3,
+            error,
+        );
+    }
     assert_clean_error(
         &run(&["harden", "-f", "/does/not/exist.yaml"]),
         3,

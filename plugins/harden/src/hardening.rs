@@ -2,7 +2,7 @@
 //! (read-only root filesystem, resources, token automount, an explicit non-root UID, a dedicated
 //! ServiceAccount). Opinionated, so each can be turned off with `--disable`.
 
-use guardrails::finding::RuleInfo;
+use guardrails::finding::{RuleInfo, evidence_text};
 use guardrails::inventory::{Inventory, ResourceKind};
 use guardrails::workload::{TokenDecision, TokenMount, token_mount};
 use k8s_openapi::api::core::v1::{Container, PodSpec, ServiceAccount};
@@ -18,8 +18,6 @@ pub struct Gap {
     pub message: String,
     pub evidence: Box<RawValue>,
 }
-
-use guardrails::finding::evidence_text;
 
 #[derive(Serialize)]
 struct Containers<'a> {
