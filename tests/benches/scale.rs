@@ -4,7 +4,13 @@
 //! - offline: wall time and peak RSS of `kubectl-rbac_audit -f cluster.json -A -o json`;
 //! - live: the plugin's scan time against the test API server, next to the time of merely
 //!   fetching the same lists (same client stack, pages of 500, all kinds concurrently), and
-//!   the number of list requests it made.
+//!   the number of list requests it made. The live round runs twice: once with the API server
+//!   and the plugin sharing both CPUs, as they do on this machine, and once with the server's
+//!   threads pinned to one CPU and the fetching client and the plugin to the other(s), which is
+//!   closer to a real cluster whose API server does not take CPU time from the client.
+//!
+//! `BENCH_KEEP=PATH` keeps the generated cluster file; `BENCH_SERVE=1` measures nothing and
+//! serves the cluster until killed, printing its kubeconfig (for profiling a live scan).
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -142,8 +148,10 @@ fn main() {
         scale.pods()
     );
 
+    let serve_only = std::env::var_os("BENCH_SERVE").is_some();
     let file_arg = file.display().to_string();
-    let offline: Vec<(f64, f64, f64)> = (0..3)
+    let runs = if serve_only { 0 } else { 3 };
+    let offline: Vec<(f64, f64, f64)> = (0..runs)
         .map(|_| {
             timed(
                 &binary,
@@ -151,20 +159,22 @@ fn main() {
             )
         })
         .collect();
-    let table: Vec<(f64, f64, f64)> = (0..3)
+    let table: Vec<(f64, f64, f64)> = (0..runs)
         .map(|_| timed(&binary, &["-f", &file_arg, "-A", "--fail-on", "never"]))
         .collect();
-    println!(
-        "offline scan -o json: median {:.2} s, peak RSS {:.0} MiB (runs: {:?})",
-        median(offline.iter().map(|r| r.0).collect()),
-        offline.iter().map(|r| r.1).fold(0.0, f64::max),
-        offline.iter().map(|r| r.0).collect::<Vec<_>>()
-    );
-    println!(
-        "offline scan (table): median {:.2} s, peak RSS {:.0} MiB",
-        median(table.iter().map(|r| r.0).collect()),
-        table.iter().map(|r| r.1).fold(0.0, f64::max)
-    );
+    if !serve_only {
+        println!(
+            "offline scan -o json: median {:.2} s, peak RSS {:.0} MiB (runs: {:?})",
+            median(offline.iter().map(|r| r.0).collect()),
+            offline.iter().map(|r| r.1).fold(0.0, f64::max),
+            offline.iter().map(|r| r.0).collect::<Vec<_>>()
+        );
+        println!(
+            "offline scan (table): median {:.2} s, peak RSS {:.0} MiB",
+            median(table.iter().map(|r| r.0).collect()),
+            table.iter().map(|r| r.1).fold(0.0, f64::max)
+        );
+    }
 
     // Live: the same objects served by the test API server.
     let mut all = Vec::with_capacity(objects);
@@ -184,31 +194,83 @@ fn main() {
         ..ApiServerConfig::default()
     });
     let kubeconfig = server.write_kubeconfig(dir.path(), None);
+    if serve_only {
+        println!("serving; kubeconfig: {}", kubeconfig.display());
+        loop {
+            std::thread::park();
+        }
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .expect("runtime");
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let live = measure_live(&runtime, &server, &kubeconfig, &binary);
+    live.print(&format!(
+        "live (API server and client sharing the {cores} CPUs)"
+    ));
+    // The test API server runs on this machine: its CPU and the plugin's share the cores, so no
+    // overlap of listing and analysis can finish before both have had their CPU time.
+    let floor = (live.server_cpu + live.plugin_cpu) / cores as f64;
+    println!(
+        "live floor on this machine: (server {:.2} + plugin {:.2} CPU-seconds) / {cores} cores = {floor:.2} s = {:.2}x of fetching, even with perfect overlap",
+        live.server_cpu,
+        live.plugin_cpu,
+        floor / live.fetch_s
+    );
+    // As against a real cluster, whose API server does not take the client's CPU.
+    match benchmark::pin_server_apart() {
+        Some(split) => {
+            let live = measure_live(&runtime, &server, &kubeconfig, &binary);
+            live.print(&format!(
+                "live (API server on CPU {}, fetching client and plugin on CPUs {:?})",
+                split.server, split.client
+            ));
+        }
+        None => println!("live with the API server on a CPU of its own: skipped (one CPU)"),
+    }
+}
+
+/// One round of live measurements, 3 runs of each.
+struct LiveRound {
+    /// Merely fetching the lists (median seconds, and CPU-seconds of server and client).
+    fetch_s: f64,
+    fetch_cpu: f64,
+    /// Fetching and decoding them into the inventory.
+    decode_s: f64,
+    decode_cpu: f64,
+    /// The plugin's scan: median seconds, its CPU-seconds, the server's, its peak RSS.
+    scan_s: f64,
+    plugin_cpu: f64,
+    server_cpu: f64,
+    peak_mib: f64,
+    lists_per_scan: usize,
+    per_namespace_lists: usize,
+}
+
+fn measure_live(
+    runtime: &tokio::runtime::Runtime,
+    server: &TestApiServer,
+    kubeconfig: &Path,
+    binary: &Path,
+) -> LiveRound {
     let cpu_before = process_cpu_seconds();
     let fetch: Vec<f64> = (0..3)
-        .map(|_| runtime.block_on(fetch_only(&kubeconfig)).as_secs_f64())
+        .map(|_| runtime.block_on(fetch_only(kubeconfig)).as_secs_f64())
         .collect();
     let fetch_cpu = (process_cpu_seconds() - cpu_before) / 3.0;
     let cpu_before = process_cpu_seconds();
     let decode: Vec<f64> = (0..3)
-        .map(|_| {
-            runtime
-                .block_on(fetch_and_decode(&kubeconfig))
-                .as_secs_f64()
-        })
+        .map(|_| runtime.block_on(fetch_and_decode(kubeconfig)).as_secs_f64())
         .collect();
     let decode_cpu = (process_cpu_seconds() - cpu_before) / 3.0;
     let kc = kubeconfig.display().to_string();
     server.clear_requests();
     let cpu_before = process_cpu_seconds();
-    let live: Vec<(f64, f64, f64)> = (0..3)
+    let scans: Vec<(f64, f64, f64)> = (0..3)
         .map(|_| {
             timed(
-                &binary,
+                binary,
                 &[
                     "--kubeconfig",
                     &kc,
@@ -222,27 +284,42 @@ fn main() {
         })
         .collect();
     let server_cpu = (process_cpu_seconds() - cpu_before) / 3.0;
-    let client_cpu = median(live.iter().map(|r| r.2).collect());
     let requests = server.requests();
-    let lists = requests.iter().filter(|r| r.method == "GET").count() / 3;
-    let per_namespace = requests
-        .iter()
-        .filter(|r| r.method == "GET" && r.path.contains("/namespaces/"))
-        .count();
-    let (fetch_s, live_s) = (median(fetch), median(live.iter().map(|r| r.0).collect()));
-    let decode_s = median(decode);
-    println!(
-        "live: fetching the lists {fetch_s:.2} s ({fetch_cpu:.2} CPU-seconds, server and client); fetching and decoding them into the inventory {decode_s:.2} s ({:.2}x; {decode_cpu:.2} CPU-seconds); full scan {live_s:.2} s ({:.2}x; {client_cpu:.2} CPU-seconds in the plugin, {server_cpu:.2} in the server); {lists} list requests per scan, {per_namespace} per-namespace lists; peak RSS {:.0} MiB",
-        decode_s / fetch_s,
-        live_s / fetch_s,
-        live.iter().map(|r| r.1).fold(0.0, f64::max)
-    );
-    // The test API server runs on this machine: its CPU and the plugin's share the cores, so no
-    // overlap of listing and analysis can finish before both have had their CPU time.
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) as f64;
-    let floor = (server_cpu + client_cpu) / cores;
-    println!(
-        "live floor on this machine: (server {server_cpu:.2} + plugin {client_cpu:.2} CPU-seconds) / {cores} cores = {floor:.2} s = {:.2}x of fetching, even with perfect overlap",
-        floor / fetch_s
-    );
+    LiveRound {
+        fetch_s: median(fetch),
+        fetch_cpu,
+        decode_s: median(decode),
+        decode_cpu,
+        scan_s: median(scans.iter().map(|r| r.0).collect()),
+        plugin_cpu: median(scans.iter().map(|r| r.2).collect()),
+        server_cpu,
+        peak_mib: scans.iter().map(|r| r.1).fold(0.0, f64::max),
+        lists_per_scan: requests.iter().filter(|r| r.method == "GET").count() / 3,
+        per_namespace_lists: requests
+            .iter()
+            .filter(|r| r.method == "GET" && r.path.contains("/namespaces/"))
+            .count(),
+    }
+}
+
+impl LiveRound {
+    fn print(&self, label: &str) {
+        let LiveRound {
+            fetch_s,
+            fetch_cpu,
+            decode_s,
+            decode_cpu,
+            scan_s,
+            plugin_cpu,
+            server_cpu,
+            peak_mib,
+            lists_per_scan,
+            per_namespace_lists,
+        } = self;
+        println!(
+            "{label}: fetching the lists {fetch_s:.2} s ({fetch_cpu:.2} CPU-seconds, server and client); fetching and decoding them into the inventory {decode_s:.2} s ({:.2}x; {decode_cpu:.2} CPU-seconds); full scan {scan_s:.2} s ({:.2}x; {plugin_cpu:.2} CPU-seconds in the plugin, {server_cpu:.2} in the server); {lists_per_scan} list requests per scan, {per_namespace_lists} per-namespace lists; peak RSS {peak_mib:.0} MiB",
+            decode_s / fetch_s,
+            scan_s / fetch_s,
+        );
+    }
 }

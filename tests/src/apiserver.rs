@@ -177,6 +177,9 @@ impl TestApiServer {
             .spawn(move || {
                 let runtime = tokio::runtime::Builder::new_multi_thread()
                     .worker_threads(2)
+                    // Named so that a benchmark can find the server's threads (see
+                    // `benchmark::pin_server_apart`).
+                    .thread_name("test-apiserver")
                     .enable_all()
                     .build()
                     .expect("tokio runtime for the test API server");

@@ -6,21 +6,89 @@ use std::process::{Command, Stdio};
 
 use crate::harness;
 
-/// Builds `package` in release mode and returns its `binary` (e.g. `kubectl-harden`).
+/// Every plugin package. The benchmarks build them all with one and the same command, so that
+/// after the first benchmark none of them rebuilds anything.
+const PLUGIN_PACKAGES: [&str; 4] = [
+    "kubectl-rbac-audit",
+    "kubectl-netpol-scaffold",
+    "kubectl-image-pins",
+    "kubectl-harden",
+];
+
+/// Builds the plugins in release mode and returns `package`'s `binary` (e.g. `kubectl-harden`).
+/// They are built in a target directory of their own (`target/bench-plugins`): in
+/// `target/release`, `cargo bench` (bench profile, the test crate's features) and
+/// `cargo build --release -p …` overwrote each other's build of the shared crates, and each
+/// benchmark run rebuilt them for 3–4 minutes.
 pub fn release_binary(package: &str, binary: &str) -> PathBuf {
+    assert!(
+        PLUGIN_PACKAGES.contains(&package),
+        "{package} is not a plugin package"
+    );
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let status = Command::new(cargo)
-        .args(["build", "--release", "-p", package])
-        .status()
-        .expect("cargo build runs");
-    assert!(status.success(), "release build of {package} failed");
-    let target = harness::profile_dir()
+    let target_dir = harness::profile_dir()
         .parent()
         .expect("target dir")
-        .join("release")
-        .join(binary);
+        .join("bench-plugins");
+    let mut build = Command::new(cargo);
+    build
+        .args(["build", "--release", "--target-dir"])
+        .arg(&target_dir);
+    for package in PLUGIN_PACKAGES {
+        build.args(["-p", package]);
+    }
+    let status = build.status().expect("cargo build runs");
+    assert!(status.success(), "release build of the plugins failed");
+    let target = target_dir.join("release").join(binary);
     assert!(target.is_file(), "{} missing", target.display());
     target
+}
+
+/// The CPUs of a [`pin_server_apart`] split.
+#[derive(Debug, Clone)]
+pub struct CpuSplit {
+    pub server: usize,
+    pub client: Vec<usize>,
+}
+
+/// Puts the test API server's threads (named `test-apiserver…`) on one CPU and every other
+/// thread of this process on the others; processes started from here on inherit that, so a
+/// plugin run by [`timed`] is a client on the others too. A real cluster's API server runs on
+/// machines of its own; on this one it otherwise takes CPU time from the client being
+/// measured. `None` (nothing changed) when this process may use fewer than 2 CPUs.
+pub fn pin_server_apart() -> Option<CpuSplit> {
+    use nix::sched::{CpuSet, sched_getaffinity, sched_setaffinity};
+    use nix::unistd::Pid;
+    let allowed = sched_getaffinity(Pid::from_raw(0)).ok()?;
+    let cpus: Vec<usize> = (0..CpuSet::count())
+        .filter(|&c| allowed.is_set(c).unwrap_or(false))
+        .collect();
+    let (&server, client) = cpus.split_first()?;
+    if client.is_empty() {
+        return None;
+    }
+    let mut server_set = CpuSet::new();
+    server_set.set(server).ok()?;
+    let mut client_set = CpuSet::new();
+    for &c in client {
+        client_set.set(c).ok()?;
+    }
+    for thread in std::fs::read_dir("/proc/self/task").ok()?.flatten() {
+        let Ok(tid) = thread.file_name().to_string_lossy().parse::<i32>() else {
+            continue;
+        };
+        let name = std::fs::read_to_string(thread.path().join("comm")).unwrap_or_default();
+        let set = if name.starts_with("test-apiserver") {
+            &server_set
+        } else {
+            &client_set
+        };
+        sched_setaffinity(Pid::from_raw(tid), set).ok()?;
+    }
+    Some(CpuSplit {
+        server,
+        client: client.to_vec(),
+    })
 }
 
 /// One run measured by GNU time (`/usr/bin/time -f "%e %M %U %S"`).
