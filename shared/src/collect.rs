@@ -33,6 +33,19 @@ pub struct Lister {
     owned_pods: std::sync::Mutex<Vec<crate::inventory::OwnedPod>>,
     /// Pod template specs kept as text (see `inventory::spec_text`), by kind and position.
     spec_texts: std::sync::Mutex<Vec<SpecText>>,
+    /// The kind whose pages are handed over as they are decoded, instead of kept (see
+    /// [`PageStream`]).
+    streamed: Option<(ResourceKind, std::sync::mpsc::Sender<StreamedPage>)>,
+}
+
+/// What a [`PageStream`] carries.
+enum StreamedPage {
+    /// A `Vec` of the streamed kind's inventory type.
+    Objects(Box<dyn std::any::Any + Send>),
+    /// The list started again from a fresh snapshot (410 Expired): forget the pages so far.
+    Restarted,
+    /// The list is complete, or failed (the rest's inventory says which).
+    End,
 }
 
 type SpecText = ((ResourceKind, u32), Box<serde_json::value::RawValue>);
@@ -69,12 +82,13 @@ impl Lister {
     /// one is decoded: on a large list the client's decoding then overlaps the server's
     /// work instead of adding to it. An expired continue token (410) restarts the list once
     /// from a fresh snapshot rather than mixing two snapshots.
-    pub(crate) async fn list_all<K: DeserializeOwned + ListableResource + 'static>(
+    pub(crate) async fn list_all<K: DeserializeOwned + ListableResource + Send + 'static>(
         &self,
         kind: ResourceKind,
     ) -> std::result::Result<Vec<K>, kube::Error> {
         let lean_pods =
             kind == ResourceKind::Pod && crate::inventory::pods_may_be_owned(&self.wanted);
+        let stream = self.stream_of(kind);
         let mut restarts = 0;
         'restart: loop {
             let mut items: Vec<K> = Vec::new();
@@ -92,6 +106,10 @@ impl Lister {
                         if let Ok(mut texts) = self.spec_texts.lock() {
                             texts.retain(|((of, _), _)| *of != kind);
                         }
+                        if let Some(stream) = stream {
+                            // Nobody listening means the scan has ended anyway.
+                            let _ = stream.send(StreamedPage::Restarted);
+                        }
                         self.progress.suspend(|| {
                             crate::run::warn(&format!(
                                 "the {} list changed while paging (410 Expired); listing it again",
@@ -108,6 +126,16 @@ impl Lister {
                 next = continue_token
                     .map(|token| self.request_page(kind, Some(token)))
                     .transpose()?;
+                if let Some(stream) = stream {
+                    let objects = page
+                        .items
+                        .iter()
+                        .map(|item| serde_json::from_str::<K>(item.get()))
+                        .collect::<std::result::Result<Vec<K>, _>>()
+                        .map_err(kube::Error::SerdeError)?;
+                    let _ = stream.send(StreamedPage::Objects(Box::new(objects)));
+                    continue;
+                }
                 if lean_pods {
                     let full: Box<dyn std::any::Any> = Box::new(self.keep_lean_pods(&page.items)?);
                     items.extend(full.downcast::<Vec<K>>().map(|b| *b).unwrap_or_default());
@@ -137,6 +165,13 @@ impl Lister {
             }
             return Ok(items);
         }
+    }
+
+    fn stream_of(&self, kind: ResourceKind) -> Option<&std::sync::mpsc::Sender<StreamedPage>> {
+        self.streamed
+            .as_ref()
+            .filter(|(streamed, _)| *streamed == kind)
+            .map(|(_, sender)| sender)
     }
 
     /// Reads a page of Pods: each controller-owned one straight into its lean form (stored at
@@ -240,7 +275,7 @@ pub async fn collect(
     show_progress: bool,
 ) -> Result<Inventory> {
     let progress = progress_bar(kinds.len(), show_progress);
-    let inventory = collect_with(cluster, kinds, &progress).await;
+    let inventory = collect_with(cluster, kinds, &progress, None).await;
     progress.finish_and_clear();
     inventory
 }
@@ -259,11 +294,13 @@ fn progress_bar(kinds: usize, show: bool) -> ProgressBar {
     bar
 }
 
-/// [`collect`], counting on a progress bar the caller owns (and clears).
+/// [`collect`], counting on a progress bar the caller owns (and clears), with the pages of
+/// the `streamed` kind (if any) sent as they arrive rather than kept.
 async fn collect_with(
     cluster: &Cluster,
     kinds: &[ResourceKind],
     progress: &ProgressBar,
+    streamed: Option<(ResourceKind, std::sync::mpsc::Sender<StreamedPage>)>,
 ) -> Result<Inventory> {
     let lister = Arc::new(Lister {
         client: cluster.client.clone(),
@@ -271,29 +308,16 @@ async fn collect_with(
         wanted: kinds.to_vec(),
         owned_pods: std::sync::Mutex::new(Vec::new()),
         spec_texts: std::sync::Mutex::new(Vec::new()),
+        streamed,
     });
 
     let tasks = kinds.iter().map(|&kind| {
         let lister = Arc::clone(&lister);
         async move {
-            if may_list(&lister.client, kind).await == Some(false) {
-                lister.progress.inc(1);
-                return (kind, Outcome::Skipped("forbidden"));
+            let outcome = list_kind(&lister, kind).await;
+            if let Some(stream) = lister.stream_of(kind) {
+                let _ = stream.send(StreamedPage::End);
             }
-            lister.progress.set_message(kind.plural());
-            let result = kind.fetch_all(&lister).await;
-            crate::run::phase(&format!("listed {}", kind.plural()));
-            lister.progress.inc(1);
-            let outcome = match result {
-                Ok(batch) => Outcome::Listed(batch),
-                Err(kube::Error::Api(status)) if status.code == 403 => {
-                    Outcome::Skipped("forbidden")
-                }
-                Err(kube::Error::Api(status)) if status.code == 404 => {
-                    Outcome::Skipped("not served by this cluster")
-                }
-                Err(e) => Outcome::Failed(e),
-            };
             (kind, outcome)
         }
     });
@@ -324,6 +348,26 @@ async fn collect_with(
     }
     inventory.drop_folded_templates();
     Ok(inventory)
+}
+
+/// One kind's list, after the access preflight.
+async fn list_kind(lister: &Lister, kind: ResourceKind) -> Outcome {
+    if may_list(&lister.client, kind).await == Some(false) {
+        lister.progress.inc(1);
+        return Outcome::Skipped("forbidden");
+    }
+    lister.progress.set_message(kind.plural());
+    let result = kind.fetch_all(lister).await;
+    crate::run::phase(&format!("listed {}", kind.plural()));
+    lister.progress.inc(1);
+    match result {
+        Ok(batch) => Outcome::Listed(batch),
+        Err(kube::Error::Api(status)) if status.code == 403 => Outcome::Skipped("forbidden"),
+        Err(kube::Error::Api(status)) if status.code == 404 => {
+            Outcome::Skipped("not served by this cluster")
+        }
+        Err(e) => Outcome::Failed(e),
+    }
 }
 
 /// What happened to one kind.
@@ -409,9 +453,43 @@ pub struct Arriving {
     require_complete: bool,
     server: String,
     runtime: tokio::runtime::Handle,
+    stream: Option<PageStream>,
+}
+
+/// The pages of one kind of the rest, handed over as they are listed (see [`acquire_staged`]),
+/// so that analysis of each can start before the next arrives.
+pub struct PageStream(std::sync::mpsc::Receiver<StreamedPage>);
+
+/// What [`PageStream::next`] gives.
+pub enum Page<K> {
+    /// The next page's objects.
+    Objects(Vec<K>),
+    /// The list expired while paging (410) and starts again from a fresh snapshot: the
+    /// pages given so far are from an abandoned snapshot and must be forgotten.
+    Restarted,
+}
+
+impl PageStream {
+    /// Blocks until the next page arrives; `None` when the list is complete, forbidden or
+    /// failed ([`Arriving::inventory`] then says which). `K` is the kind's inventory type.
+    pub fn next<K: 'static>(&self) -> Option<Page<K>> {
+        match self.0.recv().ok()? {
+            StreamedPage::Objects(objects) => match objects.downcast::<Vec<K>>() {
+                Ok(objects) => Some(Page::Objects(*objects)),
+                Err(_) => panic!("PageStream::next asked for the wrong type"),
+            },
+            StreamedPage::Restarted => Some(Page::Restarted),
+            StreamedPage::End => None,
+        }
+    }
 }
 
 impl Arriving {
+    /// The pages of the streamed kind (once; see [`acquire_staged`]).
+    pub fn take_stream(&mut self) -> Option<PageStream> {
+        self.stream.take()
+    }
+
     /// Waits for the rest, then reports what either part could not list (and enforces
     /// `--require-complete`) as [`acquire`] does for one.
     pub async fn inventory(self, first: &Inventory) -> Result<Inventory> {
@@ -438,12 +516,15 @@ impl Arriving {
 
 /// [`acquire`] in two parts, for analysis that can start on some kinds before the others
 /// have arrived. Live, `first` and `rest` are listed at once and this returns as soon as
-/// every `first` kind is in, the rest still listing (await [`Arriving::inventory`]).
-/// Offline (or with no `rest`), this is [`acquire`]: `first` holds every kind.
+/// every `first` kind is in, the rest still listing (await [`Arriving::inventory`]); the
+/// `streamed` kind of `rest`, if any, is not kept in the rest's inventory but handed over page
+/// by page ([`Arriving::take_stream`]). Offline (or with no `rest`), this is [`acquire`]:
+/// `first` holds every kind, the streamed one too.
 pub async fn acquire_staged(
     common: &CommonArgs,
     first: &[ResourceKind],
     rest: &[ResourceKind],
+    streamed: Option<ResourceKind>,
 ) -> Result<Staged> {
     use std::io::IsTerminal;
     if common.input.is_offline() || rest.is_empty() {
@@ -453,9 +534,12 @@ pub async fn acquire_staged(
     }
     let cluster = crate::cluster::connect(&common.cluster).await?;
     let progress = progress_bar(first.len() + rest.len(), std::io::stderr().is_terminal());
+    let streamed = streamed.filter(|kind| rest.contains(kind));
+    let (sender, receiver) = std::sync::mpsc::channel();
     let task = {
         let (cluster, kinds, progress) = (cluster.clone(), rest.to_vec(), progress.clone());
-        Background::spawn(async move { collect_with(&cluster, &kinds, &progress).await })
+        let streamed = streamed.map(|kind| (kind, sender));
+        Background::spawn(async move { collect_with(&cluster, &kinds, &progress, streamed).await })
     };
     let rest = Arriving {
         task,
@@ -463,8 +547,9 @@ pub async fn acquire_staged(
         require_complete: common.gate.require_complete,
         server: cluster.server.clone(),
         runtime: tokio::runtime::Handle::current(),
+        stream: streamed.map(|_| PageStream(receiver)),
     };
-    let inventory = collect_with(&cluster, first, &progress).await?;
+    let inventory = collect_with(&cluster, first, &progress, None).await?;
     let scope =
         crate::cluster::NamespaceScope::resolve(&common.scope, Some(&cluster.default_namespace));
     Ok(Staged {

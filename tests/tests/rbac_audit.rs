@@ -251,6 +251,68 @@ fn live_and_offline_give_identical_findings() {
     ));
 }
 
+/// A live scan adds RoleBindings to its model page by page while they are listed; a list that
+/// expires midway (410) starts over, and the abandoned pages' bindings must not count twice.
+#[test]
+fn a_restarted_role_binding_list_gives_the_findings_of_one_snapshot() {
+    let mut objects = Inventory::from_recordings().objects();
+    for i in 0..1200 {
+        objects.push(json!({
+            "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
+            "metadata": {"name": format!("admins-{i:04}"), "namespace": "shop"},
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "cluster-admin"},
+            "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": format!("dev-{i:04}")}],
+        }));
+    }
+    let dir = tempfile::tempdir().expect("tmp");
+    let file = dir.path().join("cluster.json");
+    let inventory = Inventory::from_objects(objects);
+    std::fs::write(&file, inventory.to_list_document().to_string()).expect("write");
+    // Only the RoleBindings span pages: the 2nd continue request is their 3rd page.
+    let server = TestApiServer::start(ApiServerConfig {
+        inventory,
+        expire_continue_after_pages: Some(2),
+        ..ApiServerConfig::default()
+    });
+    let live = server
+        .kubectl(&["rbac-audit", "-A", "-o", "json"])
+        .output()
+        .expect("run");
+    assert_eq!(live.status.code(), Some(1), "{}", stderr(&live));
+    assert!(stderr(&live).contains("410 Expired"), "{}", stderr(&live));
+    assert!(
+        server
+            .requests()
+            .iter()
+            .any(|r| r.status == 410 && r.path.ends_with("/rolebindings")),
+        "the RoleBinding list was restarted"
+    );
+    let live = json_of(&live);
+    let offline = json_of(&run(&[
+        "rbac-audit",
+        "-f",
+        &file.display().to_string(),
+        "-A",
+        "-o",
+        "json",
+    ]));
+    let on_added = |report: &serde_json::Value| {
+        report["findings"]
+            .as_array()
+            .expect("findings")
+            .iter()
+            .filter(|f| {
+                f["object"]["name"]
+                    .as_str()
+                    .is_some_and(|n| n.starts_with("admins-"))
+            })
+            .count()
+    };
+    assert!(on_added(&live) >= 1200, "{}", on_added(&live));
+    assert_eq!(live["findings"], offline["findings"]);
+    assert_eq!(live["summary"], offline["summary"]);
+}
+
 #[test]
 fn live_scan_lists_each_kind_once_with_pagination() {
     // 1,300 ServiceAccounts and RoleBindings: more than two pages of 500 each.

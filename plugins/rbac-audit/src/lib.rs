@@ -13,9 +13,10 @@ pub mod scan;
 
 use std::io::Write;
 
-use guardrails::collect::acquire_staged;
+use guardrails::collect::{Arriving, Page, acquire_staged};
 use guardrails::error::Result;
 use guardrails::inventory::{Inventory, ResourceKind};
+use guardrails::rbac::RoleBinding;
 use guardrails::render;
 use guardrails::{exit_code, gate, run};
 
@@ -36,6 +37,10 @@ pub const KINDS: &[ResourceKind] = guardrails::kinds_with_workloads![
 /// The kinds the RBAC model and the rules on roles and bindings read: the head of [`KINDS`].
 pub const RBAC_KINDS: &[ResourceKind] = KINDS.split_at(4).0;
 
+/// What a live scan waits for before it starts on the model: every RBAC kind but
+/// RoleBindings, which it adds page by page while they arrive.
+const SCAN_FIRST_KINDS: &[ResourceKind] = RBAC_KINDS.split_at(3).0;
+
 pub fn build_model(inventory: &Inventory) -> RbacModel<'_> {
     RbacModel::build(RbacInput {
         cluster_roles: &inventory.cluster_roles,
@@ -43,6 +48,64 @@ pub fn build_model(inventory: &Inventory) -> RbacModel<'_> {
         roles: &inventory.roles,
         role_bindings: &inventory.role_bindings,
     })
+}
+
+/// The scan's report, gated: the rules on roles and bindings run on `ctx.rbac` and on the
+/// RoleBindings as they arrive (live: `rest` streams them, then hands over ServiceAccounts,
+/// namespaces and workloads; offline `rest` is `None` and `ctx.rbac` holds everything).
+fn scan_report(
+    ctx: &scan::ScanContext<'_>,
+    mut rest: Option<Arriving>,
+    gate_args: &guardrails::cli::GateArgs,
+) -> Result<(guardrails::finding::Report, gate::GateOutcome)> {
+    // The pages stay put while the model borrows them and the next ones arrive.
+    let pages = typed_arena::Arena::new();
+    let mut role_bindings: Vec<&[RoleBinding]> = vec![&ctx.rbac.role_bindings];
+    let mut model = build_model(ctx.rbac);
+    let mut rules = scan::RbacRules::start(ctx);
+    if let Some(stream) = rest.as_mut().and_then(Arriving::take_stream) {
+        rules.catch_up(ctx, &model);
+        while let Some(page) = stream.next::<RoleBinding>() {
+            match page {
+                Page::Objects(objects) => {
+                    let objects: &[RoleBinding] = pages.alloc(objects);
+                    model.add_role_bindings(objects);
+                    role_bindings.push(objects);
+                    rules.catch_up(ctx, &model);
+                }
+                // The pages so far were of an abandoned snapshot.
+                Page::Restarted => {
+                    model = build_model(ctx.rbac);
+                    role_bindings.truncate(1);
+                    rules = scan::RbacRules::start(ctx);
+                }
+            }
+        }
+    }
+    run::phase("model");
+    let (findings, skipped, rest) = match rest {
+        None => {
+            let (findings, skipped, _) =
+                scan::scan(ctx, &model, rules, &role_bindings, || Ok(ctx.rbac))?;
+            (findings, skipped, None)
+        }
+        Some(arriving) => {
+            let (findings, skipped, rest) = scan::scan(ctx, &model, rules, &role_bindings, || {
+                arriving.wait(ctx.rbac)
+            })?;
+            (findings, skipped, Some(rest))
+        }
+    };
+    run::phase("scan");
+    // The first part's own are added by `report`.
+    let kinds_skipped: Vec<_> = rest
+        .iter()
+        .flat_map(|r| r.skipped.iter().cloned())
+        .chain(skipped)
+        .collect();
+    let mut report = ctx.rbac.report("rbac-audit", findings, kinds_skipped);
+    let outcome = gate::apply_today(&mut report, gate_args)?;
+    Ok((report, outcome))
 }
 
 pub async fn run(cli: Cli) -> Result<i32> {
@@ -60,52 +123,39 @@ pub async fn run(cli: Cli) -> Result<i32> {
 
     run::phase("start");
     let command = cli.command.unwrap_or(Command::Scan);
-    // A live scan analyses the RBAC objects while the other kinds are still being listed.
-    let (first, rest) = match command {
-        Command::Scan => KINDS.split_at(RBAC_KINDS.len()),
-        _ => (KINDS, &[][..]),
+    // A live scan analyses roles and bindings while the rest is still being listed, the
+    // RoleBindings (the longest list) page by page as they arrive.
+    let (first, rest, streamed) = match command {
+        Command::Scan => {
+            let (first, rest) = KINDS.split_at(SCAN_FIRST_KINDS.len());
+            (first, rest, Some(ResourceKind::RoleBinding))
+        }
+        _ => (KINDS, &[][..], None),
     };
-    let staged = acquire_staged(&cli.common, first, rest).await?;
+    let staged = acquire_staged(&cli.common, first, rest, streamed).await?;
     let mut inventory = staged.first.inventory;
     let live = staged.first.cluster.is_some();
     if !live && !cli.no_bootstrap_roles {
         bootstrap::add_missing_cluster_roles(&mut inventory);
     }
     run::phase("inventory");
-    let model = build_model(&inventory);
-    run::phase("model");
     let scope = staged.first.scope;
+    let model = || {
+        let model = build_model(&inventory);
+        run::phase("model");
+        model
+    };
 
     let code = match command {
         Command::Scan => {
             let ctx = scan::ScanContext {
                 rbac: &inventory,
-                model: &model,
                 scope: &scope,
                 selector: selector.as_ref(),
                 include_system: cli.include_system,
                 live,
             };
-            let (findings, mut skipped, rest) = match staged.rest {
-                None => {
-                    let (findings, skipped, _) = scan::scan(&ctx, || Ok(&inventory))?;
-                    (findings, skipped, None)
-                }
-                // Live, the rules on RBAC objects run while the rest is still being listed.
-                Some(arriving) => {
-                    let (findings, skipped, rest) = scan::scan(&ctx, || arriving.wait(&inventory))?;
-                    (findings, skipped, Some(rest))
-                }
-            };
-            run::phase("scan");
-            // The RBAC part's own are added by `report`.
-            let mut kinds_skipped: Vec<_> = rest
-                .iter()
-                .flat_map(|r| r.skipped.iter().cloned())
-                .collect();
-            kinds_skipped.append(&mut skipped);
-            let mut report = inventory.report("rbac-audit", findings, kinds_skipped);
-            let outcome = gate::apply_today(&mut report, &cli.common.gate)?;
+            let (report, outcome) = scan_report(&ctx, staged.rest, &cli.common.gate)?;
             render::write_report(&mut out, &report, format, styles, catalogue::RULES)?;
             out.flush()?;
             run::phase("report");
@@ -121,13 +171,13 @@ pub async fn run(cli: Cli) -> Result<i32> {
             } else {
                 scope.as_option()
             };
-            query::who_can(&model, &verb, &resource, name.as_deref(), namespace)?
+            query::who_can(&model(), &verb, &resource, name.as_deref(), namespace)?
                 .write(&mut out, format, styles)?;
             exit_code::OK
         }
         Command::WhatCan { subject, groups } => {
             query::what_can(
-                &model,
+                &model(),
                 &subject,
                 &groups,
                 scope.as_option(),
@@ -140,7 +190,7 @@ pub async fn run(cli: Cli) -> Result<i32> {
         Command::BlastRadius { service_accounts } => {
             let entries = blast_radius::compute(
                 &inventory,
-                &model,
+                &model(),
                 &scope,
                 &service_accounts,
                 selector.as_ref(),
@@ -161,10 +211,15 @@ mod scan_tests;
 mod kinds_tests {
     use super::*;
 
-    /// A live scan builds the model from the first part of the inventory alone: it must hold
-    /// every RBAC kind and nothing the later part needs.
+    /// A live scan builds the model from the first part of the inventory and the streamed
+    /// RoleBindings alone: together they must be every RBAC kind and nothing the later part
+    /// needs.
     #[test]
     fn the_rbac_part_is_exactly_the_rbac_kinds() {
+        assert_eq!(
+            [SCAN_FIRST_KINDS, &[ResourceKind::RoleBinding]].concat(),
+            RBAC_KINDS
+        );
         assert_eq!(
             RBAC_KINDS,
             [

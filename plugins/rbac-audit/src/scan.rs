@@ -6,6 +6,7 @@ use guardrails::cluster::NamespaceScope;
 use guardrails::error::Result;
 use guardrails::finding::{Finding, ObjectRef, Severity, Skipped};
 use guardrails::inventory::{Inventory, ResourceKind};
+use guardrails::rbac::RoleBinding;
 use guardrails::selector::LabelQuery;
 use guardrails::workload::token_mount;
 use k8s_openapi::api::rbac::v1::{PolicyRule, Subject};
@@ -13,7 +14,7 @@ use serde_json::{Value, json};
 
 use crate::authz::{
     ALL_SERVICE_ACCOUNTS_GROUP, ANONYMOUS_USER, AUTHENTICATED_GROUP, BindingKind, BindingRef,
-    Grant, Identity, RbacModel, UNAUTHENTICATED_GROUP, ineffective_resource_patterns,
+    DanglingRef, Grant, Identity, RbacModel, UNAUTHENTICATED_GROUP, ineffective_resource_patterns,
     split_service_account_username,
 };
 use crate::catalogue::*;
@@ -27,7 +28,6 @@ pub struct ScanContext<'a> {
     /// Where the Roles, ClusterRoles and bindings are. (A live scan lists them apart from the
     /// rest, so that they are analysed while ServiceAccounts and workloads still arrive.)
     pub rbac: &'a Inventory,
-    pub model: &'a RbacModel<'a>,
     pub scope: &'a NamespaceScope,
     pub selector: Option<&'a LabelQuery>,
     pub include_system: bool,
@@ -102,13 +102,17 @@ fn evidence(grant: &Grant, hit: Option<&Hit<'_>>) -> Value {
     e
 }
 
-/// Runs every rule: those on the RBAC objects of `ctx` on this thread, the workload rules on
-/// another as soon as `workloads` hands over the inventory of ServiceAccounts, namespaces and
-/// workloads (offline at once; live when the rest of the listing is in). The two are about
-/// equal halves at 100k RBAC objects. Returns the findings, what could not be evaluated, and
-/// the inventory `workloads` gave.
+/// Runs the rest of every rule: the rules on roles and bindings (`rules`, as far as they have
+/// not run yet) on this thread, the workload rules on another as soon as `workloads` hands over
+/// the inventory of ServiceAccounts, namespaces and workloads (offline at once; live when the
+/// rest of the listing is in). `model` must hold every binding by now, `role_bindings`
+/// too. Offline the two are about equal halves at 100k RBAC objects. Returns the findings,
+/// what could not be evaluated, and the inventory `workloads` gave.
 pub fn scan<I>(
     ctx: &ScanContext<'_>,
+    model: &RbacModel<'_>,
+    mut rules: RbacRules,
+    role_bindings: &[&[RoleBinding]],
     workloads: impl FnOnce() -> Result<I> + Send,
 ) -> Result<(Vec<Finding>, Vec<Skipped>, I)>
 where
@@ -117,10 +121,12 @@ where
     std::thread::scope(|threads| {
         let workload_rules = threads.spawn(move || {
             let inventory = workloads()?;
-            let (findings, skipped) = scan_workloads(ctx, inventory.borrow())?;
+            let (findings, skipped) =
+                scan_workloads(ctx, model, role_bindings, inventory.borrow())?;
             Ok::<_, guardrails::error::Error>((findings, skipped, inventory))
         });
-        let (mut findings, mut skipped) = scan_rbac(ctx);
+        rules.catch_up(ctx, model);
+        let (mut findings, mut skipped) = rules.finish();
         guardrails::run::phase("rbac rules");
         // A panic in a rule is a bug: surface it as such rather than lose its findings.
         let (more, more_skipped, inventory) = workload_rules
@@ -132,38 +138,90 @@ where
     })
 }
 
-/// The rules that read only RBAC objects.
-pub fn scan_rbac(ctx: &ScanContext<'_>) -> (Vec<Finding>, Vec<Skipped>) {
-    let (mut findings, mut skipped) = (Vec::new(), Vec::new());
-    binding_findings(
-        ctx,
-        &mut exposure::RuleCapabilities::default(),
-        &mut findings,
-    );
-    dangling_role_refs(ctx, &mut findings, &mut skipped);
-    role_lints(ctx, &mut findings);
-    (findings, skipped)
+/// The rules that read only roles and bindings, run as bindings are added to the model: a
+/// live scan adds each page of RoleBindings as it arrives, so that little is left to do when
+/// the listing ends.
+pub struct RbacRules {
+    findings: Vec<Finding>,
+    skipped: Vec<Skipped>,
+    cache: exposure::RuleCapabilities,
+    /// How many of the model's grants and dangling references have been looked at.
+    grants_done: usize,
+    dangling_done: usize,
+    /// Without the roles, a binding's missing role proves nothing.
+    roles_unknown: bool,
+}
+
+impl RbacRules {
+    /// The rules on roles as written; those on bindings follow with [`RbacRules::catch_up`].
+    pub fn start(ctx: &ScanContext<'_>) -> RbacRules {
+        let mut rules = RbacRules {
+            findings: Vec::new(),
+            skipped: Vec::new(),
+            cache: exposure::RuleCapabilities::default(),
+            grants_done: 0,
+            dangling_done: 0,
+            roles_unknown: ctx.rbac.was_skipped(ResourceKind::ClusterRole)
+                || ctx.rbac.was_skipped(ResourceKind::Role),
+        };
+        if rules.roles_unknown {
+            rules.skipped.push(Skipped {
+                resource: "rule/dangling-role-ref".into(),
+                namespace: None,
+                reason: "roles could not be listed".into(),
+            });
+        }
+        role_lints(ctx, &mut rules.findings);
+        rules
+    }
+
+    /// The rules on the bindings added to `model` since the last call. (Bindings are added
+    /// whole: each one's grants are all in the model at once.)
+    pub fn catch_up(&mut self, ctx: &ScanContext<'_>, model: &RbacModel<'_>) {
+        let grants = &model.grants()[self.grants_done..];
+        binding_findings(ctx, grants, &mut self.cache, &mut self.findings);
+        self.grants_done += grants.len();
+        let dangling = &model.dangling_role_refs()[self.dangling_done..];
+        if !self.roles_unknown {
+            dangling_role_refs(ctx, dangling, &mut self.findings);
+        }
+        self.dangling_done += dangling.len();
+    }
+
+    pub fn finish(self) -> (Vec<Finding>, Vec<Skipped>) {
+        (self.findings, self.skipped)
+    }
 }
 
 /// The rules that also read ServiceAccounts, namespaces and workloads (from `inventory`).
 pub fn scan_workloads(
     ctx: &ScanContext<'_>,
+    model: &RbacModel<'_>,
+    role_bindings: &[&[RoleBinding]],
     inventory: &Inventory,
 ) -> Result<(Vec<Finding>, Vec<Skipped>)> {
     let (mut findings, mut skipped) = (Vec::new(), Vec::new());
-    dangling_subjects(ctx, inventory, &mut findings, &mut skipped);
+    dangling_subjects(ctx, role_bindings, inventory, &mut findings, &mut skipped);
     let mut cache = exposure::RuleCapabilities::default();
-    automount_with_rights(ctx, inventory, &mut cache, &mut findings, &mut skipped)?;
+    automount_with_rights(
+        ctx,
+        model,
+        inventory,
+        &mut cache,
+        &mut findings,
+        &mut skipped,
+    )?;
     Ok((findings, skipped))
 }
 
 /// Capability, implicit-group and default-ServiceAccount rules, per (binding, subject).
 fn binding_findings(
     ctx: &ScanContext<'_>,
+    grants: &[Grant<'_>],
     cache: &mut exposure::RuleCapabilities,
     out: &mut Vec<Finding>,
 ) {
-    for group in exposure::by_binding_subject(ctx.model.grants()) {
+    for group in exposure::by_binding_subject(grants) {
         let group: Vec<&Grant> = group.iter().collect();
         let first = group[0];
         if !ctx.admits(
@@ -292,18 +350,8 @@ fn binding_findings(
     }
 }
 
-fn dangling_role_refs(ctx: &ScanContext<'_>, out: &mut Vec<Finding>, skipped: &mut Vec<Skipped>) {
-    let roles_unknown =
-        ctx.rbac.was_skipped(ResourceKind::ClusterRole) || ctx.rbac.was_skipped(ResourceKind::Role);
-    if roles_unknown {
-        skipped.push(Skipped {
-            resource: "rule/dangling-role-ref".into(),
-            namespace: None,
-            reason: "roles could not be listed".into(),
-        });
-        return;
-    }
-    for dangling in ctx.model.dangling_role_refs() {
+fn dangling_role_refs(ctx: &ScanContext<'_>, dangling: &[DanglingRef], out: &mut Vec<Finding>) {
+    for dangling in dangling {
         if !ctx.admits(
             dangling.binding.namespace.as_deref(),
             Some(&dangling.binding.labels),
@@ -355,6 +403,7 @@ fn dangling_role_refs(ctx: &ScanContext<'_>, out: &mut Vec<Finding>, skipped: &m
 
 fn dangling_subjects(
     ctx: &ScanContext<'_>,
+    role_bindings: &[&[RoleBinding]],
     inv: &Inventory,
     out: &mut Vec<Finding>,
     skipped: &mut Vec<Skipped>,
@@ -389,7 +438,7 @@ fn dangling_subjects(
                 &b.subjects,
             )
         })
-        .chain(ctx.rbac.role_bindings.iter().map(|b| {
+        .chain(role_bindings.iter().copied().flatten().map(|b| {
             (
                 BindingKind::RoleBinding,
                 &b.metadata,
@@ -576,6 +625,7 @@ fn role_lints(ctx: &ScanContext<'_>, out: &mut Vec<Finding>) {
 /// Workloads that mount the token of a ServiceAccount holding risky rights.
 fn automount_with_rights(
     ctx: &ScanContext<'_>,
+    model: &RbacModel<'_>,
     inv: &Inventory,
     cache: &mut exposure::RuleCapabilities,
     out: &mut Vec<Finding>,
@@ -619,7 +669,7 @@ fn automount_with_rights(
             .entry((ns.to_owned(), sa_name.to_owned()))
             .or_insert_with(|| {
                 let identity = Identity::service_account(ns, sa_name);
-                let grants = ctx.model.rules_for(&identity, None);
+                let grants = model.rules_for(&identity, None);
                 let hits = exposure::capabilities(&grants, cache);
                 let worst = hits.first()?.severity;
                 let summary = hits

@@ -6,7 +6,7 @@ use guardrails::finding::{Finding, Severity};
 use guardrails::inventory::{Inventory, ResourceKind};
 use guardrails::selector::LabelQuery;
 
-use crate::scan::{ScanContext, scan};
+use crate::scan::{RbacRules, ScanContext, scan};
 
 fn inventory(yaml: &str) -> Inventory {
     let mut inv =
@@ -26,13 +26,14 @@ fn run(
     let selector = selector.map(|s| LabelQuery::parse(s).expect("selector"));
     let ctx = ScanContext {
         rbac: &inv,
-        model: &model,
         scope: &scope,
         selector: selector.as_ref(),
         include_system,
         live: false,
     };
-    let (findings, ..) = scan(&ctx, || Ok(&inv)).expect("scan");
+    let rules = RbacRules::start(&ctx);
+    let (findings, ..) =
+        scan(&ctx, &model, rules, &[&inv.role_bindings], || Ok(&inv)).expect("scan");
     findings
 }
 

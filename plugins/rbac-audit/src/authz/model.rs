@@ -165,11 +165,21 @@ fn binding_ref(kind: BindingKind, meta: &RbacMeta) -> BindingRef {
 
 impl<'a> RbacModel<'a> {
     pub fn build(input: RbacInput<'a>) -> RbacModel<'a> {
+        let mut model = RbacModel::with_roles(input.cluster_roles, input.roles);
+        model.add_cluster_role_bindings(input.cluster_role_bindings);
+        model.add_role_bindings(input.role_bindings);
+        model
+    }
+
+    /// The roles' effective rules, no binding yet: bindings are added with
+    /// [`RbacModel::add_cluster_role_bindings`], then [`RbacModel::add_role_bindings`] (as
+    /// often as they arrive; a live scan adds each page of RoleBindings as it is listed).
+    pub fn with_roles(cluster_roles: &'a [ClusterRole], roles: &'a [Role]) -> RbacModel<'a> {
         let mut model = RbacModel {
-            cluster_role_rules: effective_cluster_role_rules(input.cluster_roles),
+            cluster_role_rules: effective_cluster_role_rules(cluster_roles),
             ..Default::default()
         };
-        for role in input.roles {
+        for role in roles {
             let Some(name) = role.metadata.name.as_deref() else {
                 continue;
             };
@@ -185,28 +195,34 @@ impl<'a> RbacModel<'a> {
                 .or_default()
                 .insert(name, rules.collect());
         }
-        // ClusterRoleBindings first, as the authorizer visits them first.
-        let bindings = input
-            .cluster_role_bindings
-            .iter()
-            .map(|b| {
-                (
-                    binding_ref(BindingKind::ClusterRoleBinding, &b.metadata),
-                    &b.role_ref,
-                    &b.subjects,
-                )
-            })
-            .chain(input.role_bindings.iter().map(|b| {
-                (
-                    binding_ref(BindingKind::RoleBinding, &b.metadata),
-                    &b.role_ref,
-                    &b.subjects,
-                )
-            }));
-        for (binding, role_ref, subjects) in bindings {
-            model.add_binding(binding, role_ref, subjects.as_deref().unwrap_or_default());
-        }
         model
+    }
+
+    /// Before any RoleBinding, as the authorizer visits ClusterRoleBindings first.
+    pub fn add_cluster_role_bindings(&mut self, bindings: &'a [ClusterRoleBinding]) {
+        debug_assert!(
+            self.grants
+                .last()
+                .is_none_or(|g| g.binding.kind == BindingKind::ClusterRoleBinding),
+            "ClusterRoleBindings come before RoleBindings"
+        );
+        for b in bindings {
+            self.add_binding(
+                binding_ref(BindingKind::ClusterRoleBinding, &b.metadata),
+                &b.role_ref,
+                b.subjects.as_deref().unwrap_or_default(),
+            );
+        }
+    }
+
+    pub fn add_role_bindings(&mut self, bindings: &'a [RoleBinding]) {
+        for b in bindings {
+            self.add_binding(
+                binding_ref(BindingKind::RoleBinding, &b.metadata),
+                &b.role_ref,
+                b.subjects.as_deref().unwrap_or_default(),
+            );
+        }
     }
 
     fn add_binding(&mut self, binding: BindingRef, role_ref: &RoleRef, subjects: &'a [Subject]) {
@@ -491,6 +507,30 @@ mod tests {
         let mut names: Vec<String> = grants.into_iter().map(|g| g.binding.name.clone()).collect();
         names.dedup();
         names
+    }
+
+    /// A live scan adds RoleBindings page by page as they arrive: the model must be the one
+    /// built from all of them at once, lookups included.
+    #[test]
+    fn role_bindings_added_one_page_at_a_time_give_the_same_model() {
+        let f = fixture();
+        assert!(f.rbs.len() > 2, "several pages");
+        let whole = f.model();
+        let mut paged = RbacModel::with_roles(&f.cluster_roles, &f.roles);
+        paged.add_cluster_role_bindings(&f.crbs);
+        for page in f.rbs.chunks(1) {
+            paged.add_role_bindings(page);
+        }
+        assert_eq!(paged.grants(), whole.grants());
+        assert_eq!(paged.dangling_role_refs(), whole.dangling_role_refs());
+        assert_eq!(paged.ineffective_subjects(), whole.ineffective_subjects());
+        for who in [
+            Identity::service_account("mon", "prom"),
+            Identity::user("eve", ["auditors".to_string()]),
+            Identity::user("alice", []),
+        ] {
+            assert_eq!(paged.rules_for(&who, None), whole.rules_for(&who, None));
+        }
     }
 
     #[test]
