@@ -36,6 +36,32 @@ pub struct Lister {
     /// The kind whose pages are handed over as they are decoded, instead of kept (see
     /// [`PageStream`]).
     streamed: Option<(ResourceKind, std::sync::mpsc::Sender<StreamedPage>)>,
+    /// Buffers of pages already decoded, for the bodies of the next ones (see [`PageBody`]).
+    spare_bodies: std::sync::Mutex<Vec<Vec<u8>>>,
+}
+
+/// At most this many spare body buffers are kept: two per list being paged is plenty.
+const SPARE_BODIES: usize = 8;
+
+/// A page's body as received. Its buffer goes back to the lister's spares when the page has
+/// been decoded, for a later page's body: pages are up to a few MiB each, and taking fresh
+/// memory for every one (the client's collect-then-copy took two) was a large share of a
+/// live scan's time where faulting in memory is slow, as on VMs whose host reclaims it.
+struct PageBody<'l> {
+    bytes: Vec<u8>,
+    spares: &'l std::sync::Mutex<Vec<Vec<u8>>>,
+}
+
+impl Drop for PageBody<'_> {
+    fn drop(&mut self) {
+        if let Ok(mut spares) = self.spares.lock()
+            && spares.len() < SPARE_BODIES
+        {
+            let mut bytes = std::mem::take(&mut self.bytes);
+            bytes.clear();
+            spares.push(bytes);
+        }
+    }
 }
 
 /// What a [`PageStream`] carries.
@@ -73,8 +99,21 @@ impl Lister {
             .list(&params)
             .map_err(kube::Error::BuildRequest)?;
         let client = self.client.clone();
+        let mut body = self
+            .spare_bodies
+            .lock()
+            .ok()
+            .and_then(|mut spares| spares.pop())
+            .unwrap_or_default();
         Ok(PendingPage(Background::spawn(async move {
-            client.request_text(http_request).await
+            use futures::AsyncReadExt;
+            // As `request_text`, Status bodies of failed requests included, into `body`.
+            let mut reader = client.request_stream(http_request).await?;
+            reader
+                .read_to_end(&mut body)
+                .await
+                .map_err(|e| kube::Error::Service(Box::new(e)))?;
+            Ok(body)
         })))
     }
 
@@ -94,7 +133,7 @@ impl Lister {
             let mut items: Vec<K> = Vec::new();
             let mut next = Some(self.request_page(kind, None)?);
             while let Some(pending) = next.take() {
-                let text = match pending.text().await {
+                let bytes = match pending.body().await {
                     Err(kube::Error::Api(status)) if status.code == 410 && restarts < 2 => {
                         restarts += 1;
                         // Lean Pods from the abandoned snapshot would be counted twice.
@@ -120,8 +159,12 @@ impl Lister {
                     }
                     other => other?,
                 };
+                let body = PageBody {
+                    bytes,
+                    spares: &self.spare_bodies,
+                };
                 let page: RawPage<'_> =
-                    serde_json::from_str(&text).map_err(kube::Error::SerdeError)?;
+                    serde_json::from_slice(&body.bytes).map_err(kube::Error::SerdeError)?;
                 let continue_token = page.metadata.continue_.as_deref().filter(|t| !t.is_empty());
                 next = continue_token
                     .map(|token| self.request_page(kind, Some(token)))
@@ -238,10 +281,10 @@ impl<T> Drop for Background<T> {
 }
 
 /// A page requested and not yet read.
-struct PendingPage(Background<std::result::Result<String, kube::Error>>);
+struct PendingPage(Background<std::result::Result<Vec<u8>, kube::Error>>);
 
 impl PendingPage {
-    async fn text(self) -> std::result::Result<String, kube::Error> {
+    async fn body(self) -> std::result::Result<Vec<u8>, kube::Error> {
         let cancelled = || kube::Error::Service("the page request was cancelled".into());
         self.0.output().await.unwrap_or_else(|| Err(cancelled()))
     }
@@ -309,6 +352,7 @@ async fn collect_with(
         owned_pods: std::sync::Mutex::new(Vec::new()),
         spec_texts: std::sync::Mutex::new(Vec::new()),
         streamed,
+        spare_bodies: std::sync::Mutex::new(Vec::new()),
     });
 
     let tasks = kinds.iter().map(|&kind| {

@@ -201,7 +201,9 @@ pub fn scan_workloads(
     inventory: &Inventory,
 ) -> Result<(Vec<Finding>, Vec<Skipped>)> {
     let (mut findings, mut skipped) = (Vec::new(), Vec::new());
+    guardrails::run::phase("workload rules start");
     dangling_subjects(ctx, role_bindings, inventory, &mut findings, &mut skipped);
+    guardrails::run::phase("dangling subjects");
     let mut cache = exposure::RuleCapabilities::default();
     automount_with_rights(
         ctx,
