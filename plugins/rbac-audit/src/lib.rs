@@ -38,8 +38,15 @@ pub const KINDS: &[ResourceKind] = guardrails::kinds_with_workloads![
 pub const RBAC_KINDS: &[ResourceKind] = KINDS.split_at(4).0;
 
 /// What a live scan waits for before it starts on the model: every RBAC kind but
-/// RoleBindings, which it adds page by page while they arrive.
-const SCAN_FIRST_KINDS: &[ResourceKind] = RBAC_KINDS.split_at(3).0;
+/// RoleBindings, which it adds page by page while they arrive, and the identities they bind
+/// (short lists, in long before the Pods).
+const SCAN_FIRST_KINDS: &[ResourceKind] = &[
+    ResourceKind::ClusterRole,
+    ResourceKind::ClusterRoleBinding,
+    ResourceKind::Role,
+    ResourceKind::Namespace,
+    ResourceKind::ServiceAccount,
+];
 
 pub fn build_model(inventory: &Inventory) -> RbacModel<'_> {
     RbacModel::build(RbacInput {
@@ -127,12 +134,16 @@ pub async fn run(cli: Cli) -> Result<i32> {
     // RoleBindings (the longest list) page by page as they arrive.
     let (first, rest, streamed) = match command {
         Command::Scan => {
-            let (first, rest) = KINDS.split_at(SCAN_FIRST_KINDS.len());
-            (first, rest, Some(ResourceKind::RoleBinding))
+            let rest = KINDS.iter().filter(|k| !SCAN_FIRST_KINDS.contains(k));
+            (
+                SCAN_FIRST_KINDS,
+                rest.copied().collect(),
+                Some(ResourceKind::RoleBinding),
+            )
         }
-        _ => (KINDS, &[][..], None),
+        _ => (KINDS, Vec::new(), None),
     };
-    let staged = acquire_staged(&cli.common, first, rest, streamed).await?;
+    let staged = acquire_staged(&cli.common, first, &rest, streamed).await?;
     let mut inventory = staged.first.inventory;
     let live = staged.first.cluster.is_some();
     if !live && !cli.no_bootstrap_roles {
@@ -212,14 +223,19 @@ mod kinds_tests {
     use super::*;
 
     /// A live scan builds the model from the first part of the inventory and the streamed
-    /// RoleBindings alone: together they must be every RBAC kind and nothing the later part
-    /// needs.
+    /// RoleBindings alone: together they must hold every RBAC kind, and the first part no
+    /// workload (those are the long lists it does not wait for).
     #[test]
-    fn the_rbac_part_is_exactly_the_rbac_kinds() {
-        assert_eq!(
-            [SCAN_FIRST_KINDS, &[ResourceKind::RoleBinding]].concat(),
-            RBAC_KINDS
-        );
+    fn a_live_scan_waits_for_roles_and_identities_not_workloads() {
+        for kind in RBAC_KINDS {
+            assert!(
+                SCAN_FIRST_KINDS.contains(kind) || *kind == ResourceKind::RoleBinding,
+                "{kind:?}"
+            );
+        }
+        assert!(!SCAN_FIRST_KINDS.contains(&ResourceKind::RoleBinding));
+        assert!(SCAN_FIRST_KINDS.iter().all(|k| KINDS.contains(k)));
+        assert!(!SCAN_FIRST_KINDS.contains(&ResourceKind::Pod));
         assert_eq!(
             RBAC_KINDS,
             [

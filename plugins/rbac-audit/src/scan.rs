@@ -25,8 +25,9 @@ const BOOTSTRAP_LABEL: &str = "kubernetes.io/bootstrapping";
 
 /// What the rules look at and how the user narrowed it.
 pub struct ScanContext<'a> {
-    /// Where the Roles, ClusterRoles and bindings are. (A live scan lists them apart from the
-    /// rest, so that they are analysed while ServiceAccounts and workloads still arrive.)
+    /// Where the Roles, ClusterRoles, ClusterRoleBindings, ServiceAccounts and namespaces are.
+    /// (A live scan lists them apart from the rest, and streams the RoleBindings, so that they
+    /// are analysed while the workloads still arrive.)
     pub rbac: &'a Inventory,
     pub scope: &'a NamespaceScope,
     pub selector: Option<&'a LabelQuery>,
@@ -102,12 +103,14 @@ fn evidence(grant: &Grant, hit: Option<&Hit<'_>>) -> Value {
     e
 }
 
-/// Runs the rest of every rule: the rules on roles and bindings (`rules`, as far as they have
-/// not run yet) on this thread, the workload rules on another as soon as `workloads` hands over
-/// the inventory of ServiceAccounts, namespaces and workloads (offline at once; live when the
-/// rest of the listing is in). `model` must hold every binding by now, `role_bindings`
-/// too. Offline the two are about equal halves at 100k RBAC objects. Returns the findings,
-/// what could not be evaluated, and the inventory `workloads` gave.
+/// Runs the rest of every rule: on this thread the rules on roles and bindings (`rules`, as
+/// far as they have not run yet) and on binding subjects; the workload rules on another as
+/// soon as `workloads` hands over the workloads (offline at once; live when the rest of the
+/// listing is in). `model` must hold every binding by now, `role_bindings` too. Live, this
+/// thread first works out every ServiceAccount's token rights while the Pods still arrive, so
+/// that little is left once they are in; offline the two threads do about equal halves at
+/// 100k RBAC objects. Returns the findings, what could not be evaluated, and the inventory
+/// `workloads` gave.
 pub fn scan<I>(
     ctx: &ScanContext<'_>,
     model: &RbacModel<'_>,
@@ -119,14 +122,25 @@ where
     I: std::borrow::Borrow<Inventory> + Send,
 {
     std::thread::scope(|threads| {
+        let (send_rights, known_rights) = std::sync::mpsc::sync_channel::<TokenRightsTable>(1);
         let workload_rules = threads.spawn(move || {
             let inventory = workloads()?;
+            let known = known_rights.recv().unwrap_or_default();
             let (findings, skipped) =
-                scan_workloads(ctx, model, role_bindings, inventory.borrow())?;
+                automount_with_rights(ctx, model, inventory.borrow(), &known)?;
             Ok::<_, guardrails::error::Error>((findings, skipped, inventory))
         });
+        let known = match ctx.live {
+            true => token_rights_of_all(ctx, model),
+            // Offline nothing arrives later: worked out on demand, beside the rules below.
+            false => TokenRightsTable::new(),
+        };
+        // (Only fails if the other thread has already failed, which `join` reports.)
+        let _ = send_rights.send(known);
+        guardrails::run::phase("token rights");
         rules.catch_up(ctx, model);
         let (mut findings, mut skipped) = rules.finish();
+        dangling_subjects(ctx, role_bindings, &mut findings, &mut skipped);
         guardrails::run::phase("rbac rules");
         // A panic in a rule is a bug: surface it as such rather than lose its findings.
         let (more, more_skipped, inventory) = workload_rules
@@ -191,29 +205,6 @@ impl RbacRules {
     pub fn finish(self) -> (Vec<Finding>, Vec<Skipped>) {
         (self.findings, self.skipped)
     }
-}
-
-/// The rules that also read ServiceAccounts, namespaces and workloads (from `inventory`).
-pub fn scan_workloads(
-    ctx: &ScanContext<'_>,
-    model: &RbacModel<'_>,
-    role_bindings: &[&[RoleBinding]],
-    inventory: &Inventory,
-) -> Result<(Vec<Finding>, Vec<Skipped>)> {
-    let (mut findings, mut skipped) = (Vec::new(), Vec::new());
-    guardrails::run::phase("workload rules start");
-    dangling_subjects(ctx, role_bindings, inventory, &mut findings, &mut skipped);
-    guardrails::run::phase("dangling subjects");
-    let mut cache = exposure::RuleCapabilities::default();
-    automount_with_rights(
-        ctx,
-        model,
-        inventory,
-        &mut cache,
-        &mut findings,
-        &mut skipped,
-    )?;
-    Ok((findings, skipped))
 }
 
 /// Capability, implicit-group and default-ServiceAccount rules, per (binding, subject).
@@ -406,10 +397,10 @@ fn dangling_role_refs(ctx: &ScanContext<'_>, dangling: &[DanglingRef], out: &mut
 fn dangling_subjects(
     ctx: &ScanContext<'_>,
     role_bindings: &[&[RoleBinding]],
-    inv: &Inventory,
     out: &mut Vec<Finding>,
     skipped: &mut Vec<Skipped>,
 ) {
+    let inv = ctx.rbac;
     if inv.was_skipped(ResourceKind::ServiceAccount) {
         skipped.push(Skipped {
             resource: "rule/dangling-subject".into(),
@@ -624,16 +615,89 @@ fn role_lints(ctx: &ScanContext<'_>, out: &mut Vec<Finding>) {
     }
 }
 
-/// Workloads that mount the token of a ServiceAccount holding risky rights.
+/// What a ServiceAccount's mounted token exposes, its evidence ready as text.
+struct TokenRights {
+    worst: Severity,
+    capabilities: Vec<&'static str>,
+    summary: String,
+    grants: Box<serde_json::value::RawValue>,
+}
+
+/// Token rights by ServiceAccount (namespace, name); `None`: nothing the catalogue flags.
+type TokenRightsTable = HashMap<(String, String), Option<TokenRights>>;
+
+fn token_rights(
+    model: &RbacModel<'_>,
+    namespace: &str,
+    name: &str,
+    cache: &mut exposure::RuleCapabilities,
+) -> Option<TokenRights> {
+    let grants = model.rules_for(&Identity::service_account(namespace, name), None);
+    let hits = exposure::capabilities(&grants, cache);
+    let worst = hits.first()?.severity;
+    Some(TokenRights {
+        worst,
+        capabilities: hits.iter().map(|h| h.rule.id).collect(),
+        summary: hits
+            .iter()
+            .map(|h| h.summary)
+            .collect::<Vec<_>>()
+            .join("; "),
+        grants: guardrails::finding::evidence_text(
+            &hits.iter().map(exposure::hit_json).collect::<Vec<_>>(),
+        ),
+    })
+}
+
+/// The token rights of every ServiceAccount in scope. Live, the ServiceAccounts are in long
+/// before the Pods: this runs while the Pods are still being listed.
+fn token_rights_of_all(ctx: &ScanContext<'_>, model: &RbacModel<'_>) -> TokenRightsTable {
+    let mut cache = exposure::RuleCapabilities::default();
+    ctx.rbac
+        .service_accounts
+        .iter()
+        .filter_map(|sa| {
+            let namespace = sa.metadata.namespace.as_deref()?;
+            let name = sa.metadata.name.as_deref()?;
+            ctx.scope.includes(Some(namespace)).then(|| {
+                let rights = token_rights(model, namespace, name, &mut cache);
+                ((namespace.to_owned(), name.to_owned()), rights)
+            })
+        })
+        .collect()
+}
+
+/// An `automount-token-with-rights` finding's evidence.
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct AutomountEvidence<'a> {
+    service_account: ServiceAccountName<'a>,
+    token_mount: &'a guardrails::workload::TokenMount,
+    capabilities: &'a [&'static str],
+    nodes: Vec<&'a str>,
+    grants: &'a serde_json::value::RawValue,
+}
+
+#[derive(serde::Serialize)]
+struct ServiceAccountName<'a> {
+    namespace: &'a str,
+    name: &'a str,
+}
+
+/// Workloads that mount the token of a ServiceAccount holding risky rights. `known` holds the
+/// rights of ServiceAccounts worked out beforehand; the others' are worked out here.
+///
+/// The workloads are split into contiguous parts, one per worker thread: on a live scan this
+/// is most of what is left once the last list is in. (Contiguous, so that workloads sharing a
+/// ServiceAccount mostly fall in one part, which works out its rights once.)
 fn automount_with_rights(
     ctx: &ScanContext<'_>,
     model: &RbacModel<'_>,
     inv: &Inventory,
-    cache: &mut exposure::RuleCapabilities,
-    out: &mut Vec<Finding>,
-    skipped: &mut Vec<Skipped>,
-) -> Result<()> {
-    if inv.was_skipped(ResourceKind::ServiceAccount) {
+    known: &TokenRightsTable,
+) -> Result<(Vec<Finding>, Vec<Skipped>)> {
+    let mut skipped = Vec::new();
+    if ctx.rbac.was_skipped(ResourceKind::ServiceAccount) {
         // The ServiceAccount's automount setting is unknown; the pod's own setting still decides
         // when present, otherwise the default (mounted) is assumed and said so in the evidence.
         skipped.push(Skipped {
@@ -642,16 +706,35 @@ fn automount_with_rights(
             reason: "serviceaccounts could not be listed; ServiceAccount automount settings assumed unset".into(),
         });
     }
-    /// What a ServiceAccount's mounted token exposes. (The evidence is built per finding:
-    /// kept here too, it would double its memory when each ServiceAccount has one workload.)
-    struct TokenRights<'g> {
-        worst: Severity,
-        capabilities: Vec<&'static str>,
-        summary: String,
-        hits: Vec<Hit<'g>>,
-    }
-    let mut rights_of: HashMap<(String, String), Option<TokenRights>> = HashMap::new();
-    for workload in inv.pending_workloads() {
+    let workloads = inv.pending_workloads();
+    // Small inventories are not worth a thread.
+    let parts = guardrails::parallel::worker_threads().min(workloads.len().div_ceil(512));
+    let part_size = workloads.len().div_ceil(parts.max(1)).max(1);
+    let found = std::thread::scope(|threads| {
+        let parts: Vec<_> = guardrails::parallel::into_chunks(workloads, part_size)
+            .into_iter()
+            .map(|part| threads.spawn(move || automount_part(ctx, model, inv, known, part)))
+            .collect();
+        parts
+            .into_iter()
+            .map(|part| part.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+            .collect::<Result<Vec<_>>>()
+    })?;
+    Ok((found.into_iter().flatten().collect(), skipped))
+}
+
+/// [`automount_with_rights`] on some of the workloads.
+fn automount_part(
+    ctx: &ScanContext<'_>,
+    model: &RbacModel<'_>,
+    inv: &Inventory,
+    known: &TokenRightsTable,
+    workloads: Vec<guardrails::workload::PendingWorkload<'_>>,
+) -> Result<Vec<Finding>> {
+    let mut out = Vec::new();
+    let mut cache = exposure::RuleCapabilities::default();
+    let mut more = TokenRightsTable::new();
+    for workload in workloads {
         if !ctx.admits(
             workload.object.namespace.as_deref(),
             workload.metadata.labels.as_ref(),
@@ -661,46 +744,36 @@ fn automount_with_rights(
         let workload = workload.resolve(inv)?;
         let ns = workload.namespace();
         let sa_name = workload.service_account_name();
-        let sa = inv.service_account(ns, sa_name);
+        let sa = ctx.rbac.service_account(ns, sa_name);
         let mount = token_mount(&workload.pod_spec, sa);
         if !mount.is_mounted() {
             continue;
         }
         // Many workloads share a ServiceAccount: its rights are worked out once.
-        let rights = rights_of
-            .entry((ns.to_owned(), sa_name.to_owned()))
-            .or_insert_with(|| {
-                let identity = Identity::service_account(ns, sa_name);
-                let grants = model.rules_for(&identity, None);
-                let hits = exposure::capabilities(&grants, cache);
-                let worst = hits.first()?.severity;
-                let summary = hits
-                    .iter()
-                    .map(|h| h.summary)
-                    .collect::<Vec<_>>()
-                    .join("; ");
-                Some(TokenRights {
-                    worst,
-                    capabilities: hits.iter().map(|h| h.rule.id).collect(),
-                    summary,
-                    hits,
-                })
-            });
+        let key = (ns.to_owned(), sa_name.to_owned());
+        let rights = match known.get(&key) {
+            Some(rights) => rights,
+            None => more
+                .entry(key)
+                .or_insert_with(|| token_rights(model, ns, sa_name, &mut cache)),
+        };
         let Some(rights) = rights else {
             continue;
         };
-        let worst = rights.worst;
         let message = format!(
             "pods run with ServiceAccount {ns}/{sa_name} and its token mounted; it can {}",
             rights.summary
         );
-        let evidence = json!({
-            "serviceAccount": { "namespace": ns, "name": sa_name },
-            "tokenMount": mount,
-            "capabilities": rights.capabilities,
-            "nodes": workload.node_names(),
-            "grants": rights.hits.iter().map(exposure::hit_json).collect::<Vec<_>>(),
-        });
+        let evidence = AutomountEvidence {
+            service_account: ServiceAccountName {
+                namespace: ns,
+                name: sa_name,
+            },
+            token_mount: &mount,
+            capabilities: &rights.capabilities,
+            nodes: workload.node_names(),
+            grants: &rights.grants,
+        };
         // The mounted token is the exposure: the finding is as severe as the worst right.
         out.push(
             Finding::new(
@@ -710,8 +783,8 @@ fn automount_with_rights(
                 message,
                 evidence,
             )
-            .with_severity(worst),
+            .with_severity(rights.worst),
         );
     }
-    Ok(())
+    Ok(out)
 }
