@@ -121,17 +121,21 @@ pub fn scan<I>(
 where
     I: std::borrow::Borrow<Inventory> + Send,
 {
+    let arrived = std::sync::atomic::AtomicBool::new(false);
+    let arrived = &arrived;
     std::thread::scope(|threads| {
         let (send_rights, known_rights) = std::sync::mpsc::sync_channel::<TokenRightsTable>(1);
         let workload_rules = threads.spawn(move || {
-            let inventory = workloads()?;
+            let inventory = workloads();
+            arrived.store(true, std::sync::atomic::Ordering::Relaxed);
+            let inventory = inventory?;
             let known = known_rights.recv().unwrap_or_default();
             let (findings, skipped) =
                 automount_with_rights(ctx, model, inventory.borrow(), &known)?;
             Ok::<_, guardrails::error::Error>((findings, skipped, inventory))
         });
         let known = match ctx.live {
-            true => token_rights_of_all(ctx, model),
+            true => token_rights_until(ctx, model, arrived),
             // Offline nothing arrives later: worked out on demand, beside the rules below.
             false => TokenRightsTable::new(),
         };
@@ -649,13 +653,19 @@ fn token_rights(
     })
 }
 
-/// The token rights of every ServiceAccount in scope. Live, the ServiceAccounts are in long
-/// before the Pods: this runs while the Pods are still being listed.
-fn token_rights_of_all(ctx: &ScanContext<'_>, model: &RbacModel<'_>) -> TokenRightsTable {
+/// The token rights of the ServiceAccounts in scope, worked out while the workloads are still
+/// being listed (live, the ServiceAccounts are in long before): it stops when they have
+/// `arrived`, and the workload rules work out the rest on demand, on all worker threads.
+fn token_rights_until(
+    ctx: &ScanContext<'_>,
+    model: &RbacModel<'_>,
+    arrived: &std::sync::atomic::AtomicBool,
+) -> TokenRightsTable {
     let mut cache = exposure::RuleCapabilities::default();
     ctx.rbac
         .service_accounts
         .iter()
+        .take_while(|_| !arrived.load(std::sync::atomic::Ordering::Relaxed))
         .filter_map(|sa| {
             let namespace = sa.metadata.namespace.as_deref()?;
             let name = sa.metadata.name.as_deref()?;
