@@ -19,7 +19,6 @@ use guardrails_e2e::benchmark::{self, median};
 use guardrails_e2e::synthetic::{self, Scale};
 use guardrails_e2e::{ApiServerConfig, Inventory, TestApiServer};
 
-/// Merely fetching every list the scan needs: same kube client, pages of 500, concurrently.
 /// (seconds, peak RSS in MiB, CPU seconds) of one run. The plugin's own phase breakdown is printed for the
 /// first run of each kind.
 fn timed(binary: &Path, args: &[&str]) -> (f64, f64, f64) {
@@ -43,6 +42,7 @@ fn timed(binary: &Path, args: &[&str]) -> (f64, f64, f64) {
     (run.wall_seconds, run.peak_rss_mib, run.cpu_seconds)
 }
 
+/// Merely fetching every list the scan needs: same kube client, pages of 500, concurrently.
 async fn fetch_only(kubeconfig: &Path) -> Duration {
     let args = guardrails::cli::ClusterArgs {
         kubeconfig: Some(kubeconfig.to_path_buf()),
@@ -149,20 +149,19 @@ fn main() {
     );
 
     let serve_only = std::env::var_os("BENCH_SERVE").is_some();
-    let file_arg = file.display().to_string();
-    let runs = if serve_only { 0 } else { 3 };
-    let offline: Vec<(f64, f64, f64)> = (0..runs)
-        .map(|_| {
-            timed(
-                &binary,
-                &["-f", &file_arg, "-A", "-o", "json", "--fail-on", "never"],
-            )
-        })
-        .collect();
-    let table: Vec<(f64, f64, f64)> = (0..runs)
-        .map(|_| timed(&binary, &["-f", &file_arg, "-A", "--fail-on", "never"]))
-        .collect();
     if !serve_only {
+        let file_arg = file.display().to_string();
+        let offline: Vec<(f64, f64, f64)> = (0..3)
+            .map(|_| {
+                timed(
+                    &binary,
+                    &["-f", &file_arg, "-A", "-o", "json", "--fail-on", "never"],
+                )
+            })
+            .collect();
+        let table: Vec<(f64, f64, f64)> = (0..3)
+            .map(|_| timed(&binary, &["-f", &file_arg, "-A", "--fail-on", "never"]))
+            .collect();
         println!(
             "offline scan -o json: median {:.2} s, peak RSS {:.0} MiB (runs: {:?})",
             median(offline.iter().map(|r| r.0).collect()),

@@ -58,8 +58,8 @@ pub fn build_model(inventory: &Inventory) -> RbacModel<'_> {
 }
 
 /// The scan's report, gated: the rules on roles and bindings run on `ctx.rbac` and on the
-/// RoleBindings as they arrive (live: `rest` streams them, then hands over ServiceAccounts,
-/// namespaces and workloads; offline `rest` is `None` and `ctx.rbac` holds everything).
+/// RoleBindings as they arrive (live: `rest` streams them, then hands over the workloads;
+/// offline `rest` is `None` and `ctx.rbac` holds everything).
 fn scan_report(
     ctx: &scan::ScanContext<'_>,
     mut rest: Option<Arriving>,

@@ -107,9 +107,9 @@ fn evidence(grant: &Grant, hit: Option<&Hit<'_>>) -> Value {
 /// far as they have not run yet) and on binding subjects; the workload rules on another as
 /// soon as `workloads` hands over the workloads (offline at once; live when the rest of the
 /// listing is in). `model` must hold every binding by now, `role_bindings` too. Live, this
-/// thread first works out every ServiceAccount's token rights while the Pods still arrive, so
-/// that little is left once they are in; offline the two threads do about equal halves at
-/// 100k RBAC objects. Returns the findings, what could not be evaluated, and the inventory
+/// thread first works out ServiceAccounts' token rights until the workloads arrive, so that
+/// little is left once they are in; offline the two threads do about equal halves at 100k
+/// RBAC objects. Returns the findings, what could not be evaluated, and the inventory
 /// `workloads` gave.
 pub fn scan<I>(
     ctx: &ScanContext<'_>,
