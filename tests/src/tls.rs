@@ -108,6 +108,10 @@ impl TlsListener {
                         continue;
                     }
                 };
+                // Go's net package, so kube-apiserver, sets TCP_NODELAY on every connection:
+                // without it a response's last small segment can wait for the client's
+                // delayed ACK (up to 40 ms on Linux).
+                let _ = tcp.set_nodelay(true);
                 let acceptor = acceptor.clone();
                 let tx = tx.clone();
                 tokio::spawn(async move {
