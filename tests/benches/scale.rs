@@ -230,7 +230,11 @@ fn main() {
     }
 }
 
-/// One round of live measurements, 3 runs of each.
+/// Runs of each live measurement. They are interleaved (fetch, decode, scan, fetch, …) so
+/// that this VM's host getting slower or faster mid-round moves all three alike.
+const LIVE_RUNS: usize = 5;
+
+/// One round of live measurements.
 struct LiveRound {
     /// Merely fetching the lists (median seconds, and CPU-seconds of server and client).
     fetch_s: f64,
@@ -243,6 +247,8 @@ struct LiveRound {
     plugin_cpu: f64,
     server_cpu: f64,
     peak_mib: f64,
+    /// The median of each run's scan time over the fetch time just before it.
+    paired_ratio: f64,
     lists_per_scan: usize,
     per_namespace_lists: usize,
 }
@@ -253,47 +259,60 @@ fn measure_live(
     kubeconfig: &Path,
     binary: &Path,
 ) -> LiveRound {
-    let cpu_before = process_cpu_seconds();
-    let fetch: Vec<f64> = (0..3)
-        .map(|_| runtime.block_on(fetch_only(kubeconfig)).as_secs_f64())
-        .collect();
-    let fetch_cpu = (process_cpu_seconds() - cpu_before) / 3.0;
-    let cpu_before = process_cpu_seconds();
-    let decode: Vec<f64> = (0..3)
-        .map(|_| runtime.block_on(fetch_and_decode(kubeconfig)).as_secs_f64())
-        .collect();
-    let decode_cpu = (process_cpu_seconds() - cpu_before) / 3.0;
     let kc = kubeconfig.display().to_string();
-    server.clear_requests();
-    let cpu_before = process_cpu_seconds();
-    let scans: Vec<(f64, f64, f64)> = (0..3)
-        .map(|_| {
-            timed(
-                binary,
-                &[
-                    "--kubeconfig",
-                    &kc,
-                    "-A",
-                    "-o",
-                    "json",
-                    "--fail-on",
-                    "never",
-                ],
-            )
-        })
-        .collect();
-    let server_cpu = (process_cpu_seconds() - cpu_before) / 3.0;
-    let requests = server.requests();
+    let scan_args = [
+        "--kubeconfig",
+        kc.as_str(),
+        "-A",
+        "-o",
+        "json",
+        "--fail-on",
+        "never",
+    ];
+    // (seconds, CPU-seconds of this process: the server, and the client when it is in-process)
+    let cpu_timed = |work: &mut dyn FnMut() -> f64| {
+        let before = process_cpu_seconds();
+        let seconds = work();
+        (seconds, process_cpu_seconds() - before)
+    };
+    let (mut fetch, mut decode, mut scans) = (Vec::new(), Vec::new(), Vec::new());
+    // The requests of the plugin's scans only.
+    let mut requests = Vec::new();
+    for _ in 0..LIVE_RUNS {
+        fetch.push(cpu_timed(&mut || {
+            runtime.block_on(fetch_only(kubeconfig)).as_secs_f64()
+        }));
+        decode.push(cpu_timed(&mut || {
+            runtime.block_on(fetch_and_decode(kubeconfig)).as_secs_f64()
+        }));
+        server.clear_requests();
+        let mut scan = (0.0, 0.0, 0.0);
+        let (_, server_cpu) = cpu_timed(&mut || {
+            scan = timed(binary, &scan_args);
+            scan.0
+        });
+        requests.extend(server.requests());
+        scans.push((scan, server_cpu));
+    }
+    let seconds = |runs: &[(f64, f64)]| median(runs.iter().map(|r| r.0).collect());
+    let cpu = |runs: &[(f64, f64)]| median(runs.iter().map(|r| r.1).collect());
     LiveRound {
-        fetch_s: median(fetch),
-        fetch_cpu,
-        decode_s: median(decode),
-        decode_cpu,
-        scan_s: median(scans.iter().map(|r| r.0).collect()),
-        plugin_cpu: median(scans.iter().map(|r| r.2).collect()),
-        server_cpu,
-        peak_mib: scans.iter().map(|r| r.1).fold(0.0, f64::max),
-        lists_per_scan: requests.iter().filter(|r| r.method == "GET").count() / 3,
+        fetch_s: seconds(&fetch),
+        fetch_cpu: cpu(&fetch),
+        decode_s: seconds(&decode),
+        decode_cpu: cpu(&decode),
+        scan_s: median(scans.iter().map(|(s, _)| s.0).collect()),
+        plugin_cpu: median(scans.iter().map(|(s, _)| s.2).collect()),
+        server_cpu: median(scans.iter().map(|(_, server)| *server).collect()),
+        peak_mib: scans.iter().map(|(s, _)| s.1).fold(0.0, f64::max),
+        paired_ratio: median(
+            scans
+                .iter()
+                .zip(&fetch)
+                .map(|((s, _), f)| s.0 / f.0)
+                .collect(),
+        ),
+        lists_per_scan: requests.iter().filter(|r| r.method == "GET").count() / LIVE_RUNS,
         per_namespace_lists: requests
             .iter()
             .filter(|r| r.method == "GET" && r.path.contains("/namespaces/"))
@@ -312,11 +331,12 @@ impl LiveRound {
             plugin_cpu,
             server_cpu,
             peak_mib,
+            paired_ratio,
             lists_per_scan,
             per_namespace_lists,
         } = self;
         println!(
-            "{label}: fetching the lists {fetch_s:.2} s ({fetch_cpu:.2} CPU-seconds, server and client); fetching and decoding them into the inventory {decode_s:.2} s ({:.2}x; {decode_cpu:.2} CPU-seconds); full scan {scan_s:.2} s ({:.2}x; {plugin_cpu:.2} CPU-seconds in the plugin, {server_cpu:.2} in the server); {lists_per_scan} list requests per scan, {per_namespace_lists} per-namespace lists; peak RSS {peak_mib:.0} MiB",
+            "{label}: fetching the lists {fetch_s:.2} s ({fetch_cpu:.2} CPU-seconds, server and client); fetching and decoding them into the inventory {decode_s:.2} s ({:.2}x; {decode_cpu:.2} CPU-seconds); full scan {scan_s:.2} s ({:.2}x; {paired_ratio:.2}x as the median of each scan over the fetch just before it; {plugin_cpu:.2} CPU-seconds in the plugin, {server_cpu:.2} in the server); {lists_per_scan} list requests per scan, {per_namespace_lists} per-namespace lists; peak RSS {peak_mib:.0} MiB",
             decode_s / fetch_s,
             scan_s / fetch_s,
         );

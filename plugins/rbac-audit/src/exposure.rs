@@ -7,9 +7,10 @@ use std::sync::Arc;
 use k8s_openapi::api::rbac::v1::{PolicyRule, Subject};
 
 use guardrails::finding::{RuleInfo, Severity};
+use serde::Serialize;
 use serde_json::{Value, json};
 
-use crate::authz::{Grant, Scope};
+use crate::authz::{BindingKind, Grant, Scope};
 use crate::catalogue::{self, CAPABILITIES, CLUSTER_ADMIN_BINDING, Capability};
 
 /// One capability found in a set of grants.
@@ -61,31 +62,44 @@ pub fn admin_equivalent<'a>(grants: &[&'a Grant<'a>]) -> Vec<&'a Grant<'a>> {
 
 /// The capabilities of each distinct rule, computed once: grants of one role share their
 /// rules (the input's own, by address), and a cluster has far fewer distinct rules than grants.
+/// A cache may sit on a finished one that other threads share ([`RuleCapabilities::over`]):
+/// what that one holds is not worked out again.
 #[derive(Default)]
-pub struct RuleCapabilities {
+pub struct RuleCapabilities<'base> {
+    base: Option<&'base RuleCapabilities<'static>>,
     by_rule: HashMap<usize, Vec<(usize, Vec<&'static str>)>>,
 }
 
-impl RuleCapabilities {
+impl<'base> RuleCapabilities<'base> {
+    /// An empty cache that looks in `base` first.
+    pub fn over(base: &'base RuleCapabilities<'static>) -> RuleCapabilities<'base> {
+        RuleCapabilities {
+            base: Some(base),
+            by_rule: HashMap::new(),
+        }
+    }
+
     fn of(&mut self, rule: &PolicyRule) -> &[(usize, Vec<&'static str>)] {
-        self.by_rule
-            .entry(std::ptr::from_ref(rule) as usize)
-            .or_insert_with(|| {
-                CAPABILITIES
-                    .iter()
-                    .enumerate()
-                    .filter_map(|(i, cap)| {
-                        let verbs = cap.granted_verbs(rule);
-                        (!verbs.is_empty()).then_some((i, verbs))
-                    })
-                    .collect()
-            })
+        let key = std::ptr::from_ref(rule) as usize;
+        if let Some(known) = self.base.and_then(|base| base.by_rule.get(&key)) {
+            return known;
+        }
+        self.by_rule.entry(key).or_insert_with(|| {
+            CAPABILITIES
+                .iter()
+                .enumerate()
+                .filter_map(|(i, cap)| {
+                    let verbs = cap.granted_verbs(rule);
+                    (!verbs.is_empty()).then_some((i, verbs))
+                })
+                .collect()
+        })
     }
 }
 
 /// Every capability the grants carry, most severe first. Admin equivalence is reported as
 /// one `cluster-admin-binding` hit that stands for all the others.
-pub fn capabilities<'a>(grants: &[&'a Grant], cache: &mut RuleCapabilities) -> Vec<Hit<'a>> {
+pub fn capabilities<'a>(grants: &[&'a Grant], cache: &mut RuleCapabilities<'_>) -> Vec<Hit<'a>> {
     let admin = admin_equivalent(grants);
     if !admin.is_empty() {
         let cluster_wide = admin.iter().any(|g| g.scope == Scope::Cluster);
@@ -160,10 +174,7 @@ pub fn scope_text(scope: &Scope) -> String {
 }
 
 pub fn scope_json(scope: &Scope) -> Value {
-    match scope {
-        Scope::Cluster => json!("cluster"),
-        Scope::Namespace(ns) => json!(format!("namespace/{ns}")),
-    }
+    serde_json::to_value(ScopeEvidence(scope)).unwrap_or(Value::Null)
 }
 
 /// `RoleBinding shop/x → Role shop/y ← aggregated-from`, the chain a finding names.
@@ -184,19 +195,7 @@ pub fn chain_text(grant: &Grant) -> String {
 }
 
 pub fn rule_json(grant: &Grant) -> Value {
-    let r = &grant.rule;
-    let mut rule = serde_json::Map::new();
-    let mut put = |key: &str, v: &Option<Vec<String>>| {
-        if let Some(v) = v.as_ref().filter(|v| !v.is_empty()) {
-            rule.insert(key.into(), json!(v));
-        }
-    };
-    put("apiGroups", &r.api_groups);
-    put("resources", &r.resources);
-    put("resourceNames", &r.resource_names);
-    put("nonResourceURLs", &r.non_resource_urls);
-    rule.insert("verbs".into(), json!(r.verbs));
-    Value::Object(rule)
+    serde_json::to_value(RuleEvidence::of(grant.rule)).unwrap_or(Value::Null)
 }
 
 /// A subject in reports; `namespace` is the ServiceAccount's (explicit or defaulted).
@@ -204,29 +203,121 @@ pub fn subject_json(subject: &Subject, namespace: Option<&str>) -> Value {
     json!({ "kind": subject.kind, "name": subject.name, "namespace": namespace })
 }
 
-/// The provenance of one grant, in the contract's `grants[]` shape.
-pub fn grant_json(grant: &Grant) -> Value {
-    json!({
-        "binding": {
-            "kind": format!("{:?}", grant.binding.kind),
-            "namespace": grant.binding.namespace,
-            "name": grant.binding.name,
-        },
-        "role": { "kind": grant.role.kind, "name": grant.role.name },
-        "rule": rule_json(grant),
-        "aggregatedFrom": grant.aggregated_from,
-        "scope": scope_json(&grant.scope),
-    })
+/// The provenance of one grant, in the contract's `grants[]` shape. Serialised straight from
+/// the model (no intermediate `Value`): a large cluster's report has hundreds of thousands.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GrantEvidence<'g> {
+    binding: BindingEvidence<'g>,
+    role: RoleEvidence<'g>,
+    rule: RuleEvidence<'g>,
+    aggregated_from: &'g [String],
+    scope: ScopeEvidence<'g>,
 }
 
+#[derive(Serialize)]
+struct BindingEvidence<'g> {
+    kind: BindingKind,
+    namespace: &'g Option<String>,
+    name: &'g str,
+}
+
+#[derive(Serialize)]
+struct RoleEvidence<'g> {
+    kind: &'g str,
+    name: &'g str,
+}
+
+/// A rule as written, without its empty lists.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct RuleEvidence<'g> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    api_groups: Option<&'g [String]>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    resources: Option<&'g [String]>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    resource_names: Option<&'g [String]>,
+    #[serde(rename = "nonResourceURLs", skip_serializing_if = "Option::is_none")]
+    non_resource_urls: Option<&'g [String]>,
+    verbs: &'g [String],
+}
+
+/// `cluster` or `namespace/NAME`.
+struct ScopeEvidence<'g>(&'g Scope);
+
+impl Serialize for ScopeEvidence<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self.0 {
+            Scope::Cluster => serializer.serialize_str("cluster"),
+            Scope::Namespace(ns) => serializer.collect_str(&format_args!("namespace/{ns}")),
+        }
+    }
+}
+
+impl<'g> RuleEvidence<'g> {
+    fn of(rule: &'g PolicyRule) -> RuleEvidence<'g> {
+        let listed = |v: &'g Option<Vec<String>>| v.as_deref().filter(|v| !v.is_empty());
+        RuleEvidence {
+            api_groups: listed(&rule.api_groups),
+            resources: listed(&rule.resources),
+            resource_names: listed(&rule.resource_names),
+            non_resource_urls: listed(&rule.non_resource_urls),
+            verbs: &rule.verbs,
+        }
+    }
+}
+
+impl<'g> GrantEvidence<'g> {
+    pub fn of(grant: &'g Grant<'g>) -> GrantEvidence<'g> {
+        GrantEvidence {
+            binding: BindingEvidence {
+                kind: grant.binding.kind,
+                namespace: &grant.binding.namespace,
+                name: &grant.binding.name,
+            },
+            role: RoleEvidence {
+                kind: &grant.role.kind,
+                name: &grant.role.name,
+            },
+            rule: RuleEvidence::of(grant.rule),
+            aggregated_from: &grant.aggregated_from,
+            scope: ScopeEvidence(&grant.scope),
+        }
+    }
+}
+
+/// One capability and the grants behind it, as evidence.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HitEvidence<'h> {
+    rule: &'static str,
+    severity: Severity,
+    verbs: &'h [&'static str],
+    restricted_to_resource_names: bool,
+    grants: Vec<GrantEvidence<'h>>,
+}
+
+impl<'h> HitEvidence<'h> {
+    pub fn of(hit: &'h Hit<'h>) -> HitEvidence<'h> {
+        HitEvidence {
+            rule: hit.rule.id,
+            severity: hit.severity,
+            verbs: &hit.verbs,
+            restricted_to_resource_names: hit.restricted_to_names,
+            grants: hit.grants.iter().map(|g| GrantEvidence::of(g)).collect(),
+        }
+    }
+}
+
+/// [`GrantEvidence`] as a JSON value, for reports assembled as values.
+pub fn grant_json(grant: &Grant) -> Value {
+    serde_json::to_value(GrantEvidence::of(grant)).unwrap_or(Value::Null)
+}
+
+/// [`HitEvidence`] as a JSON value.
 pub fn hit_json(hit: &Hit<'_>) -> Value {
-    json!({
-        "rule": hit.rule.id,
-        "severity": hit.severity,
-        "verbs": hit.verbs,
-        "restrictedToResourceNames": hit.restricted_to_names,
-        "grants": hit.grants.iter().map(|g| grant_json(g)).collect::<Vec<_>>(),
-    })
+    serde_json::to_value(HitEvidence::of(hit)).unwrap_or(Value::Null)
 }
 
 /// Groups grants by (binding, subject). The model emits each binding's subjects' grants

@@ -123,6 +123,10 @@ where
 {
     let arrived = std::sync::atomic::AtomicBool::new(false);
     let arrived = &arrived;
+    // Live, the rules have seen every binding by now: the other threads need not work out any
+    // rule's capabilities again. (Offline this is empty, and each thread keeps its own.)
+    let shared = rules.take_capabilities();
+    let shared = &shared;
     std::thread::scope(|threads| {
         let (send_rights, known_rights) = std::sync::mpsc::sync_channel::<TokenRightsTable>(1);
         let workload_rules = threads.spawn(move || {
@@ -131,11 +135,11 @@ where
             let inventory = inventory?;
             let known = known_rights.recv().unwrap_or_default();
             let (findings, skipped) =
-                automount_with_rights(ctx, model, inventory.borrow(), &known)?;
+                automount_with_rights(ctx, model, inventory.borrow(), &known, shared)?;
             Ok::<_, guardrails::error::Error>((findings, skipped, inventory))
         });
         let known = match ctx.live {
-            true => token_rights_until(ctx, model, arrived),
+            true => token_rights_until(ctx, model, arrived, shared),
             // Offline nothing arrives later: worked out on demand, beside the rules below.
             false => TokenRightsTable::new(),
         };
@@ -162,7 +166,7 @@ where
 pub struct RbacRules {
     findings: Vec<Finding>,
     skipped: Vec<Skipped>,
-    cache: exposure::RuleCapabilities,
+    cache: exposure::RuleCapabilities<'static>,
     /// How many of the model's grants and dangling references have been looked at.
     grants_done: usize,
     dangling_done: usize,
@@ -206,6 +210,12 @@ impl RbacRules {
         self.dangling_done += dangling.len();
     }
 
+    /// The capabilities worked out so far, for other threads to share (live, every rule that
+    /// a binding grants is in them once the last RoleBinding page has been caught up with).
+    fn take_capabilities(&mut self) -> exposure::RuleCapabilities<'static> {
+        std::mem::take(&mut self.cache)
+    }
+
     pub fn finish(self) -> (Vec<Finding>, Vec<Skipped>) {
         (self.findings, self.skipped)
     }
@@ -215,7 +225,7 @@ impl RbacRules {
 fn binding_findings(
     ctx: &ScanContext<'_>,
     grants: &[Grant<'_>],
-    cache: &mut exposure::RuleCapabilities,
+    cache: &mut exposure::RuleCapabilities<'_>,
     out: &mut Vec<Finding>,
 ) {
     for group in exposure::by_binding_subject(grants) {
@@ -634,7 +644,7 @@ fn token_rights(
     model: &RbacModel<'_>,
     namespace: &str,
     name: &str,
-    cache: &mut exposure::RuleCapabilities,
+    cache: &mut exposure::RuleCapabilities<'_>,
 ) -> Option<TokenRights> {
     let grants = model.rules_for(&Identity::service_account(namespace, name), None);
     let hits = exposure::capabilities(&grants, cache);
@@ -648,7 +658,10 @@ fn token_rights(
             .collect::<Vec<_>>()
             .join("; "),
         grants: guardrails::finding::evidence_text(
-            &hits.iter().map(exposure::hit_json).collect::<Vec<_>>(),
+            &hits
+                .iter()
+                .map(exposure::HitEvidence::of)
+                .collect::<Vec<_>>(),
         ),
     })
 }
@@ -660,8 +673,9 @@ fn token_rights_until(
     ctx: &ScanContext<'_>,
     model: &RbacModel<'_>,
     arrived: &std::sync::atomic::AtomicBool,
+    shared: &exposure::RuleCapabilities<'static>,
 ) -> TokenRightsTable {
-    let mut cache = exposure::RuleCapabilities::default();
+    let mut cache = exposure::RuleCapabilities::over(shared);
     ctx.rbac
         .service_accounts
         .iter()
@@ -705,6 +719,7 @@ fn automount_with_rights(
     model: &RbacModel<'_>,
     inv: &Inventory,
     known: &TokenRightsTable,
+    shared: &exposure::RuleCapabilities<'static>,
 ) -> Result<(Vec<Finding>, Vec<Skipped>)> {
     let mut skipped = Vec::new();
     if ctx.rbac.was_skipped(ResourceKind::ServiceAccount) {
@@ -723,7 +738,7 @@ fn automount_with_rights(
     let found = std::thread::scope(|threads| {
         let parts: Vec<_> = guardrails::parallel::into_chunks(workloads, part_size)
             .into_iter()
-            .map(|part| threads.spawn(move || automount_part(ctx, model, inv, known, part)))
+            .map(|part| threads.spawn(move || automount_part(ctx, model, inv, known, shared, part)))
             .collect();
         parts
             .into_iter()
@@ -739,10 +754,11 @@ fn automount_part(
     model: &RbacModel<'_>,
     inv: &Inventory,
     known: &TokenRightsTable,
+    shared: &exposure::RuleCapabilities<'static>,
     workloads: Vec<guardrails::workload::PendingWorkload<'_>>,
 ) -> Result<Vec<Finding>> {
     let mut out = Vec::new();
-    let mut cache = exposure::RuleCapabilities::default();
+    let mut cache = exposure::RuleCapabilities::over(shared);
     let mut more = TokenRightsTable::new();
     for workload in workloads {
         if !ctx.admits(
