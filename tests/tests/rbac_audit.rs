@@ -251,6 +251,92 @@ fn live_and_offline_give_identical_findings() {
     ));
 }
 
+/// Evidence names the grants behind a right in one order whatever order the bindings were
+/// read in: live they come in key order, from files in file order.
+#[test]
+fn grants_in_evidence_do_not_depend_on_the_order_bindings_are_read_in() {
+    let mut objects = Inventory::from_recordings().objects();
+    objects.push(json!({
+        "apiVersion": "v1", "kind": "ServiceAccount",
+        "metadata": {"name": "reporter", "namespace": "shop"},
+    }));
+    objects.push(json!({
+        "apiVersion": "v1", "kind": "Pod",
+        "metadata": {"name": "reporter-0", "namespace": "shop"},
+        "spec": {"serviceAccountName": "reporter", "nodeName": "node-a",
+                 "containers": [{"name": "app", "image": "registry.example/reporter:1.0"}]},
+    }));
+    objects.push(json!({
+        "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role",
+        "metadata": {"name": "secret-reader", "namespace": "shop"},
+        "rules": [{"apiGroups": [""], "resources": ["secrets"], "verbs": ["get", "list"]}],
+    }));
+    // In the file, the later name first.
+    for name in ["zz-reads-secrets", "aa-reads-secrets"] {
+        objects.push(json!({
+            "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
+            "metadata": {"name": name, "namespace": "shop"},
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "secret-reader"},
+            "subjects": [{"kind": "ServiceAccount", "name": "reporter", "namespace": "shop"}],
+        }));
+    }
+    let dir = tempfile::tempdir().expect("tmp");
+    let file = dir.path().join("cluster.json");
+    let list = json!({"apiVersion": "v1", "kind": "List", "items": objects.clone()});
+    std::fs::write(&file, list.to_string()).expect("write");
+    let server = TestApiServer::start(ApiServerConfig {
+        inventory: Inventory::from_objects(objects),
+        ..ApiServerConfig::default()
+    });
+    let live = server
+        .kubectl(&["rbac-audit", "-A", "-o", "json"])
+        .output()
+        .expect("run");
+    assert_eq!(live.status.code(), Some(1), "{}", stderr(&live));
+    let live = json_of(&live);
+    let offline = json_of(&run(&[
+        "rbac-audit",
+        "-f",
+        &file.display().to_string(),
+        "-A",
+        "-o",
+        "json",
+    ]));
+    let automount = |report: &serde_json::Value| {
+        report["findings"]
+            .as_array()
+            .expect("findings")
+            .iter()
+            .find(|f| {
+                f["rule"] == "automount-token-with-rights" && f["object"]["name"] == "reporter-0"
+            })
+            .cloned()
+            .expect("the reporter pod's mounted token is reported")
+    };
+    let bindings = |finding: &serde_json::Value| -> Vec<String> {
+        finding["evidence"]["grants"][0]["grants"]
+            .as_array()
+            .expect("grants")
+            .iter()
+            .map(|g| {
+                g["binding"]["name"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string()
+            })
+            .collect()
+    };
+    // All RoleBindings in `shop`: in name order (a group binding from the recordings too).
+    let names = bindings(&automount(&offline));
+    let mut sorted = names.clone();
+    sorted.sort();
+    assert_eq!(names, sorted);
+    for mine in ["aa-reads-secrets", "zz-reads-secrets"] {
+        assert!(names.iter().any(|n| n == mine), "{names:?}");
+    }
+    assert_eq!(automount(&live), automount(&offline));
+}
+
 /// A live scan adds RoleBindings to its model page by page while they are listed; a list that
 /// expires midway (410) starts over, and the abandoned pages' bindings must not count twice.
 #[test]

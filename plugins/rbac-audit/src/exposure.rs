@@ -299,15 +299,42 @@ pub struct HitEvidence<'h> {
 }
 
 impl<'h> HitEvidence<'h> {
+    /// The grants in binding order (kind, namespace, name), then subject and rule: the model
+    /// has them in input order, which is file order offline and key order live, and the same
+    /// cluster must give the same evidence both ways.
     pub fn of(hit: &'h Hit<'h>) -> HitEvidence<'h> {
+        let mut grants = hit.grants.clone();
+        grants.sort_by(|a, b| evidence_order(a).cmp(&evidence_order(b)));
         HitEvidence {
             rule: hit.rule.id,
             severity: hit.severity,
             verbs: &hit.verbs,
             restricted_to_resource_names: hit.restricted_to_names,
-            grants: hit.grants.iter().map(|g| GrantEvidence::of(g)).collect(),
+            grants: grants.into_iter().map(GrantEvidence::of).collect(),
         }
     }
+}
+
+type EvidenceOrder<'g> = (
+    BindingKind,
+    Option<&'g str>,
+    &'g str,
+    &'g str,
+    Option<&'g str>,
+    &'g str,
+    usize,
+);
+
+fn evidence_order<'g>(grant: &'g Grant<'g>) -> EvidenceOrder<'g> {
+    (
+        grant.binding.kind,
+        grant.binding.namespace.as_deref(),
+        &grant.binding.name,
+        &grant.subject.kind,
+        grant.subject_namespace(),
+        &grant.subject.name,
+        grant.rule_index,
+    )
 }
 
 /// [`GrantEvidence`] as a JSON value, for reports assembled as values.
