@@ -104,13 +104,22 @@ const JSON_CHUNK: usize = 4096;
 /// keep the workers.
 const JSON_PARALLEL_FROM: usize = 16 * JSON_CHUNK;
 
-/// `-o json` of a report: exactly the bytes of [`write_json`]. Large reports (hundreds of
-/// MB) serialise their findings in chunks on every core, written in order as they finish.
+/// `-o json` of a report: exactly the bytes of [`write_json`], the findings laid out a chunk
+/// at a time ([`pretty_json::write_report_finding`]). Large reports (hundreds of MB) do their
+/// chunks on every core, written in order as they finish.
 fn write_report_json(out: &mut dyn Write, report: &Report) -> Result<()> {
-    if report.findings.len() < JSON_PARALLEL_FROM {
-        return write_json(out, report);
-    }
-    write_report_json_chunked(out, report, JSON_CHUNK)
+    let threads = match report.findings.len() < JSON_PARALLEL_FROM {
+        true => Threads::One,
+        false => Threads::Every,
+    };
+    write_report_json_chunked(out, report, JSON_CHUNK, threads)
+}
+
+/// Whether chunks of a report are serialised on one thread or on every core.
+#[derive(Clone, Copy)]
+enum Threads {
+    One,
+    Every,
 }
 
 /// The report without its findings, which large reports write a chunk at a time.
@@ -130,7 +139,12 @@ fn without_findings(report: &Report) -> Report {
     }
 }
 
-fn write_report_json_chunked(out: &mut dyn Write, report: &Report, chunk: usize) -> Result<()> {
+fn write_report_json_chunked(
+    out: &mut dyn Write,
+    report: &Report,
+    chunk: usize,
+    threads: Threads,
+) -> Result<()> {
     let shell = without_findings(report);
     let text = pretty_json::to_string(&shell).map_err(std::io::Error::from)?;
     // A top-level key at two spaces after a newline: no string value can contain a raw newline.
@@ -138,13 +152,6 @@ fn write_report_json_chunked(out: &mut dyn Write, report: &Report, chunk: usize)
     let Some(at) = text.find(EMPTY) else {
         return write_json(out, report);
     };
-    /// One chunk serialised at the depth the report's findings have.
-    #[derive(Serialize)]
-    struct Nested<'a> {
-        findings: &'a [crate::finding::Finding],
-    }
-    const OPEN: &str = "{\n  \"findings\": [\n";
-    const CLOSE: &str = "\n  ]\n}";
     let mut buffered = std::io::BufWriter::with_capacity(1 << 16, &mut *out);
     buffered.write_all(&text.as_bytes()[..at])?;
     buffered.write_all(b"\n  \"findings\": [\n")?;
@@ -152,32 +159,37 @@ fn write_report_json_chunked(out: &mut dyn Write, report: &Report, chunk: usize)
     // Written buffers go back to the workers: a handful of buffers serve the whole report,
     // where a fresh one per chunk made the allocator map (and fault in) new memory each time.
     let spare: std::sync::Mutex<Vec<Vec<u8>>> = std::sync::Mutex::new(Vec::new());
-    crate::parallel::map_in_order(
-        report.findings.chunks(chunk).collect(),
-        |findings| {
-            let reused = spare.lock().ok().and_then(|mut spare| spare.pop());
-            // Sized for a typical finding up front: growing by doubling would copy it all again.
-            let mut buffer = reused.unwrap_or_else(|| Vec::with_capacity(findings.len() * 1024));
-            buffer.clear();
-            pretty_json::to_writer(&mut buffer, &Nested { findings }).map(|()| buffer)
-        },
-        |serialised| -> Result<()> {
-            let serialised = serialised.map_err(std::io::Error::from)?;
-            let body = serialised
-                .strip_prefix(OPEN.as_bytes())
-                .and_then(|s| s.strip_suffix(CLOSE.as_bytes()))
-                .unwrap_or_default();
-            if !first {
-                buffered.write_all(b",\n")?;
+    let serialise = |findings: &[crate::finding::Finding]| {
+        let reused = spare.lock().ok().and_then(|mut spare| spare.pop());
+        // Sized for a typical finding up front: growing by doubling would copy it all again.
+        let mut buffer = reused.unwrap_or_else(|| Vec::with_capacity(findings.len() * 1024));
+        buffer.clear();
+        for (i, finding) in findings.iter().enumerate() {
+            if i > 0 {
+                buffer.extend_from_slice(b",\n");
             }
-            first = false;
-            buffered.write_all(body)?;
-            if let Ok(mut spare) = spare.lock() {
-                spare.push(serialised);
-            }
-            Ok(())
-        },
-    )?;
+            pretty_json::write_report_finding(&mut buffer, finding);
+        }
+        buffer
+    };
+    let mut write = |serialised: Vec<u8>| -> Result<()> {
+        if !first {
+            buffered.write_all(b",\n")?;
+        }
+        first = false;
+        buffered.write_all(&serialised)?;
+        if let Ok(mut spare) = spare.lock() {
+            spare.push(serialised);
+        }
+        Ok(())
+    };
+    let chunks = report.findings.chunks(chunk);
+    match threads {
+        Threads::One => chunks.map(serialise).try_for_each(&mut write)?,
+        Threads::Every => {
+            crate::parallel::map_in_order(chunks.collect(), serialise, &mut write)?;
+        }
+    }
     buffered.write_all(b"\n  ]")?;
     buffered.write_all(&text.as_bytes()[at + EMPTY.len()..])?;
     buffered.write_all(b"\n")?;
@@ -455,16 +467,27 @@ mod tests {
             rationale: "why",
             remediation: "fix \"it\"\nnow\nfindings: []",
         };
+        // Cluster-scoped objects, every severity, and text that needs escaping (the chunked
+        // writer lays findings out by hand).
+        let messages = [
+            "plain",
+            "a \"quoted\" word",
+            "back\\slash",
+            "tab\there\u{1}",
+            "ünïcode → ok",
+        ];
         let findings = (0..10)
             .map(|i| {
-                let object = ObjectRef::new("v1", "Pod", Some("ns"), &format!("p{i}"));
+                let namespace = (i % 3 != 0).then_some("ns");
+                let object = ObjectRef::new("v1", "Pod", namespace, &format!("p{i}\n"));
                 Finding::new(
                     &RULE,
                     object,
                     "",
-                    format!("m{i}"),
-                    serde_json::json!({"n": i}),
+                    format!("m{i} {}", messages[i % messages.len()]),
+                    serde_json::json!({"n": i, "nested": {"list": [1, "two"]}}),
                 )
+                .with_severity(Severity::ALL_DESCENDING[i % 5])
             })
             .collect();
         let mut report = Report::new("t", Default::default(), findings, Vec::new());
@@ -475,8 +498,15 @@ mod tests {
         assert_eq!(String::from_utf8_lossy(&json), pretty + "\n");
         type Whole = fn(&mut dyn Write, &Report) -> Result<()>;
         type Chunked = fn(&mut dyn Write, &Report, usize) -> Result<()>;
-        let formats: [(&str, Whole, Chunked); 2] = [
-            ("JSON", write_json::<Report>, write_report_json_chunked),
+        let formats: [(&str, Whole, Chunked); 3] = [
+            ("JSON", write_json::<Report>, |out, report, chunk| {
+                write_report_json_chunked(out, report, chunk, Threads::Every)
+            }),
+            (
+                "JSON on one thread",
+                write_json::<Report>,
+                |out, report, chunk| write_report_json_chunked(out, report, chunk, Threads::One),
+            ),
             ("YAML", write_yaml::<Report>, write_report_yaml_chunked),
         ];
         for (format, write_whole, write_chunked) in formats {
