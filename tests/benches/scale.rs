@@ -179,15 +179,7 @@ fn main() {
     let mut all = Vec::with_capacity(objects);
     synthetic::generate(&scale, |o| all.push(o));
     // A real cluster serves the bootstrap ClusterRoles (view, edit, …) that offline mode assumes.
-    all.extend(
-        Inventory::from_recordings()
-            .objects()
-            .into_iter()
-            .filter(|o| {
-                o["kind"] == "ClusterRole"
-                    && o["metadata"]["labels"]["kubernetes.io/bootstrapping"] == "rbac-defaults"
-            }),
-    );
+    all.extend(Inventory::bootstrap_cluster_roles());
     let server = TestApiServer::start(ApiServerConfig {
         inventory: Inventory::from_objects(all),
         ..ApiServerConfig::default()

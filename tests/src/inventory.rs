@@ -52,6 +52,19 @@ const STATE_LISTS: [&str; 15] = [
 impl Inventory {
     /// The real cluster state: every item of the list recordings `011`–`025`, served with the
     /// recorded list resourceVersion (`565`).
+    /// The recordings' bootstrap ClusterRoles (`view`, `edit`, …): what a real cluster serves
+    /// and offline mode assumes, for live inventories built from anything else.
+    pub fn bootstrap_cluster_roles() -> Vec<Value> {
+        Inventory::from_recordings()
+            .objects()
+            .into_iter()
+            .filter(|o| {
+                o["kind"] == "ClusterRole"
+                    && o["metadata"]["labels"]["kubernetes.io/bootstrapping"] == "rbac-defaults"
+            })
+            .collect()
+    }
+
     pub fn from_recordings() -> Inventory {
         static RECORDED: OnceLock<Inventory> = OnceLock::new();
         RECORDED

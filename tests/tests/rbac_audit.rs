@@ -223,15 +223,32 @@ fn list_rules_names_the_whole_catalogue() {
     }
 }
 
-#[test]
-fn live_and_offline_give_identical_findings() {
-    let server = TestApiServer::start(ApiServerConfig::default());
+/// `kubectl rbac-audit -A -o json` against `server`, which must report findings (exit 1).
+fn live_scan(server: &TestApiServer) -> std::process::Output {
     let live = server
         .kubectl(&["rbac-audit", "-A", "-o", "json"])
         .output()
         .expect("run");
     assert_eq!(live.status.code(), Some(1), "{}", stderr(&live));
-    let live = json_of(&live);
+    live
+}
+
+/// The same scan offline, of `file`.
+fn offline_scan(file: &std::path::Path) -> serde_json::Value {
+    json_of(&run(&[
+        "rbac-audit",
+        "-f",
+        &file.display().to_string(),
+        "-A",
+        "-o",
+        "json",
+    ]))
+}
+
+#[test]
+fn live_and_offline_give_identical_findings() {
+    let server = TestApiServer::start(ApiServerConfig::default());
+    let live = json_of(&live_scan(&server));
 
     let dir = tempfile::tempdir().expect("tmp");
     let file = recorded_cluster_file(dir.path());
@@ -265,33 +282,13 @@ fn live_and_offline_agree_on_a_synthetic_cluster() {
     let mut objects = Vec::new();
     synthetic::generate(&scale, |o| objects.push(o));
     // A real cluster serves the bootstrap ClusterRoles that offline mode assumes.
-    objects.extend(
-        Inventory::from_recordings()
-            .objects()
-            .into_iter()
-            .filter(|o| {
-                o["kind"] == "ClusterRole"
-                    && o["metadata"]["labels"]["kubernetes.io/bootstrapping"] == "rbac-defaults"
-            }),
-    );
+    objects.extend(Inventory::bootstrap_cluster_roles());
     let server = TestApiServer::start(ApiServerConfig {
         inventory: Inventory::from_objects(objects),
         ..ApiServerConfig::default()
     });
-    let live = server
-        .kubectl(&["rbac-audit", "-A", "-o", "json"])
-        .output()
-        .expect("run");
-    assert_eq!(live.status.code(), Some(1), "{}", stderr(&live));
-    let live = json_of(&live);
-    let offline = json_of(&run(&[
-        "rbac-audit",
-        "-f",
-        &file.display().to_string(),
-        "-A",
-        "-o",
-        "json",
-    ]));
+    let live = json_of(&live_scan(&server));
+    let offline = offline_scan(&file);
     let findings = |report: &serde_json::Value| -> Vec<serde_json::Value> {
         let mut findings = report["findings"].as_array().expect("findings").clone();
         for f in &mut findings {
@@ -353,20 +350,8 @@ fn grants_in_evidence_do_not_depend_on_the_order_bindings_are_read_in() {
         inventory: Inventory::from_objects(objects),
         ..ApiServerConfig::default()
     });
-    let live = server
-        .kubectl(&["rbac-audit", "-A", "-o", "json"])
-        .output()
-        .expect("run");
-    assert_eq!(live.status.code(), Some(1), "{}", stderr(&live));
-    let live = json_of(&live);
-    let offline = json_of(&run(&[
-        "rbac-audit",
-        "-f",
-        &file.display().to_string(),
-        "-A",
-        "-o",
-        "json",
-    ]));
+    let live = json_of(&live_scan(&server));
+    let offline = offline_scan(&file);
     let automount = |report: &serde_json::Value| {
         report["findings"]
             .as_array()
@@ -425,11 +410,7 @@ fn a_restarted_role_binding_list_gives_the_findings_of_one_snapshot() {
         expire_continue_after_pages: Some(2),
         ..ApiServerConfig::default()
     });
-    let live = server
-        .kubectl(&["rbac-audit", "-A", "-o", "json"])
-        .output()
-        .expect("run");
-    assert_eq!(live.status.code(), Some(1), "{}", stderr(&live));
+    let live = live_scan(&server);
     assert!(stderr(&live).contains("410 Expired"), "{}", stderr(&live));
     assert!(
         server
@@ -439,14 +420,7 @@ fn a_restarted_role_binding_list_gives_the_findings_of_one_snapshot() {
         "the RoleBinding list was restarted"
     );
     let live = json_of(&live);
-    let offline = json_of(&run(&[
-        "rbac-audit",
-        "-f",
-        &file.display().to_string(),
-        "-A",
-        "-o",
-        "json",
-    ]));
+    let offline = offline_scan(&file);
     let on_added = |report: &serde_json::Value| {
         report["findings"]
             .as_array()
