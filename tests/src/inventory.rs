@@ -50,8 +50,6 @@ const STATE_LISTS: [&str; 15] = [
 ];
 
 impl Inventory {
-    /// The real cluster state: every item of the list recordings `011`–`025`, served with the
-    /// recorded list resourceVersion (`565`).
     /// The recordings' bootstrap ClusterRoles (`view`, `edit`, …): what a real cluster serves
     /// and offline mode assumes, for live inventories built from anything else.
     pub fn bootstrap_cluster_roles() -> Vec<Value> {
@@ -65,6 +63,8 @@ impl Inventory {
             .collect()
     }
 
+    /// The real cluster state: every item of the list recordings `011`–`025`, served with the
+    /// recorded list resourceVersion (`565`).
     pub fn from_recordings() -> Inventory {
         static RECORDED: OnceLock<Inventory> = OnceLock::new();
         RECORDED

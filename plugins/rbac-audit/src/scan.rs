@@ -735,17 +735,16 @@ fn automount_with_rights(
     // Small inventories are not worth a thread.
     let parts = guardrails::parallel::worker_threads().min(workloads.len().div_ceil(512));
     let part_size = workloads.len().div_ceil(parts.max(1)).max(1);
-    let found = std::thread::scope(|threads| {
-        let parts: Vec<_> = guardrails::parallel::into_chunks(workloads, part_size)
-            .into_iter()
-            .map(|part| threads.spawn(move || automount_part(ctx, model, inv, known, shared, part)))
-            .collect();
-        parts
-            .into_iter()
-            .map(|part| part.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
-            .collect::<Result<Vec<_>>>()
-    })?;
-    Ok((found.into_iter().flatten().collect(), skipped))
+    let mut found = Vec::new();
+    guardrails::parallel::map_in_order(
+        guardrails::parallel::into_chunks(workloads, part_size),
+        |part| automount_part(ctx, model, inv, known, shared, part),
+        |part| {
+            found.extend(part?);
+            Ok::<(), guardrails::error::Error>(())
+        },
+    )?;
+    Ok((found, skipped))
 }
 
 /// [`automount_with_rights`] on some of the workloads.
