@@ -318,7 +318,7 @@ pub async fn collect(
     show_progress: bool,
 ) -> Result<Inventory> {
     let progress = progress_bar(kinds.len(), show_progress);
-    let inventory = collect_with(cluster, kinds, &progress, None).await;
+    let inventory = collect_with(cluster, kinds, &progress).await;
     progress.finish_and_clear();
     inventory
 }
@@ -337,26 +337,67 @@ fn progress_bar(kinds: usize, show: bool) -> ProgressBar {
     bar
 }
 
-/// [`collect`], counting on a progress bar the caller owns (and clears), with the pages of
-/// the `streamed` kind (if any) sent as they arrive rather than kept.
+/// [`collect`], counting on a progress bar the caller owns (and clears).
 async fn collect_with(
     cluster: &Cluster,
     kinds: &[ResourceKind],
     progress: &ProgressBar,
-    streamed: Option<(ResourceKind, std::sync::mpsc::Sender<StreamedPage>)>,
 ) -> Result<Inventory> {
-    let lister = Arc::new(Lister {
-        client: cluster.client.clone(),
-        progress: progress.clone(),
-        wanted: kinds.to_vec(),
-        owned_pods: std::sync::Mutex::new(Vec::new()),
-        spec_texts: std::sync::Mutex::new(Vec::new()),
-        streamed,
-        spare_bodies: std::sync::Mutex::new(Vec::new()),
-    });
+    let lister = Lister::new(cluster, kinds, progress, None);
+    let results = list_kinds(&lister, kinds).await;
+    crate::run::phase("listed");
+    assemble(cluster, &lister, results)
+}
 
+/// The rest of a staged inventory (see [`acquire_staged`]). Every kind but the `streamed`
+/// one goes to `objects` as one inventory as soon as they are all in, while the streamed
+/// kind's pages go to its stream as they arrive, however long that takes. Ends when both are
+/// done, with what could not be listed of the streamed kind (the inventory says the others).
+async fn collect_rest(
+    cluster: &Cluster,
+    kinds: &[ResourceKind],
+    progress: &ProgressBar,
+    streamed: Option<(ResourceKind, std::sync::mpsc::Sender<StreamedPage>)>,
+    objects: std::sync::mpsc::SyncSender<Result<Inventory>>,
+) -> Result<Vec<Skipped>> {
+    let streamed_kind = streamed.as_ref().map(|(kind, _)| *kind);
+    let (kept, streamed_kinds): (Vec<ResourceKind>, Vec<ResourceKind>) =
+        kinds.iter().partition(|kind| Some(**kind) != streamed_kind);
+    let lister = Lister::new(cluster, kinds, progress, streamed);
+    let kept = async {
+        let results = list_kinds(&lister, &kept).await;
+        crate::run::phase("listed");
+        // Nobody waiting means the scan has ended anyway.
+        let _ = objects.send(assemble(cluster, &lister, results));
+    };
+    let ((), streamed) = futures::join!(kept, list_kinds(&lister, &streamed_kinds));
+    let skipped = assemble(cluster, &lister, streamed)?.skipped;
+    Ok(skipped)
+}
+
+impl Lister {
+    fn new(
+        cluster: &Cluster,
+        kinds: &[ResourceKind],
+        progress: &ProgressBar,
+        streamed: Option<(ResourceKind, std::sync::mpsc::Sender<StreamedPage>)>,
+    ) -> Arc<Lister> {
+        Arc::new(Lister {
+            client: cluster.client.clone(),
+            progress: progress.clone(),
+            wanted: kinds.to_vec(),
+            owned_pods: std::sync::Mutex::new(Vec::new()),
+            spec_texts: std::sync::Mutex::new(Vec::new()),
+            streamed,
+            spare_bodies: std::sync::Mutex::new(Vec::new()),
+        })
+    }
+}
+
+/// Every kind's list, concurrently; a streamed kind's stream ends with its list.
+async fn list_kinds(lister: &Arc<Lister>, kinds: &[ResourceKind]) -> Vec<(ResourceKind, Outcome)> {
     let tasks = kinds.iter().map(|&kind| {
-        let lister = Arc::clone(&lister);
+        let lister = Arc::clone(lister);
         async move {
             let outcome = list_kind(&lister, kind).await;
             if let Some(stream) = lister.stream_of(kind) {
@@ -365,9 +406,16 @@ async fn collect_with(
             (kind, outcome)
         }
     });
-    let results = join_all(tasks).await;
-    crate::run::phase("listed");
+    join_all(tasks).await
+}
 
+/// The inventory of what [`list_kinds`] listed: forbidden or unserved kinds become
+/// `skipped`; a failed list is the cluster's error.
+fn assemble(
+    cluster: &Cluster,
+    lister: &Lister,
+    results: Vec<(ResourceKind, Outcome)>,
+) -> Result<Inventory> {
     let mut inventory = Inventory::default();
     inventory.source = ReportSource {
         context: cluster.context.clone(),
@@ -492,12 +540,41 @@ pub struct Staged {
 
 /// The second part of a live inventory, being listed in the background.
 pub struct Arriving {
-    task: Background<Result<Inventory>>,
+    /// The listing (dropping it cancels it).
+    _task: Background<()>,
+    /// What could not be listed of the streamed kind, once every kind is in (see
+    /// [`collect_rest`]).
+    done: std::sync::mpsc::Receiver<Result<Vec<Skipped>>>,
     progress: ProgressBar,
     require_complete: bool,
     server: String,
-    runtime: tokio::runtime::Handle,
+    objects: Option<ArrivingObjects>,
     stream: Option<PageStream>,
+}
+
+/// The rest's objects, every kind but the streamed one, handed over as soon as they are all
+/// in: whoever analyses them need not wait for the streamed kind's last page.
+pub struct ArrivingObjects {
+    objects: std::sync::mpsc::Receiver<Result<Inventory>>,
+    server: String,
+}
+
+impl ArrivingObjects {
+    /// Blocks until the objects are in (no async runtime needed). What could not be listed
+    /// is in the inventory's `skipped`, and reported by [`Arriving::finish`].
+    pub fn wait(self) -> Result<Inventory> {
+        let server = self.server;
+        self.objects
+            .recv()
+            .unwrap_or_else(|_| Err(cancelled_listing(server)))
+    }
+}
+
+fn cancelled_listing(server: String) -> Error {
+    Error::Cluster {
+        server,
+        message: "listing was cancelled".into(),
+    }
 }
 
 /// The pages of one kind of the rest, handed over as they are listed (see [`acquire_staged`]),
@@ -515,7 +592,7 @@ pub enum Page<K> {
 
 impl PageStream {
     /// Blocks until the next page arrives; `None` when the list is complete, forbidden or
-    /// failed ([`Arriving::inventory`] then says which). `K` is the kind's inventory type.
+    /// failed ([`Arriving::finish`] then says which). `K` is the kind's inventory type.
     pub fn next<K: 'static>(&self) -> Option<Page<K>> {
         match self.0.recv().ok()? {
             StreamedPage::Objects(objects) => match objects.downcast::<Vec<K>>() {
@@ -534,36 +611,38 @@ impl Arriving {
         self.stream.take()
     }
 
-    /// Waits for the rest, then reports what either part could not list (and enforces
-    /// `--require-complete`) as [`acquire`] does for one.
-    pub async fn inventory(self, first: &Inventory) -> Result<Inventory> {
-        let Some(rest) = self.task.output().await else {
-            return Err(Error::Cluster {
-                server: self.server,
-                message: "listing was cancelled".into(),
-            });
-        };
-        let rest = rest?;
-        self.progress.finish_and_clear();
-        let skipped: Vec<Skipped> = first.skipped.iter().chain(&rest.skipped).cloned().collect();
-        report_skipped(&skipped, self.require_complete)?;
-        Ok(rest)
+    /// The rest's objects, but the streamed kind (once; see [`ArrivingObjects`]).
+    pub fn take_objects(&mut self) -> Option<ArrivingObjects> {
+        self.objects.take()
     }
 
-    /// [`Arriving::inventory`] for a plain thread (outside the async runtime), e.g. one that
-    /// analyses while another thread works on the first part.
-    pub fn wait(self, first: &Inventory) -> Result<Inventory> {
-        let runtime = self.runtime.clone();
-        runtime.block_on(self.inventory(first))
+    /// Blocks until every kind of the rest is listed, then reports what the first part,
+    /// the `rest` objects and the streamed kind could not list (and enforces
+    /// `--require-complete`) as [`acquire`] does for one. Returns what the streamed kind adds
+    /// to `rest.skipped`.
+    pub fn finish(self, first: &Inventory, rest: &Inventory) -> Result<Vec<Skipped>> {
+        let streamed = match self.done.recv() {
+            Ok(streamed) => streamed?,
+            Err(_) => return Err(cancelled_listing(self.server)),
+        };
+        self.progress.finish_and_clear();
+        let skipped: Vec<Skipped> = [&first.skipped, &rest.skipped, &streamed]
+            .into_iter()
+            .flatten()
+            .cloned()
+            .collect();
+        report_skipped(&skipped, self.require_complete)?;
+        Ok(streamed)
     }
 }
 
 /// [`acquire`] in two parts, for analysis that can start on some kinds before the others
 /// have arrived. Live, `first` and `rest` are listed at once and this returns as soon as
-/// every `first` kind is in, the rest still listing (await [`Arriving::inventory`]); the
-/// `streamed` kind of `rest`, if any, is not kept in the rest's inventory but handed over page
-/// by page ([`Arriving::take_stream`]). Offline (or with no `rest`), this is [`acquire`]:
-/// `first` holds every kind, the streamed one too.
+/// every `first` kind is in, the rest still listing. The rest's objects come as one inventory
+/// ([`Arriving::take_objects`]), except the `streamed` kind's, if any, which are handed over
+/// page by page ([`Arriving::take_stream`]); neither waits for the other.
+/// [`Arriving::finish`] reports what could not be listed. Offline (or with no `rest`), this
+/// is [`acquire`]: `first` holds every kind, the streamed one too.
 pub async fn acquire_staged(
     common: &CommonArgs,
     first: &[ResourceKind],
@@ -580,20 +659,30 @@ pub async fn acquire_staged(
     let progress = progress_bar(first.len() + rest.len(), std::io::stderr().is_terminal());
     let streamed = streamed.filter(|kind| rest.contains(kind));
     let (sender, receiver) = std::sync::mpsc::channel();
+    let (send_objects, objects) = std::sync::mpsc::sync_channel(1);
+    let (send_done, done) = std::sync::mpsc::sync_channel(1);
     let task = {
         let (cluster, kinds, progress) = (cluster.clone(), rest.to_vec(), progress.clone());
         let streamed = streamed.map(|kind| (kind, sender));
-        Background::spawn(async move { collect_with(&cluster, &kinds, &progress, streamed).await })
+        Background::spawn(async move {
+            let skipped = collect_rest(&cluster, &kinds, &progress, streamed, send_objects).await;
+            // Received by a blocking call: [`Arriving::finish`] needs no async runtime.
+            let _ = send_done.send(skipped);
+        })
     };
     let rest = Arriving {
-        task,
+        _task: task,
+        done,
         progress: progress.clone(),
         require_complete: common.gate.require_complete,
         server: cluster.server.clone(),
-        runtime: tokio::runtime::Handle::current(),
+        objects: Some(ArrivingObjects {
+            objects,
+            server: cluster.server.clone(),
+        }),
         stream: streamed.map(|_| PageStream(receiver)),
     };
-    let inventory = collect_with(&cluster, first, &progress, None).await?;
+    let inventory = collect_with(&cluster, first, &progress).await?;
     let scope =
         crate::cluster::NamespaceScope::resolve(&common.scope, Some(&cluster.default_namespace));
     Ok(Staged {

@@ -568,6 +568,63 @@ fn forbidden_lists_degrade_with_a_warning_and_require_complete_fails() {
     assert_clean_error(&strict, 4, "incomplete read access");
 }
 
+/// The kinds a live scan lists in the background (the RoleBindings page by page, the Pods
+/// and controllers as one inventory) are reported like the others when refused: one warning,
+/// `skipped` in the report, and `--require-complete` fails.
+#[test]
+fn forbidden_background_lists_are_reported_with_the_others() {
+    let server = TestApiServer::start(ApiServerConfig {
+        forbidden: vec![
+            Forbid::cluster("rbac.authorization.k8s.io", "rolebindings"),
+            Forbid::cluster("", "pods"),
+            Forbid::cluster("", "serviceaccounts"),
+        ],
+        ..ApiServerConfig::default()
+    });
+    let out = server
+        .kubectl(&["rbac-audit", "-A", "-o", "json", "--fail-on", "never"])
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let warnings: Vec<&str> = std::str::from_utf8(&out.stderr)
+        .unwrap_or_default()
+        .lines()
+        .filter(|l| l.starts_with("warning: could not list"))
+        .collect();
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    for kind in ["pods", "rolebindings", "serviceaccounts"] {
+        assert!(
+            warnings[0].contains(&format!("{kind} (forbidden)")),
+            "{warnings:?}"
+        );
+    }
+    let report = json_of(&out);
+    let skipped: Vec<&str> = report["skipped"]
+        .as_array()
+        .expect("skipped")
+        .iter()
+        .filter(|s| s["reason"] == "forbidden")
+        .filter_map(|s| s["resource"].as_str())
+        .collect();
+    assert_eq!(skipped, ["pods", "rolebindings", "serviceaccounts"]);
+    // ClusterRoleBindings were still listed and analysed.
+    assert!(
+        report["findings"]
+            .as_array()
+            .expect("findings")
+            .iter()
+            .any(|f| f["object"]["kind"] == "ClusterRoleBinding"),
+        "{report}"
+    );
+
+    let strict = server
+        .kubectl(&["rbac-audit", "-A", "--require-complete"])
+        .output()
+        .expect("run");
+    assert_clean_error(&strict, 4, "incomplete read access");
+    assert!(stderr(&strict).contains("rolebindings (forbidden)"));
+}
+
 #[test]
 fn who_can_what_can_and_blast_radius_live() {
     let server = TestApiServer::start(ApiServerConfig::default());

@@ -143,16 +143,13 @@ pub async fn run(cli: Cli) -> Result<i32> {
                 }
                 _ => {
                     render::write_report(&mut out, &report, format, styles, &rules)?;
-                    // The process ends next: freeing hundreds of thousands of findings one by
-                    // one would only cost time.
-                    std::mem::forget(report);
+                    run::free_at_exit(report);
                 }
             }
             out.flush()?;
             run::phase("report");
             gate::announce(&expired, &gate_outcome);
-            // Likewise the inventory (tens of thousands of typed objects).
-            std::mem::forget(acquired);
+            run::free_at_exit(acquired);
             Ok(code)
         }
     }
@@ -240,9 +237,7 @@ fn write_sections(
             _ => writeln!(out, "{}\n", styles.bold(&title))?,
         }
         render::write_report(out, &part, format, styles, &[])?;
-        // The process ends soon after (see `run`): freeing hundreds of thousands of findings,
-        // made on other threads, one by one would only cost time.
-        std::mem::forget(part);
+        run::free_at_exit(part);
     }
     Ok(())
 }

@@ -58,8 +58,9 @@ pub fn build_model(inventory: &Inventory) -> RbacModel<'_> {
 }
 
 /// The scan's report, gated: the rules on roles and bindings run on `ctx.rbac` and on the
-/// RoleBindings as they arrive (live: `rest` streams them, then hands over the workloads;
-/// offline `rest` is `None` and `ctx.rbac` holds everything).
+/// RoleBindings as they arrive (live: `rest` streams them, and hands over the workloads as
+/// soon as they are in, whichever ends first; offline `rest` is `None` and `ctx.rbac` holds
+/// everything).
 fn scan_report(
     ctx: &scan::ScanContext<'_>,
     mut rest: Option<Arriving>,
@@ -67,51 +68,59 @@ fn scan_report(
 ) -> Result<(guardrails::finding::Report, gate::GateOutcome)> {
     // The pages stay put while the model borrows them and the next ones arrive.
     let pages = typed_arena::Arena::new();
-    let mut role_bindings: Vec<&[RoleBinding]> = vec![&ctx.rbac.role_bindings];
-    let mut model = build_model(ctx.rbac);
-    let mut rules = scan::RbacRules::start(ctx);
-    if let Some(stream) = rest.as_mut().and_then(Arriving::take_stream) {
-        rules.catch_up(ctx, &model);
+    let stream = rest.as_mut().and_then(Arriving::take_stream);
+    let objects = rest.as_mut().and_then(Arriving::take_objects);
+    let rbac = || {
+        let mut side = scan::RbacSide {
+            model: build_model(ctx.rbac),
+            role_bindings: vec![&ctx.rbac.role_bindings[..]],
+            rules: scan::RbacRules::start(ctx),
+        };
+        let Some(stream) = stream else {
+            run::phase("model");
+            return side;
+        };
+        side.rules.catch_up(ctx, &side.model);
         while let Some(page) = stream.next::<RoleBinding>() {
             match page {
                 Page::Objects(objects) => {
                     let objects: &[RoleBinding] = pages.alloc(objects);
-                    model.add_role_bindings(objects);
-                    role_bindings.push(objects);
-                    rules.catch_up(ctx, &model);
+                    side.model.add_role_bindings(objects);
+                    side.role_bindings.push(objects);
+                    side.rules.catch_up(ctx, &side.model);
                 }
                 // The pages so far were of an abandoned snapshot.
                 Page::Restarted => {
-                    model = build_model(ctx.rbac);
-                    role_bindings.truncate(1);
-                    rules = scan::RbacRules::start(ctx);
+                    side.model = build_model(ctx.rbac);
+                    side.role_bindings.truncate(1);
+                    side.rules = scan::RbacRules::start(ctx);
                 }
             }
         }
-    }
-    run::phase("model");
-    let (findings, skipped, rest) = match rest {
-        None => {
-            let (findings, skipped, _) =
-                scan::scan(ctx, &model, rules, &role_bindings, || Ok(ctx.rbac))?;
-            (findings, skipped, None)
+        run::phase("model");
+        side
+    };
+    // The workloads are analysed as soon as they are in, RoleBindings or not.
+    let (findings, mut skipped, rest, side) = match (rest, objects) {
+        (Some(arriving), Some(objects)) => {
+            let (findings, skipped, mut rest, side) = scan::scan(ctx, rbac, || objects.wait())?;
+            let streamed = arriving.finish(ctx.rbac, &rest)?;
+            rest.skipped.extend(streamed);
+            (findings, skipped, Some(rest), side)
         }
-        Some(arriving) => {
-            let (findings, skipped, rest) = scan::scan(ctx, &model, rules, &role_bindings, || {
-                arriving.wait(ctx.rbac)
-            })?;
-            (findings, skipped, Some(rest))
+        _ => {
+            let (findings, skipped, _, side) = scan::scan(ctx, rbac, || Ok(ctx.rbac))?;
+            (findings, skipped, None, side)
         }
     };
     run::phase("scan");
-    // The first part's own are added by `report`.
-    let kinds_skipped: Vec<_> = rest
-        .iter()
-        .flat_map(|r| r.skipped.iter().cloned())
-        .chain(skipped)
-        .collect();
-    let mut report = ctx.rbac.report("rbac-audit", findings, kinds_skipped);
+    // The first part's own are added by `report` (which sorts them all).
+    skipped.extend(rest.iter().flat_map(|r| r.skipped.iter().cloned()));
+    let mut report = ctx.rbac.report("rbac-audit", findings, skipped);
     let outcome = gate::apply_today(&mut report, gate_args)?;
+    // Only the report is left to write.
+    run::free_at_exit(side);
+    run::free_at_exit((pages, rest));
     Ok((report, outcome))
 }
 
@@ -170,7 +179,9 @@ pub async fn run(cli: Cli) -> Result<i32> {
             render::write_report(&mut out, &report, format, styles, catalogue::RULES)?;
             out.flush()?;
             run::phase("report");
-            gate::conclude(&report, &outcome, cli.common.gate.fail_on.0)
+            let code = gate::conclude(&report, &outcome, cli.common.gate.fail_on.0);
+            run::free_at_exit(report);
+            code
         }
         Command::WhoCan {
             verb,
@@ -213,6 +224,7 @@ pub async fn run(cli: Cli) -> Result<i32> {
         Command::Scorecard(args) => guardrails::scorecard::run(&args, format, &cli.common.gate)?,
     };
     out.flush()?;
+    run::free_at_exit(inventory);
     Ok(code)
 }
 #[cfg(test)]

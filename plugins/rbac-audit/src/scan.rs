@@ -103,60 +103,71 @@ fn evidence(grant: &Grant, hit: Option<&Hit<'_>>) -> Value {
     e
 }
 
-/// Runs the rest of every rule: on this thread the rules on roles and bindings (`rules`, as
-/// far as they have not run yet) and on binding subjects; the workload rules on another as
-/// soon as `workloads` hands over the workloads (offline at once; live when the rest of the
-/// listing is in). `model` must hold every binding by now, `role_bindings` too. Live, this
-/// thread first works out ServiceAccounts' token rights until the workloads arrive, so that
-/// little is left once they are in; offline the two threads do about equal halves at 100k
-/// RBAC objects. Returns the findings, what could not be evaluated, and the inventory
-/// `workloads` gave.
-pub fn scan<I>(
-    ctx: &ScanContext<'_>,
-    model: &RbacModel<'_>,
-    mut rules: RbacRules,
-    role_bindings: &[&[RoleBinding]],
+/// The RBAC side of a scan once every binding is in: the model, the RoleBindings it was built
+/// from, and the rules on roles and bindings as far as they have run.
+pub struct RbacSide<'r> {
+    pub model: RbacModel<'r>,
+    pub role_bindings: Vec<&'r [RoleBinding]>,
+    pub rules: RbacRules,
+}
+
+/// What a scan found, what it could not evaluate, and what it read (given back so that the
+/// caller decides when to free it).
+pub type ScanOutcome<'r, I> = (Vec<Finding>, Vec<Skipped>, I, RbacSide<'r>);
+
+/// Runs every rule. Two sides meet here:
+/// - `rbac` completes the RBAC side on this thread (live: it adds the RoleBindings page by
+///   page as they arrive, the rules catching up with each);
+/// - another thread waits for `workloads` (offline at once; live when the rest of the listing
+///   is in) and finds those that mount their ServiceAccount's token, which needs no RBAC.
+///
+/// Whichever side is in first does what it can alone: live, this thread works out
+/// ServiceAccounts' token rights until the mounted tokens are known, so that little is left
+/// once both are. The `automount-token-with-rights` findings come last, from the two sides'
+/// results. Offline the two threads do about equal halves at 100k RBAC objects.
+pub fn scan<'r, I>(
+    ctx: &ScanContext<'r>,
+    rbac: impl FnOnce() -> RbacSide<'r>,
     workloads: impl FnOnce() -> Result<I> + Send,
-) -> Result<(Vec<Finding>, Vec<Skipped>, I)>
+) -> Result<ScanOutcome<'r, I>>
 where
     I: std::borrow::Borrow<Inventory> + Send,
 {
-    let arrived = std::sync::atomic::AtomicBool::new(false);
-    let arrived = &arrived;
-    // Live, the rules have seen every binding by now: the other threads need not work out any
-    // rule's capabilities again. (Offline this is empty, and each thread keeps its own.)
-    let shared = rules.take_capabilities();
-    let shared = &shared;
+    let mounted_known = std::sync::atomic::AtomicBool::new(false);
+    let mounted_known = &mounted_known;
     std::thread::scope(|threads| {
-        let (send_rights, known_rights) = std::sync::mpsc::sync_channel::<TokenRightsTable>(1);
-        let workload_rules = threads.spawn(move || {
-            let inventory = workloads();
-            arrived.store(true, std::sync::atomic::Ordering::Relaxed);
-            let inventory = inventory?;
-            let known = known_rights.recv().unwrap_or_default();
-            let (findings, skipped) =
-                automount_with_rights(ctx, model, inventory.borrow(), &known, shared)?;
-            Ok::<_, guardrails::error::Error>((findings, skipped, inventory))
+        let workload_side = threads.spawn(move || {
+            let side = workloads().and_then(|inventory| {
+                let mounted = mounted_tokens(ctx, inventory.borrow())?;
+                Ok((mounted, inventory))
+            });
+            mounted_known.store(true, std::sync::atomic::Ordering::Relaxed);
+            side
         });
+        let mut side = rbac();
+        // Live, the rules have seen every binding by now: the other threads need not work out
+        // any rule's capabilities again. (Offline this is empty, and each thread keeps its own.)
+        let shared = side.rules.take_capabilities();
         let known = match ctx.live {
-            true => token_rights_until(ctx, model, arrived, shared),
-            // Offline nothing arrives later: worked out on demand, beside the rules below.
+            true => token_rights_until(ctx, &side.model, mounted_known, &shared),
+            // Offline nothing arrives later: worked out on demand, below.
             false => TokenRightsTable::new(),
         };
-        // (Only fails if the other thread has already failed, which `join` reports.)
-        let _ = send_rights.send(known);
         guardrails::run::phase("token rights");
-        rules.catch_up(ctx, model);
-        let (mut findings, mut skipped) = rules.finish();
-        dangling_subjects(ctx, role_bindings, &mut findings, &mut skipped);
+        side.rules.catch_up(ctx, &side.model);
+        let (mut findings, mut skipped) = side.rules.take_results();
+        dangling_subjects(ctx, &side.role_bindings, &mut findings, &mut skipped);
         guardrails::run::phase("rbac rules");
         // A panic in a rule is a bug: surface it as such rather than lose its findings.
-        let (more, more_skipped, inventory) = workload_rules
+        let (mounted, inventory) = workload_side
             .join()
             .unwrap_or_else(|p| std::panic::resume_unwind(p))?;
+        guardrails::run::phase("mounted tokens");
+        let (more, more_skipped) =
+            automount_with_rights(ctx, &side.model, mounted, &known, &shared)?;
         findings.extend(more);
         skipped.extend(more_skipped);
-        Ok((findings, skipped, inventory))
+        Ok((findings, skipped, inventory, side))
     })
 }
 
@@ -216,8 +227,12 @@ impl RbacRules {
         std::mem::take(&mut self.cache)
     }
 
-    pub fn finish(self) -> (Vec<Finding>, Vec<Skipped>) {
-        (self.findings, self.skipped)
+    /// The findings so far and what could not be evaluated.
+    pub fn take_results(&mut self) -> (Vec<Finding>, Vec<Skipped>) {
+        (
+            std::mem::take(&mut self.findings),
+            std::mem::take(&mut self.skipped),
+        )
     }
 }
 
@@ -462,12 +477,11 @@ fn dangling_subjects(
             ),
             BindingKind::ClusterRoleBinding => None,
         };
-        let labels = meta.labels.clone().unwrap_or_default();
-        if !ctx.admits(binding_ns, Some(&labels)) {
+        if !ctx.admits(binding_ns, meta.labels.as_ref()) {
             continue;
         }
-        let name = meta.name.clone().unwrap_or_default();
-        let object = ObjectRef::new(RBAC_API, &format!("{kind:?}"), binding_ns, &name);
+        // Made for the first dangling subject only: nearly every binding has none.
+        let mut object = None;
         for subject in subjects.iter().flatten() {
             let ns = subject.namespace.as_deref().or(binding_ns);
             let Some((sa_ns, sa_name)) = service_account_of(subject, ns) else {
@@ -492,6 +506,10 @@ fn dangling_subjects(
                 role_ref.kind, role_ref.name
             );
             let evidence = json!({ "subject": subject_json(subject, Some(sa_ns)) });
+            let object = object.get_or_insert_with(|| {
+                let name = meta.name.as_deref().unwrap_or_default();
+                ObjectRef::new(RBAC_API, &format!("{kind:?}"), binding_ns, name)
+            });
             out.push(Finding::new(
                 &DANGLING_SUBJECT,
                 object.clone(),
@@ -708,16 +726,86 @@ struct ServiceAccountName<'a> {
     name: &'a str,
 }
 
-/// Workloads that mount the token of a ServiceAccount holding risky rights. `known` holds the
-/// rights of ServiceAccounts worked out beforehand; the others' are worked out here.
-///
-/// The workloads are split into contiguous parts, one per worker thread: on a live scan this
-/// is most of what is left once the last list is in. (Contiguous, so that workloads sharing a
-/// ServiceAccount mostly fall in one part, which works out its rights once.)
+/// A workload that runs with its ServiceAccount's token mounted: what the
+/// `automount-token-with-rights` rule needs of it once the ServiceAccount's rights are known.
+/// (Owned: it outlives the thread that read the workloads.)
+struct MountedToken {
+    object: ObjectRef,
+    namespace: String,
+    service_account: String,
+    mount: guardrails::workload::TokenMount,
+    nodes: Vec<String>,
+}
+
+/// The workloads in scope that mount their ServiceAccount's token, in inventory order. Needs
+/// no RBAC, so a live scan works it out as soon as the workloads are in, while RoleBindings
+/// may still be arriving. The workloads are split into contiguous parts, one per worker
+/// thread.
+fn mounted_tokens(ctx: &ScanContext<'_>, inv: &Inventory) -> Result<Vec<MountedToken>> {
+    let workloads = inv.pending_workloads();
+    // Small inventories are not worth a thread.
+    let parts = guardrails::parallel::worker_threads().min(workloads.len().div_ceil(512));
+    let part_size = workloads.len().div_ceil(parts.max(1)).max(1);
+    let mut mounted = Vec::new();
+    guardrails::parallel::map_in_order(
+        guardrails::parallel::into_chunks(workloads, part_size),
+        |part| mounted_tokens_of(ctx, inv, part),
+        |part| {
+            mounted.extend(part?);
+            Ok::<(), guardrails::error::Error>(())
+        },
+    )?;
+    Ok(mounted)
+}
+
+/// [`mounted_tokens`] of some of the workloads.
+fn mounted_tokens_of(
+    ctx: &ScanContext<'_>,
+    inv: &Inventory,
+    workloads: Vec<guardrails::workload::PendingWorkload<'_>>,
+) -> Result<Vec<MountedToken>> {
+    let mut out = Vec::new();
+    for workload in workloads {
+        if !ctx.admits(
+            workload.object.namespace.as_deref(),
+            workload.metadata.labels.as_ref(),
+        ) {
+            continue;
+        }
+        let workload = workload.resolve(inv)?;
+        let namespace = workload.namespace();
+        let service_account = workload.service_account_name();
+        let mount = token_mount(
+            &workload.pod_spec,
+            ctx.rbac.service_account(namespace, service_account),
+        );
+        if !mount.is_mounted() {
+            continue;
+        }
+        out.push(MountedToken {
+            namespace: namespace.to_owned(),
+            service_account: service_account.to_owned(),
+            mount,
+            nodes: workload
+                .node_names()
+                .into_iter()
+                .map(str::to_owned)
+                .collect(),
+            object: workload.object,
+        });
+    }
+    Ok(out)
+}
+
+/// The `automount-token-with-rights` findings: the `mounted` tokens whose ServiceAccount
+/// holds risky rights. `known` holds the rights of ServiceAccounts worked out beforehand; the
+/// others' are worked out here, in parts on the worker threads. (Contiguous parts, so that
+/// workloads sharing a ServiceAccount mostly fall in one part, which works out its rights
+/// once.)
 fn automount_with_rights(
     ctx: &ScanContext<'_>,
     model: &RbacModel<'_>,
-    inv: &Inventory,
+    mounted: Vec<MountedToken>,
     known: &TokenRightsTable,
     shared: &exposure::RuleCapabilities<'static>,
 ) -> Result<(Vec<Finding>, Vec<Skipped>)> {
@@ -731,60 +819,52 @@ fn automount_with_rights(
             reason: "serviceaccounts could not be listed; ServiceAccount automount settings assumed unset".into(),
         });
     }
-    let workloads = inv.pending_workloads();
-    // Small inventories are not worth a thread.
-    let parts = guardrails::parallel::worker_threads().min(workloads.len().div_ceil(512));
-    let part_size = workloads.len().div_ceil(parts.max(1)).max(1);
+    let parts = guardrails::parallel::worker_threads().min(mounted.len().div_ceil(256));
+    let part_size = mounted.len().div_ceil(parts.max(1)).max(1);
     let mut found = Vec::new();
     guardrails::parallel::map_in_order(
-        guardrails::parallel::into_chunks(workloads, part_size),
-        |part| automount_part(ctx, model, inv, known, shared, part),
+        guardrails::parallel::into_chunks(mounted, part_size),
+        |part| automount_part(model, known, shared, part),
         |part| {
-            found.extend(part?);
+            found.extend(part);
             Ok::<(), guardrails::error::Error>(())
         },
     )?;
     Ok((found, skipped))
 }
 
-/// [`automount_with_rights`] on some of the workloads.
+/// [`automount_with_rights`] on some of the mounted tokens.
 fn automount_part(
-    ctx: &ScanContext<'_>,
     model: &RbacModel<'_>,
-    inv: &Inventory,
     known: &TokenRightsTable,
     shared: &exposure::RuleCapabilities<'static>,
-    workloads: Vec<guardrails::workload::PendingWorkload<'_>>,
-) -> Result<Vec<Finding>> {
+    mounted: Vec<MountedToken>,
+) -> Vec<Finding> {
     let mut out = Vec::new();
     let mut cache = exposure::RuleCapabilities::over(shared);
     let mut more = TokenRightsTable::new();
-    for workload in workloads {
-        if !ctx.admits(
-            workload.object.namespace.as_deref(),
-            workload.metadata.labels.as_ref(),
-        ) {
-            continue;
-        }
-        let workload = workload.resolve(inv)?;
-        let ns = workload.namespace();
-        let sa_name = workload.service_account_name();
-        let sa = ctx.rbac.service_account(ns, sa_name);
-        let mount = token_mount(&workload.pod_spec, sa);
-        if !mount.is_mounted() {
-            continue;
-        }
+    for token in mounted {
+        let MountedToken {
+            object,
+            namespace: ns,
+            service_account: sa_name,
+            mount,
+            nodes,
+        } = token;
         // Many workloads share a ServiceAccount: its rights are worked out once.
-        let key = (ns.to_owned(), sa_name.to_owned());
+        let key = (ns, sa_name);
         let rights = match known.get(&key) {
             Some(rights) => rights,
-            None => more
-                .entry(key)
-                .or_insert_with(|| token_rights(model, ns, sa_name, &mut cache)),
+            None => {
+                let (ns, sa_name) = (&key.0, &key.1);
+                let rights = token_rights(model, ns, sa_name, &mut cache);
+                more.entry(key.clone()).or_insert(rights)
+            }
         };
         let Some(rights) = rights else {
             continue;
         };
+        let (ns, sa_name) = (&key.0, &key.1);
         let message = format!(
             "pods run with ServiceAccount {ns}/{sa_name} and its token mounted; it can {}",
             rights.summary
@@ -796,20 +876,14 @@ fn automount_part(
             },
             token_mount: &mount,
             capabilities: &rights.capabilities,
-            nodes: workload.node_names(),
+            nodes: nodes.iter().map(String::as_str).collect(),
             grants: &rights.grants,
         };
         // The mounted token is the exposure: the finding is as severe as the worst right.
         out.push(
-            Finding::new(
-                &AUTOMOUNT_TOKEN_WITH_RIGHTS,
-                workload.object.clone(),
-                "",
-                message,
-                evidence,
-            )
-            .with_severity(rights.worst),
+            Finding::new(&AUTOMOUNT_TOKEN_WITH_RIGHTS, object, "", message, evidence)
+                .with_severity(rights.worst),
         );
     }
-    Ok(out)
+    out
 }

@@ -6,7 +6,7 @@ use guardrails::finding::{Finding, Severity};
 use guardrails::inventory::{Inventory, ResourceKind};
 use guardrails::selector::LabelQuery;
 
-use crate::scan::{RbacRules, ScanContext, scan};
+use crate::scan::{RbacRules, RbacSide, ScanContext, scan};
 
 fn inventory(yaml: &str) -> Inventory {
     let mut inv =
@@ -22,7 +22,6 @@ fn run(
     include_system: bool,
 ) -> Vec<Finding> {
     let inv = inventory(yaml);
-    let model = crate::build_model(&inv);
     let selector = selector.map(|s| LabelQuery::parse(s).expect("selector"));
     let ctx = ScanContext {
         rbac: &inv,
@@ -31,9 +30,12 @@ fn run(
         include_system,
         live: false,
     };
-    let rules = RbacRules::start(&ctx);
-    let (findings, ..) =
-        scan(&ctx, &model, rules, &[&inv.role_bindings], || Ok(&inv)).expect("scan");
+    let rbac = || RbacSide {
+        model: crate::build_model(&inv),
+        role_bindings: vec![&inv.role_bindings[..]],
+        rules: RbacRules::start(&ctx),
+    };
+    let (findings, ..) = scan(&ctx, rbac, || Ok(&inv)).expect("scan");
     findings
 }
 
