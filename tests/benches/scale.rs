@@ -9,6 +9,8 @@
 //!   threads pinned to one CPU and the fetching client and the plugin to the other(s), which is
 //!   closer to a real cluster whose API server does not take CPU time from the client.
 //!
+//! Last, it checks that the live and the offline scan report the same findings.
+//!
 //! `BENCH_KEEP=PATH` keeps the generated cluster file; `BENCH_SERVE=1` measures nothing and
 //! serves the cluster until killed, printing its kubeconfig (for profiling a live scan).
 
@@ -16,6 +18,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use guardrails_e2e::benchmark::{self, median};
+use guardrails_e2e::e2e::rbac_findings_either_way;
 use guardrails_e2e::synthetic::{self, Scale};
 use guardrails_e2e::{ApiServerConfig, Inventory, TestApiServer};
 
@@ -220,6 +223,45 @@ fn main() {
         }
         None => println!("live with the API server on a CPU of its own: skipped (one CPU)"),
     }
+    check_live_matches_offline(&binary, &kubeconfig, &file);
+}
+
+/// The live scan and the offline scan of the same cluster must give the same findings, at
+/// full scale too (evidence order, aggregation and paging only show differences on large
+/// inputs). Not timed.
+fn check_live_matches_offline(binary: &Path, kubeconfig: &Path, file: &Path) {
+    let report = |source: [&str; 2]| -> serde_json::Value {
+        let out = std::process::Command::new(binary)
+            .args(source)
+            .args(["-A", "-o", "json", "--fail-on", "never"])
+            .env("NO_COLOR", "1")
+            .stdin(std::process::Stdio::null())
+            .output()
+            .expect("plugin runs");
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+            panic!(
+                "{source:?}: not a JSON report ({e}): {}",
+                String::from_utf8_lossy(&out.stderr)
+            )
+        })
+    };
+    let live = report(["--kubeconfig", &kubeconfig.display().to_string()]);
+    let offline = report(["-f", &file.display().to_string()]);
+    let (live, offline) = (
+        rbac_findings_either_way(&live),
+        rbac_findings_either_way(&offline),
+    );
+    let differing = live.iter().zip(&offline).filter(|(l, o)| l != o).count();
+    assert!(
+        live.len() == offline.len() && differing == 0,
+        "live and offline reports differ: {} vs {} findings, {differing} differing in place",
+        live.len(),
+        offline.len()
+    );
+    println!(
+        "live and offline scans agree: the same {} findings",
+        live.len()
+    );
 }
 
 /// Runs of each live measurement. They are interleaved (fetch, decode, scan, fetch, …) so
