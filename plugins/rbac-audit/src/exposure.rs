@@ -8,7 +8,7 @@ use k8s_openapi::api::rbac::v1::{PolicyRule, Subject};
 
 use guardrails::finding::{RuleInfo, Severity};
 use serde::Serialize;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use crate::authz::{BindingKind, Grant, Scope};
 use crate::catalogue::{self, CAPABILITIES, CLUSTER_ADMIN_BINDING, Capability};
@@ -200,7 +200,74 @@ pub fn rule_json(grant: &Grant) -> Value {
 
 /// A subject in reports; `namespace` is the ServiceAccount's (explicit or defaulted).
 pub fn subject_json(subject: &Subject, namespace: Option<&str>) -> Value {
-    json!({ "kind": subject.kind, "name": subject.name, "namespace": namespace })
+    serde_json::to_value(SubjectEvidence::of(subject, namespace)).unwrap_or(Value::Null)
+}
+
+#[derive(Serialize)]
+struct SubjectEvidence<'g> {
+    kind: &'g str,
+    name: &'g str,
+    namespace: Option<&'g str>,
+}
+
+impl<'g> SubjectEvidence<'g> {
+    fn of(subject: &'g Subject, namespace: Option<&'g str>) -> SubjectEvidence<'g> {
+        SubjectEvidence {
+            kind: &subject.kind,
+            name: &subject.name,
+            namespace,
+        }
+    }
+}
+
+/// The evidence of a finding on one subject of a binding: the grant it has through the
+/// binding and, for a capability, the verbs and the rules that give it (each with the roles
+/// it was aggregated from). Serialised straight from the model, like [`GrantEvidence`]:
+/// these are most of a large cluster's findings.
+#[derive(Serialize)]
+pub struct BindingSubjectEvidence<'g> {
+    subject: SubjectEvidence<'g>,
+    binding: BindingEvidence<'g>,
+    role: RoleEvidence<'g>,
+    scope: ScopeEvidence<'g>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    verbs: Option<&'g [&'static str]>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    rules: Option<Vec<HitRuleEvidence<'g>>>,
+}
+
+/// A rule behind a capability, and the roles it was aggregated from (when it was).
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct HitRuleEvidence<'g> {
+    #[serde(flatten)]
+    rule: RuleEvidence<'g>,
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    aggregated_from: &'g [String],
+}
+
+impl<'g> BindingSubjectEvidence<'g> {
+    pub fn of(grant: &'g Grant<'g>, hit: Option<&'g Hit<'g>>) -> BindingSubjectEvidence<'g> {
+        BindingSubjectEvidence {
+            subject: SubjectEvidence::of(grant.subject, grant.subject_namespace()),
+            binding: BindingEvidence::of(grant),
+            role: RoleEvidence {
+                kind: &grant.role.kind,
+                name: &grant.role.name,
+            },
+            scope: ScopeEvidence(&grant.scope),
+            verbs: hit.map(|hit| &hit.verbs[..]),
+            rules: hit.map(|hit| {
+                hit.grants
+                    .iter()
+                    .map(|g| HitRuleEvidence {
+                        rule: RuleEvidence::of(g.rule),
+                        aggregated_from: &g.aggregated_from,
+                    })
+                    .collect()
+            }),
+        }
+    }
 }
 
 /// The provenance of one grant, in the contract's `grants[]` shape. Serialised straight from
@@ -255,6 +322,16 @@ impl Serialize for ScopeEvidence<'_> {
     }
 }
 
+impl<'g> BindingEvidence<'g> {
+    fn of(grant: &'g Grant<'g>) -> BindingEvidence<'g> {
+        BindingEvidence {
+            kind: grant.binding.kind,
+            namespace: &grant.binding.namespace,
+            name: &grant.binding.name,
+        }
+    }
+}
+
 impl<'g> RuleEvidence<'g> {
     fn of(rule: &'g PolicyRule) -> RuleEvidence<'g> {
         let listed = |v: &'g Option<Vec<String>>| v.as_deref().filter(|v| !v.is_empty());
@@ -271,11 +348,7 @@ impl<'g> RuleEvidence<'g> {
 impl<'g> GrantEvidence<'g> {
     pub fn of(grant: &'g Grant<'g>) -> GrantEvidence<'g> {
         GrantEvidence {
-            binding: BindingEvidence {
-                kind: grant.binding.kind,
-                namespace: &grant.binding.namespace,
-                name: &grant.binding.name,
-            },
+            binding: BindingEvidence::of(grant),
             role: RoleEvidence {
                 kind: &grant.role.kind,
                 name: &grant.role.name,

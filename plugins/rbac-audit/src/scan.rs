@@ -18,7 +18,7 @@ use crate::authz::{
     split_service_account_username,
 };
 use crate::catalogue::*;
-use crate::exposure::{self, Hit, subject_json};
+use crate::exposure::{self, subject_json};
 
 const RBAC_API: &str = "rbac.authorization.k8s.io/v1";
 const BOOTSTRAP_LABEL: &str = "kubernetes.io/bootstrapping";
@@ -77,30 +77,6 @@ fn service_account_of<'s>(
         "User" => split_service_account_username(&subject.name),
         _ => None,
     }
-}
-
-fn evidence(grant: &Grant, hit: Option<&Hit<'_>>) -> Value {
-    let mut e = json!({
-        "subject": subject_json(grant.subject, grant.subject_namespace()),
-        "binding": { "kind": format!("{:?}", grant.binding.kind), "namespace": grant.binding.namespace, "name": grant.binding.name },
-        "role": { "kind": grant.role.kind, "name": grant.role.name },
-        "scope": exposure::scope_json(&grant.scope),
-    });
-    if let Some(hit) = hit {
-        e["verbs"] = json!(hit.verbs);
-        e["rules"] = hit
-            .grants
-            .iter()
-            .map(|g| {
-                let mut r = exposure::rule_json(g);
-                if !g.aggregated_from.is_empty() {
-                    r["aggregatedFrom"] = json!(g.aggregated_from);
-                }
-                r
-            })
-            .collect();
-    }
-    e
 }
 
 /// The RBAC side of a scan once every binding is in: the model, the RoleBindings it was built
@@ -286,7 +262,7 @@ fn binding_findings(
                     object.clone(),
                     &key,
                     message,
-                    evidence(first, Some(hit)),
+                    exposure::BindingSubjectEvidence::of(first, Some(hit)),
                 )
                 .with_severity(hit.severity),
             );
@@ -346,8 +322,14 @@ fn binding_findings(
         };
         if let Some((rule, severity, message)) = implicit {
             out.push(
-                Finding::new(rule, object.clone(), &key, message, evidence(first, None))
-                    .with_severity(severity),
+                Finding::new(
+                    rule,
+                    object.clone(),
+                    &key,
+                    message,
+                    exposure::BindingSubjectEvidence::of(first, None),
+                )
+                .with_severity(severity),
             );
         }
 
@@ -364,7 +346,7 @@ fn binding_findings(
                         "ServiceAccount {ns}/default gets {rights} via {}; every pod in {ns} without its own ServiceAccount inherits them",
                         exposure::chain_text(first)
                     ),
-                    evidence(first, None),
+                    exposure::BindingSubjectEvidence::of(first, None),
                 )
                 .with_severity(severity),
             );
