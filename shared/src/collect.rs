@@ -361,11 +361,11 @@ async fn collect_rest(
     objects: std::sync::mpsc::SyncSender<Result<Inventory>>,
 ) -> Result<Vec<Skipped>> {
     let streamed_kind = streamed.as_ref().map(|(kind, _)| *kind);
-    let (kept, streamed_kinds): (Vec<ResourceKind>, Vec<ResourceKind>) =
+    let (kept_kinds, streamed_kinds): (Vec<ResourceKind>, Vec<ResourceKind>) =
         kinds.iter().partition(|kind| Some(**kind) != streamed_kind);
     let lister = Lister::new(cluster, kinds, progress, streamed);
     let kept = async {
-        let results = list_kinds(&lister, &kept).await;
+        let results = list_kinds(&lister, &kept_kinds).await;
         crate::run::phase("listed");
         // Nobody waiting means the scan has ended anyway.
         let _ = objects.send(assemble(cluster, &lister, results));

@@ -173,10 +173,6 @@ pub fn scope_text(scope: &Scope) -> String {
     }
 }
 
-pub fn scope_json(scope: &Scope) -> Value {
-    serde_json::to_value(ScopeEvidence(scope)).unwrap_or(Value::Null)
-}
-
 /// `RoleBinding shop/x → Role shop/y ← aggregated-from`, the chain a finding names.
 pub fn chain_text(grant: &Grant) -> String {
     let binding = match &grant.binding.namespace {
@@ -251,10 +247,7 @@ impl<'g> BindingSubjectEvidence<'g> {
         BindingSubjectEvidence {
             subject: SubjectEvidence::of(grant.subject, grant.subject_namespace()),
             binding: BindingEvidence::of(grant),
-            role: RoleEvidence {
-                kind: &grant.role.kind,
-                name: &grant.role.name,
-            },
+            role: RoleEvidence::of(grant),
             scope: ScopeEvidence(&grant.scope),
             verbs: hit.map(|hit| &hit.verbs[..]),
             rules: hit.map(|hit| {
@@ -332,6 +325,15 @@ impl<'g> BindingEvidence<'g> {
     }
 }
 
+impl<'g> RoleEvidence<'g> {
+    fn of(grant: &'g Grant<'g>) -> RoleEvidence<'g> {
+        RoleEvidence {
+            kind: &grant.role.kind,
+            name: &grant.role.name,
+        }
+    }
+}
+
 impl<'g> RuleEvidence<'g> {
     fn of(rule: &'g PolicyRule) -> RuleEvidence<'g> {
         let listed = |v: &'g Option<Vec<String>>| v.as_deref().filter(|v| !v.is_empty());
@@ -349,10 +351,7 @@ impl<'g> GrantEvidence<'g> {
     pub fn of(grant: &'g Grant<'g>) -> GrantEvidence<'g> {
         GrantEvidence {
             binding: BindingEvidence::of(grant),
-            role: RoleEvidence {
-                kind: &grant.role.kind,
-                name: &grant.role.name,
-            },
+            role: RoleEvidence::of(grant),
             rule: RuleEvidence::of(grant.rule),
             aggregated_from: &grant.aggregated_from,
             scope: ScopeEvidence(&grant.scope),

@@ -94,8 +94,9 @@ pub type ScanOutcome<'r, I> = (Vec<Finding>, Vec<Skipped>, I, RbacSide<'r>);
 /// Runs every rule. Two sides meet here:
 /// - `rbac` completes the RBAC side on this thread (live: it adds the RoleBindings page by
 ///   page as they arrive, the rules catching up with each);
-/// - another thread waits for `workloads` (offline at once; live when the rest of the listing
-///   is in) and finds those that mount their ServiceAccount's token, which needs no RBAC.
+/// - another thread waits for `workloads` (offline at once; live as soon as the workloads
+///   are listed, RoleBindings or not) and finds those that mount their ServiceAccount's
+///   token, which needs no RBAC.
 ///
 /// Whichever side is in first does what it can alone: live, this thread works out
 /// ServiceAccounts' token rights until the mounted tokens are known, so that little is left
@@ -839,8 +840,8 @@ fn automount_part(
             Some(rights) => rights,
             None => {
                 let (ns, sa_name) = (&key.0, &key.1);
-                let rights = token_rights(model, ns, sa_name, &mut cache);
-                more.entry(key.clone()).or_insert(rights)
+                more.entry(key.clone())
+                    .or_insert_with(|| token_rights(model, ns, sa_name, &mut cache))
             }
         };
         let Some(rights) = rights else {
