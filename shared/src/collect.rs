@@ -85,7 +85,8 @@ impl Lister {
     }
 
     /// Asks for one page at once, on its own task, so that the server prepares it while the
-    /// caller decodes the previous one.
+    /// caller decodes the previous one. The page's continue token is handed over as soon as
+    /// the head of its body is in (see [`PendingPage::continue_token`]).
     fn request_page(
         &self,
         kind: ResourceKind,
@@ -105,16 +106,35 @@ impl Lister {
             .ok()
             .and_then(|mut spares| spares.pop())
             .unwrap_or_default();
-        Ok(PendingPage(Background::spawn(async move {
-            use futures::AsyncReadExt;
-            // As `request_text`, Status bodies of failed requests included, into `body`.
+        let (send_head, head) = tokio::sync::oneshot::channel();
+        let body = Background::spawn(async move {
+            use futures::AsyncBufReadExt;
+            // As `request_text` (failed requests are their Status), into `body`.
             let mut reader = client.request_stream(http_request).await?;
-            reader
-                .read_to_end(&mut body)
-                .await
-                .map_err(|e| kube::Error::Service(Box::new(e)))?;
-            Ok(body)
-        })))
+            let mut send_head = Some(send_head);
+            loop {
+                let chunk = reader
+                    .fill_buf()
+                    .await
+                    .map_err(|e| kube::Error::Service(Box::new(e)))?;
+                if chunk.is_empty() {
+                    return Ok(body);
+                }
+                body.extend_from_slice(chunk);
+                let read = chunk.len();
+                reader.consume_unpin(read);
+                if let Some(sender) = send_head.take() {
+                    match read_list_head(&body) {
+                        ListHead::Incomplete => send_head = Some(sender),
+                        // Nobody waiting means the list was abandoned.
+                        ListHead::Continue(token) => drop(sender.send(token)),
+                        // Dropped unsent: the caller reads the token from the whole page.
+                        ListHead::Unknown => {}
+                    }
+                }
+            }
+        });
+        Ok(PendingPage { head, body })
     }
 
     /// All pages of one cluster-wide list, the next page always requested before the current
@@ -132,7 +152,17 @@ impl Lister {
         'restart: loop {
             let mut items: Vec<K> = Vec::new();
             let mut next = Some(self.request_page(kind, None)?);
-            while let Some(pending) = next.take() {
+            while let Some(mut pending) = next.take() {
+                // Without waiting for the rest of this page, so that the server is never
+                // idle between two pages of a list.
+                let asked_early = match pending.continue_token().await {
+                    Some(token) => Some(
+                        token
+                            .map(|token| self.request_page(kind, Some(&token)))
+                            .transpose()?,
+                    ),
+                    None => None,
+                };
                 let bytes = match pending.body().await {
                     Err(kube::Error::Api(status)) if status.code == 410 && restarts < 2 => {
                         restarts += 1;
@@ -165,10 +195,16 @@ impl Lister {
                 };
                 let page: RawPage<'_> =
                     serde_json::from_slice(&body.bytes).map_err(kube::Error::SerdeError)?;
-                let continue_token = page.metadata.continue_.as_deref().filter(|t| !t.is_empty());
-                next = continue_token
-                    .map(|token| self.request_page(kind, Some(token)))
-                    .transpose()?;
+                next = match asked_early {
+                    Some(next) => next,
+                    None => page
+                        .metadata
+                        .continue_
+                        .as_deref()
+                        .filter(|t| !t.is_empty())
+                        .map(|token| self.request_page(kind, Some(token)))
+                        .transpose()?,
+                };
                 if let Some(stream) = stream {
                     let objects = page
                         .items
@@ -281,12 +317,74 @@ impl<T> Drop for Background<T> {
 }
 
 /// A page requested and not yet read.
-struct PendingPage(Background<std::result::Result<Vec<u8>, kube::Error>>);
+struct PendingPage {
+    /// The page's continue token (`None` on the last page), sent once the head of the body
+    /// is in; closed unsent if the request failed or the head could not be read on its own.
+    head: tokio::sync::oneshot::Receiver<Option<String>>,
+    body: Background<std::result::Result<Vec<u8>, kube::Error>>,
+}
 
 impl PendingPage {
+    /// `Some(token)` as soon as the head of the body names the next page (or that there is
+    /// none); `None` if only the whole page can tell.
+    async fn continue_token(&mut self) -> Option<Option<String>> {
+        (&mut self.head).await.ok()
+    }
+
     async fn body(self) -> std::result::Result<Vec<u8>, kube::Error> {
         let cancelled = || kube::Error::Service("the page request was cancelled".into());
-        self.0.output().await.unwrap_or_else(|| Err(cancelled()))
+        self.body.output().await.unwrap_or_else(|| Err(cancelled()))
+    }
+}
+
+/// What the first bytes of a list page's body say about the next page.
+#[derive(Debug, PartialEq)]
+enum ListHead {
+    /// More bytes are needed.
+    Incomplete,
+    /// The list's `metadata` has been read: its continue token, if any.
+    Continue(Option<String>),
+    /// The body does not start with the list's `metadata` (the API server writes it before
+    /// the items, but nothing else is assumed of a server).
+    Unknown,
+}
+
+/// Reads a list's `metadata` from the start of its body, the items not needed.
+fn read_list_head(prefix: &[u8]) -> ListHead {
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::ListMeta;
+    use serde::de::{Deserializer as _, Error as _, IgnoredAny, MapAccess, Visitor};
+    /// Stores the metadata, then stops the parse (with an error, which is how a visitor
+    /// leaves a map early).
+    struct Head<'m>(&'m mut Option<ListMeta>);
+    impl<'de> Visitor<'de> for Head<'_> {
+        type Value = ();
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("a list")
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> std::result::Result<(), A::Error> {
+            while let Some(key) = map.next_key::<String>()? {
+                match key.as_str() {
+                    "metadata" => {
+                        *self.0 = Some(map.next_value()?);
+                        return Err(A::Error::custom("read"));
+                    }
+                    "items" => return Err(A::Error::custom("items before metadata")),
+                    _ => {
+                        map.next_value::<IgnoredAny>()?;
+                    }
+                }
+            }
+            Ok(())
+        }
+    }
+    let mut metadata = None;
+    let parsed = serde_json::Deserializer::from_slice(prefix).deserialize_map(Head(&mut metadata));
+    match (metadata, parsed) {
+        (Some(metadata), _) => {
+            ListHead::Continue(metadata.continue_.filter(|token| !token.is_empty()))
+        }
+        (None, Err(e)) if e.is_eof() => ListHead::Incomplete,
+        (None, _) => ListHead::Unknown,
     }
 }
 
@@ -693,4 +791,56 @@ pub async fn acquire_staged(
         },
         rest: Some(rest),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const PAGE: &str = r#"{"kind":"RoleBindingList","apiVersion":"rbac.authorization.k8s.io/v1","metadata":{"resourceVersion":"2765","continue":"eyJydiI6Mjc2NX0","remainingItemCount":60},"items":[{"metadata":{"name":"a","continue":"not this one"}}]}"#;
+
+    #[test]
+    fn the_next_page_is_known_from_the_head_of_the_body() {
+        let head_end = PAGE.find(r#","items""#).expect("items") + 1;
+        for cut in 0..PAGE.len() {
+            let expected = if cut < head_end - 1 {
+                ListHead::Incomplete
+            } else {
+                ListHead::Continue(Some("eyJydiI6Mjc2NX0".into()))
+            };
+            assert_eq!(
+                read_list_head(&PAGE.as_bytes()[..cut]),
+                expected,
+                "{cut} bytes"
+            );
+        }
+    }
+
+    #[test]
+    fn the_last_page_says_so_from_its_head() {
+        for page in [
+            r#"{"kind":"PodList","apiVersion":"v1","metadata":{"resourceVersion":"9"},"items":["#,
+            r#"{"kind":"PodList","apiVersion":"v1","metadata":{"resourceVersion":"9","continue":""},"#,
+        ] {
+            assert_eq!(
+                read_list_head(page.as_bytes()),
+                ListHead::Continue(None),
+                "{page}"
+            );
+        }
+    }
+
+    /// Nothing is assumed of the field order: without the metadata first, the whole page
+    /// tells (as it did before the head was read early).
+    #[test]
+    fn items_before_metadata_or_no_list_leave_it_to_the_whole_page() {
+        for body in [
+            r#"{"kind":"PodList","items":[],"metadata":{"continue":"x"}}"#,
+            r#"{"kind":"PodList","apiVersion":"v1"}"#,
+            r#"[1,2]"#,
+            "not json",
+        ] {
+            assert_eq!(read_list_head(body.as_bytes()), ListHead::Unknown, "{body}");
+        }
+    }
 }

@@ -12,7 +12,8 @@
 //! Last, it checks that the live and the offline scan report the same findings.
 //!
 //! `BENCH_KEEP=PATH` keeps the generated cluster file; `BENCH_SERVE=1` measures nothing and
-//! serves the cluster until killed, printing its kubeconfig (for profiling a live scan).
+//! serves the cluster until killed, printing its kubeconfig (for profiling a live scan);
+//! `BENCH_FETCH=KUBECONFIG` then only fetches its lists, from a process of its own.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -92,6 +93,19 @@ async fn fetch_only(kubeconfig: &Path) -> Duration {
     start.elapsed()
 }
 
+/// `BENCH_FETCH=KUBECONFIG`: the fetch-only client alone, against a cluster served by another
+/// process (`BENCH_SERVE`), for comparing with the plugin or profiling the server under it.
+fn fetch_from_another_process(kubeconfig: &Path) {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    for _ in 0..LIVE_RUNS {
+        let seconds = runtime.block_on(fetch_only(kubeconfig)).as_secs_f64();
+        println!("fetching the lists: {seconds:.3} s");
+    }
+}
+
 /// Fetching and decoding every list into the typed inventory, exactly as the plugin acquires it
 /// (the shared collector), without any analysis: what a live scan costs before its rules run.
 async fn fetch_and_decode(kubeconfig: &Path) -> Duration {
@@ -136,6 +150,10 @@ fn main() {
     } else {
         Scale::LARGE
     };
+    if let Some(kubeconfig) = std::env::var_os("BENCH_FETCH") {
+        fetch_from_another_process(Path::new(&kubeconfig));
+        return;
+    }
     let binary = benchmark::release_binary("kubectl-rbac-audit", "kubectl-rbac_audit");
     println!("{}", benchmark::describe_fresh_memory_cost());
     let dir = tempfile::tempdir().expect("tmp");
