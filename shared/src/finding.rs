@@ -322,16 +322,120 @@ impl Report {
     }
 }
 
+/// Most severe first, then by rule, object and id: [`report_order`].
+///
+/// Comparing findings themselves reads strings behind two pointers per finding, and sorting
+/// moves large structs. So each finding gets a small key instead, the ranks of its rule,
+/// apiVersion, kind and namespace among the few distinct ones; the keys are sorted (names and
+/// ids break ties) and the findings moved once. On tens of thousands of findings that is
+/// several times faster, and the order is exactly [`report_order`]'s.
 pub fn sort_findings(findings: &mut [Finding]) {
+    let rule = ranks(findings.iter().map(|f| Some(f.rule.as_ref())));
+    let api_version = ranks(findings.iter().map(|f| Some(f.object.api_version.as_str())));
+    let kind = ranks(findings.iter().map(|f| Some(f.object.kind.as_str())));
+    let namespace = ranks(findings.iter().map(|f| f.object.namespace.as_deref()));
+    let mut keys: Vec<(SortKey, u32)> = findings
+        .iter()
+        .enumerate()
+        .map(|(i, f)| {
+            let key = SortKey {
+                severity: std::cmp::Reverse(f.severity),
+                rule: rule[i],
+                api_version: api_version[i],
+                kind: kind[i],
+                namespace: namespace[i],
+                name: name_prefix(&f.object.name),
+            };
+            (key, i as u32)
+        })
+        .collect();
     // Unstable is deterministic here: the id breaks every tie (and equal ids are the same
-    // finding), and it needs no copy of the list.
-    findings.sort_unstable_by(|a, b| {
-        b.severity
-            .cmp(&a.severity)
-            .then_with(|| a.rule.cmp(&b.rule))
-            .then_with(|| a.object.cmp(&b.object))
-            .then_with(|| a.id.cmp(&b.id))
+    // finding).
+    keys.sort_unstable_by(|(a, i), (b, j)| {
+        a.cmp(b).then_with(|| {
+            let (x, y) = (&findings[*i as usize], &findings[*j as usize]);
+            x.object
+                .name
+                .cmp(&y.object.name)
+                .then_with(|| x.id.cmp(&y.id))
+        })
     });
+    let order: Vec<u32> = keys.into_iter().map(|(_, index)| index).collect();
+    permute(findings, order);
+}
+
+/// The order of findings in a report (what [`sort_findings`] sorts by).
+pub fn report_order(a: &Finding, b: &Finding) -> std::cmp::Ordering {
+    b.severity
+        .cmp(&a.severity)
+        .then_with(|| a.rule.cmp(&b.rule))
+        .then_with(|| a.object.cmp(&b.object))
+        .then_with(|| a.id.cmp(&b.id))
+}
+
+/// A finding's place in [`report_order`], up to the rest of the object's name.
+#[derive(PartialEq, Eq, PartialOrd, Ord)]
+struct SortKey {
+    severity: std::cmp::Reverse<Severity>,
+    rule: u32,
+    api_version: u32,
+    kind: u32,
+    namespace: u32,
+    name: u64,
+}
+
+/// The first eight bytes of a name, zero-padded, as a number that orders as the names do
+/// (equal for names that only differ further on).
+fn name_prefix(name: &str) -> u64 {
+    let mut prefix = [0u8; 8];
+    let head = &name.as_bytes()[..name.len().min(8)];
+    prefix[..head.len()].copy_from_slice(head);
+    u64::from_be_bytes(prefix)
+}
+
+/// Each value's rank among the distinct values, in their sorted order (`None` first, as
+/// `Option` sorts). Runs of one value, the usual case, are hashed once.
+fn ranks<'f>(values: impl Iterator<Item = Option<&'f str>> + Clone) -> Vec<u32> {
+    let mut distinct = std::collections::HashSet::new();
+    let mut last = None;
+    for value in values.clone() {
+        if last != Some(value) {
+            distinct.insert(value);
+            last = Some(value);
+        }
+    }
+    let mut sorted: Vec<Option<&str>> = distinct.into_iter().collect();
+    sorted.sort_unstable();
+    let rank: std::collections::HashMap<Option<&str>, u32> = sorted.into_iter().zip(0..).collect();
+    let mut last = None;
+    values
+        .map(|value| match last {
+            Some((seen, known)) if seen == value => known,
+            _ => {
+                let known = rank.get(&value).copied().unwrap_or(u32::MAX);
+                last = Some((value, known));
+                known
+            }
+        })
+        .collect()
+}
+
+/// Puts `items[order[k]]` at position `k`, for every `k`, by following each cycle of the
+/// permutation with swaps.
+fn permute<T>(items: &mut [T], mut order: Vec<u32>) {
+    for start in 0..items.len() {
+        let mut current = start;
+        loop {
+            let next = order[current] as usize;
+            // Marks the position as placed.
+            order[current] = current as u32;
+            if next == start || next == current {
+                break;
+            }
+            items.swap(current, next);
+            current = next;
+        }
+    }
 }
 
 #[cfg(test)]
@@ -356,6 +460,64 @@ mod tests {
         assert_eq!(a.id, b.id);
         assert_ne!(a.id, c.id);
         assert_eq!(a.id.len(), 16);
+    }
+
+    /// The keyed sort gives exactly the comparator's order, across every part of the key:
+    /// severities, rules, apiVersions, kinds, cluster-scoped and namespaced objects, names
+    /// and fingerprints.
+    #[test]
+    fn findings_sort_in_report_order() {
+        let mut findings = Vec::new();
+        let rules = ["b-rule", "a-rule", "ab-rule"];
+        let severities = [Severity::Low, Severity::Critical, Severity::High];
+        let objects = [
+            ("v1", "Pod", Some("shop"), "web"),
+            ("v1", "Pod", Some("shop"), "api"),
+            ("v1", "Pod", None, "api"),
+            ("apps/v1", "Deployment", Some("a"), "web"),
+            ("apps/v1", "DaemonSet", Some("shop"), "web"),
+            ("rbac.authorization.k8s.io/v1", "ClusterRole", None, "edit"),
+            ("v1", "Pod", Some(""), "web"),
+            // Names alike in their first eight bytes, and one that is those bytes alone.
+            ("v1", "Pod", Some("shop"), "web-frontend-10"),
+            ("v1", "Pod", Some("shop"), "web-frontend-9"),
+            ("v1", "Pod", Some("shop"), "web-fron"),
+        ];
+        // A deterministic scramble, so that no input order happens to be sorted already.
+        for i in 0..200usize {
+            let (api_version, kind, namespace, name) = objects[(i * 5 + i / 9) % objects.len()];
+            let rule = RuleInfo {
+                id: rules[i % rules.len()],
+                severity: severities[(i / 3) % severities.len()],
+                ..RULE
+            };
+            let object = ObjectRef::new(api_version, kind, namespace, name);
+            findings.push(Finding::new(
+                &rule,
+                object,
+                &(i % 4).to_string(),
+                "m".into(),
+                Value::Null,
+            ));
+        }
+        let mut expected = findings.clone();
+        expected.sort_by(report_order);
+        sort_findings(&mut findings);
+        let ids = |f: &[Finding]| {
+            f.iter()
+                .map(|f| (f.id.clone(), f.rule.to_string()))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(ids(&findings), ids(&expected));
+        assert_eq!(findings[0].severity, Severity::Critical);
+    }
+
+    #[test]
+    fn permutations_put_each_item_where_the_order_says() {
+        let mut items = vec!['a', 'b', 'c', 'd', 'e', 'f'];
+        // Two cycles (0 2 4) and (1 5), and a fixed point 3.
+        permute(&mut items, vec![2, 5, 4, 3, 0, 1]);
+        assert_eq!(items, vec!['c', 'f', 'e', 'd', 'a', 'b']);
     }
 
     #[test]
