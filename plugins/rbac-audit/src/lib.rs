@@ -80,14 +80,14 @@ fn scan_report(
             run::phase("model");
             return side;
         };
-        side.rules.catch_up(ctx, &side.model);
+        side.catch_up(ctx);
         while let Some(page) = stream.next::<RoleBinding>() {
             match page {
                 Page::Objects(objects) => {
                     let objects: &[RoleBinding] = pages.alloc(objects);
                     side.model.add_role_bindings(objects);
                     side.role_bindings.push(objects);
-                    side.rules.catch_up(ctx, &side.model);
+                    side.catch_up(ctx);
                 }
                 // The pages so far were of an abandoned snapshot.
                 Page::Restarted => {

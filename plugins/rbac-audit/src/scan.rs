@@ -6,10 +6,10 @@ use guardrails::cluster::NamespaceScope;
 use guardrails::error::Result;
 use guardrails::finding::{Finding, ObjectRef, Severity, Skipped};
 use guardrails::inventory::{Inventory, ResourceKind};
-use guardrails::rbac::RoleBinding;
+use guardrails::rbac::{RbacMeta, RoleBinding};
 use guardrails::selector::LabelQuery;
 use guardrails::workload::token_mount;
-use k8s_openapi::api::rbac::v1::{PolicyRule, Subject};
+use k8s_openapi::api::rbac::v1::{PolicyRule, RoleRef, Subject};
 use serde_json::{Value, json};
 
 use crate::authz::{
@@ -87,6 +87,13 @@ pub struct RbacSide<'r> {
     pub rules: RbacRules,
 }
 
+impl RbacSide<'_> {
+    /// Runs the rules on the bindings added since the last call.
+    pub fn catch_up(&mut self, ctx: &ScanContext<'_>) {
+        self.rules.catch_up(ctx, &self.model, &self.role_bindings);
+    }
+}
+
 /// What a scan found, what it could not evaluate, and what it read (given back so that the
 /// caller decides when to free it).
 pub type ScanOutcome<'r, I> = (Vec<Finding>, Vec<Skipped>, I, RbacSide<'r>);
@@ -131,9 +138,8 @@ where
             false => TokenRightsTable::new(),
         };
         guardrails::run::phase("token rights");
-        side.rules.catch_up(ctx, &side.model);
+        side.catch_up(ctx);
         let (mut findings, mut skipped) = side.rules.take_results();
-        dangling_subjects(ctx, &side.role_bindings, &mut findings, &mut skipped);
         guardrails::run::phase("rbac rules");
         // A panic in a rule is a bug: surface it as such rather than lose its findings.
         let (mounted, inventory) = workload_side
@@ -160,6 +166,9 @@ pub struct RbacRules {
     dangling_done: usize,
     /// Without the roles, a binding's missing role proves nothing.
     roles_unknown: bool,
+    /// How many slices of RoleBindings `dangling-subject` has looked at; `None` when it
+    /// cannot judge.
+    subject_slices_done: Option<usize>,
 }
 
 impl RbacRules {
@@ -173,6 +182,7 @@ impl RbacRules {
             dangling_done: 0,
             roles_unknown: ctx.rbac.was_skipped(ResourceKind::ClusterRole)
                 || ctx.rbac.was_skipped(ResourceKind::Role),
+            subject_slices_done: None,
         };
         if rules.roles_unknown {
             rules.skipped.push(Skipped {
@@ -182,12 +192,29 @@ impl RbacRules {
             });
         }
         role_lints(ctx, &mut rules.findings);
+        match dangling_subjects_judged(ctx) {
+            Ok(()) => {
+                let bindings = ctx.rbac.cluster_role_bindings.iter().map(|b| {
+                    let kind = BindingKind::ClusterRoleBinding;
+                    (kind, &b.metadata, &b.role_ref, &b.subjects)
+                });
+                dangling_subjects(ctx, bindings, &mut rules.findings);
+                rules.subject_slices_done = Some(0);
+            }
+            Err(skipped) => rules.skipped.push(skipped),
+        }
         rules
     }
 
-    /// The rules on the bindings added to `model` since the last call. (Bindings are added
-    /// whole: each one's grants are all in the model at once.)
-    pub fn catch_up(&mut self, ctx: &ScanContext<'_>, model: &RbacModel<'_>) {
+    /// The rules on the bindings added to `model` since the last call, and on the slices of
+    /// `role_bindings` not yet seen. (Bindings are added whole: each one's grants are all in
+    /// the model at once.)
+    fn catch_up(
+        &mut self,
+        ctx: &ScanContext<'_>,
+        model: &RbacModel<'_>,
+        role_bindings: &[&[RoleBinding]],
+    ) {
         let grants = &model.grants()[self.grants_done..];
         binding_findings(ctx, grants, &mut self.cache, &mut self.findings);
         self.grants_done += grants.len();
@@ -196,6 +223,14 @@ impl RbacRules {
             dangling_role_refs(ctx, dangling, &mut self.findings);
         }
         self.dangling_done += dangling.len();
+        if let Some(done) = &mut self.subject_slices_done {
+            let bindings = role_bindings[*done..].iter().copied().flatten().map(|b| {
+                let kind = BindingKind::RoleBinding;
+                (kind, &b.metadata, &b.role_ref, &b.subjects)
+            });
+            dangling_subjects(ctx, bindings, &mut self.findings);
+            *done = role_bindings.len();
+        }
     }
 
     /// The capabilities worked out so far, for other threads to share (live, every rule that
@@ -406,51 +441,40 @@ fn dangling_role_refs(ctx: &ScanContext<'_>, dangling: &[DanglingRef], out: &mut
     }
 }
 
-fn dangling_subjects(
-    ctx: &ScanContext<'_>,
-    role_bindings: &[&[RoleBinding]],
-    out: &mut Vec<Finding>,
-    skipped: &mut Vec<Skipped>,
-) {
-    let inv = ctx.rbac;
-    if inv.was_skipped(ResourceKind::ServiceAccount) {
-        skipped.push(Skipped {
-            resource: "rule/dangling-subject".into(),
-            namespace: None,
-            reason: "serviceaccounts could not be listed".into(),
-        });
-        return;
+/// Whether `dangling-subject` can tell a missing ServiceAccount from one it was not shown.
+fn dangling_subjects_judged(ctx: &ScanContext<'_>) -> Result<(), Skipped> {
+    let skipped = |reason: &str| Skipped {
+        resource: "rule/dangling-subject".into(),
+        namespace: None,
+        reason: reason.into(),
+    };
+    if ctx.rbac.was_skipped(ResourceKind::ServiceAccount) {
+        return Err(skipped("serviceaccounts could not be listed"));
     }
     // Offline, the files may simply not contain the ServiceAccounts: only judge when they do.
-    if !ctx.live && inv.service_accounts.is_empty() {
-        skipped.push(Skipped {
-            resource: "rule/dangling-subject".into(),
-            namespace: None,
-            reason: "no ServiceAccounts in the input".into(),
-        });
-        return;
+    if !ctx.live && ctx.rbac.service_accounts.is_empty() {
+        return Err(skipped("no ServiceAccounts in the input"));
     }
+    Ok(())
+}
+
+/// A binding as `dangling-subject` reads it: kind, metadata, role and subjects.
+type BindingParts<'b> = (
+    BindingKind,
+    &'b RbacMeta,
+    &'b RoleRef,
+    &'b Option<Vec<Subject>>,
+);
+
+/// `dangling-subject` on some bindings (once [`dangling_subjects_judged`]): a live scan
+/// looks at each page of RoleBindings as it arrives.
+fn dangling_subjects<'b>(
+    ctx: &ScanContext<'_>,
+    bindings: impl Iterator<Item = BindingParts<'b>>,
+    out: &mut Vec<Finding>,
+) {
+    let inv = ctx.rbac;
     let namespaces_known = ctx.live && !inv.was_skipped(ResourceKind::Namespace);
-    let bindings = ctx
-        .rbac
-        .cluster_role_bindings
-        .iter()
-        .map(|b| {
-            (
-                BindingKind::ClusterRoleBinding,
-                &b.metadata,
-                &b.role_ref,
-                &b.subjects,
-            )
-        })
-        .chain(role_bindings.iter().copied().flatten().map(|b| {
-            (
-                BindingKind::RoleBinding,
-                &b.metadata,
-                &b.role_ref,
-                &b.subjects,
-            )
-        }));
     for (kind, meta, role_ref, subjects) in bindings {
         let binding_ns = match kind {
             BindingKind::RoleBinding => Some(
