@@ -70,7 +70,7 @@ fn scan_report(
     let pages = typed_arena::Arena::new();
     let stream = rest.as_mut().and_then(Arriving::take_stream);
     let objects = rest.as_mut().and_then(Arriving::take_objects);
-    let rbac = || {
+    let rbac = |mounted: &scan::MountedAccounts| {
         let mut side = scan::RbacSide {
             model: build_model(ctx.rbac),
             role_bindings: vec![&ctx.rbac.role_bindings[..]],
@@ -80,14 +80,14 @@ fn scan_report(
             run::phase("model");
             return side;
         };
-        side.catch_up(ctx);
+        side.catch_up(ctx, mounted);
         while let Some(page) = stream.next::<RoleBinding>() {
             match page {
                 Page::Objects(objects) => {
                     let objects: &[RoleBinding] = pages.alloc(objects);
                     side.model.add_role_bindings(objects);
                     side.role_bindings.push(objects);
-                    side.catch_up(ctx);
+                    side.catch_up(ctx, mounted);
                 }
                 // The pages so far were of an abandoned snapshot.
                 Page::Restarted => {

@@ -14,8 +14,8 @@ use serde_json::{Value, json};
 
 use crate::authz::{
     ALL_SERVICE_ACCOUNTS_GROUP, ANONYMOUS_USER, AUTHENTICATED_GROUP, BindingKind, BindingRef,
-    DanglingRef, Grant, Identity, RbacModel, UNAUTHENTICATED_GROUP, ineffective_resource_patterns,
-    split_service_account_username,
+    DanglingRef, Grant, Identity, RbacModel, SubjectKey, UNAUTHENTICATED_GROUP,
+    ineffective_resource_patterns, split_service_account_username,
 };
 use crate::catalogue::*;
 use crate::exposure::{self, subject_json};
@@ -88,11 +88,17 @@ pub struct RbacSide<'r> {
 }
 
 impl RbacSide<'_> {
-    /// Runs the rules on the bindings added since the last call.
-    pub fn catch_up(&mut self, ctx: &ScanContext<'_>) {
-        self.rules.catch_up(ctx, &self.model, &self.role_bindings);
+    /// Runs the rules on the bindings added since the last call (and, live, works out the
+    /// token rights of the `mounted` ServiceAccounts once they are known).
+    pub fn catch_up(&mut self, ctx: &ScanContext<'_>, mounted: &MountedAccounts) {
+        self.rules
+            .catch_up(ctx, &self.model, &self.role_bindings, mounted.get());
     }
 }
+
+/// The ServiceAccounts (namespace, name) whose tokens the workloads in scope mount, set by the
+/// workload thread when it has read them (empty if it failed).
+pub type MountedAccounts = std::sync::OnceLock<Vec<(String, String)>>;
 
 /// What a scan found, what it could not evaluate, and what it read (given back so that the
 /// caller decides when to free it).
@@ -111,34 +117,44 @@ pub type ScanOutcome<'r, I> = (Vec<Finding>, Vec<Skipped>, I, RbacSide<'r>);
 /// results. Offline the two threads do about equal halves at 100k RBAC objects.
 pub fn scan<'r, I>(
     ctx: &ScanContext<'r>,
-    rbac: impl FnOnce() -> RbacSide<'r>,
+    rbac: impl FnOnce(&MountedAccounts) -> RbacSide<'r>,
     workloads: impl FnOnce() -> Result<I> + Send,
 ) -> Result<ScanOutcome<'r, I>>
 where
     I: std::borrow::Borrow<Inventory> + Send,
 {
-    let mounted_known = std::sync::atomic::AtomicBool::new(false);
-    let mounted_known = &mounted_known;
+    let mounted_accounts = MountedAccounts::new();
+    let mounted_accounts = &mounted_accounts;
     std::thread::scope(|threads| {
         let workload_side = threads.spawn(move || {
             let side = workloads().and_then(|inventory| {
                 let mounted = mounted_tokens(ctx, inventory.borrow())?;
                 Ok((mounted, inventory))
             });
-            mounted_known.store(true, std::sync::atomic::Ordering::Relaxed);
+            let mut accounts: Vec<(String, String)> = match &side {
+                Ok((mounted, _)) => mounted
+                    .iter()
+                    .map(|t| (t.namespace.clone(), t.service_account.clone()))
+                    .collect(),
+                Err(_) => Vec::new(),
+            };
+            accounts.sort_unstable();
+            accounts.dedup();
+            let _ = mounted_accounts.set(accounts);
             side
         });
-        let mut side = rbac();
+        let mut side = rbac(mounted_accounts);
         // Live, the rules have seen every binding by now: the other threads need not work out
         // any rule's capabilities again. (Offline this is empty, and each thread keeps its own.)
         let shared = side.rules.take_capabilities();
-        let known = match ctx.live {
-            true => token_rights_until(ctx, &side.model, mounted_known, &shared),
+        let mut known = match ctx.live {
+            true => token_rights_until(ctx, &side.model, mounted_accounts, &shared),
             // Offline nothing arrives later: worked out on demand, below.
             false => TokenRightsTable::new(),
         };
         guardrails::run::phase("token rights");
-        side.catch_up(ctx);
+        side.catch_up(ctx, mounted_accounts);
+        known.extend(side.rules.take_token_rights());
         let (mut findings, mut skipped) = side.rules.take_results();
         guardrails::run::phase("rbac rules");
         // A panic in a rule is a bug: surface it as such rather than lose its findings.
@@ -169,6 +185,8 @@ pub struct RbacRules {
     /// How many slices of RoleBindings `dangling-subject` has looked at; `None` when it
     /// cannot judge.
     subject_slices_done: Option<usize>,
+    /// Live only.
+    token_rights: TokenRightsAhead,
 }
 
 impl RbacRules {
@@ -183,6 +201,7 @@ impl RbacRules {
             roles_unknown: ctx.rbac.was_skipped(ResourceKind::ClusterRole)
                 || ctx.rbac.was_skipped(ResourceKind::Role),
             subject_slices_done: None,
+            token_rights: TokenRightsAhead::default(),
         };
         if rules.roles_unknown {
             rules.skipped.push(Skipped {
@@ -214,6 +233,7 @@ impl RbacRules {
         ctx: &ScanContext<'_>,
         model: &RbacModel<'_>,
         role_bindings: &[&[RoleBinding]],
+        mounted: Option<&Vec<(String, String)>>,
     ) {
         let grants = &model.grants()[self.grants_done..];
         binding_findings(ctx, grants, &mut self.cache, &mut self.findings);
@@ -231,6 +251,15 @@ impl RbacRules {
             dangling_subjects(ctx, bindings, &mut self.findings);
             *done = role_bindings.len();
         }
+        // Offline the workload rules work them out on all threads at the end instead.
+        if ctx.live {
+            self.token_rights.catch_up(model, mounted, &mut self.cache);
+        }
+    }
+
+    /// The token rights worked out ahead that still hold.
+    fn take_token_rights(&mut self) -> TokenRightsTable {
+        std::mem::take(&mut self.token_rights.rights)
     }
 
     /// The capabilities worked out so far, for other threads to share (live, every rule that
@@ -691,20 +720,106 @@ fn token_rights(
     })
 }
 
+/// Live: the token rights of the ServiceAccounts whose tokens workloads mount, worked out
+/// while RoleBindings still arrive, from when those ServiceAccounts are known. A later grant
+/// to one of them (to its user name or one of its groups, as the model indexes grants) makes
+/// its rights be worked out again, so what is kept at the end is what the whole model says.
+#[derive(Default)]
+struct TokenRightsAhead {
+    rights: TokenRightsTable,
+    /// The ServiceAccounts whose rights a new grant to this user or group changes.
+    by_user: HashMap<String, (String, String)>,
+    by_group: HashMap<String, Vec<(String, String)>>,
+    wanted: Vec<(String, String)>,
+    grants_seen: usize,
+    /// How many more rights may be worked out (`None` until the ServiceAccounts are known):
+    /// with their groups bound on every page, the same work would be redone page after page,
+    /// while the end would do it once.
+    budget: Option<usize>,
+}
+
+impl TokenRightsAhead {
+    fn catch_up(
+        &mut self,
+        model: &RbacModel<'_>,
+        mounted: Option<&Vec<(String, String)>>,
+        cache: &mut exposure::RuleCapabilities<'_>,
+    ) {
+        let grants = model.grants();
+        match self.budget {
+            None => {
+                let Some(mounted) = mounted else {
+                    return;
+                };
+                for key in mounted {
+                    let identity = Identity::service_account(&key.0, &key.1);
+                    self.by_user.insert(identity.user, key.clone());
+                    for group in identity.groups {
+                        self.by_group.entry(group).or_default().push(key.clone());
+                    }
+                }
+                self.wanted.clone_from(mounted);
+                self.budget = Some(2 * mounted.len());
+            }
+            Some(_) => {
+                let mut last = None;
+                for grant in &grants[self.grants_seen..] {
+                    // A subject's grants from one binding are consecutive: resolved once.
+                    let this = (
+                        std::ptr::from_ref(grant.subject),
+                        std::sync::Arc::as_ptr(&grant.binding),
+                    );
+                    if last == Some(this) {
+                        continue;
+                    }
+                    last = Some(this);
+                    let changed: Vec<&(String, String)> = match grant.subject_key() {
+                        Some(SubjectKey::User(user)) => {
+                            self.by_user.get(&user).into_iter().collect()
+                        }
+                        Some(SubjectKey::Group(group)) => {
+                            self.by_group.get(&group).into_iter().flatten().collect()
+                        }
+                        None => Vec::new(),
+                    };
+                    for key in changed {
+                        self.rights.remove(key);
+                    }
+                }
+            }
+        }
+        self.grants_seen = grants.len();
+        let Some(budget) = &mut self.budget else {
+            return;
+        };
+        for key in &self.wanted {
+            if *budget == 0 {
+                break;
+            }
+            if self.rights.contains_key(key) {
+                continue;
+            }
+            *budget -= 1;
+            let rights = token_rights(model, &key.0, &key.1, cache);
+            self.rights.insert(key.clone(), rights);
+        }
+    }
+}
+
 /// The token rights of the ServiceAccounts in scope, worked out while the workloads are still
 /// being listed (live, the ServiceAccounts are in long before): it stops when they have
 /// `arrived`, and the workload rules work out the rest on demand, on all worker threads.
 fn token_rights_until(
     ctx: &ScanContext<'_>,
     model: &RbacModel<'_>,
-    arrived: &std::sync::atomic::AtomicBool,
+    arrived: &MountedAccounts,
     shared: &exposure::RuleCapabilities<'static>,
 ) -> TokenRightsTable {
     let mut cache = exposure::RuleCapabilities::over(shared);
     ctx.rbac
         .service_accounts
         .iter()
-        .take_while(|_| !arrived.load(std::sync::atomic::Ordering::Relaxed))
+        .take_while(|_| arrived.get().is_none())
         .filter_map(|sa| {
             let namespace = sa.metadata.namespace.as_deref()?;
             let name = sa.metadata.name.as_deref()?;

@@ -6,7 +6,7 @@ use guardrails::finding::{Finding, Severity};
 use guardrails::inventory::{Inventory, ResourceKind};
 use guardrails::selector::LabelQuery;
 
-use crate::scan::{RbacRules, RbacSide, ScanContext, scan};
+use crate::scan::{MountedAccounts, RbacRules, RbacSide, ScanContext, scan};
 
 fn inventory(yaml: &str) -> Inventory {
     let mut inv =
@@ -30,7 +30,7 @@ fn run(
         include_system,
         live: false,
     };
-    let rbac = || RbacSide {
+    let rbac = |_: &MountedAccounts| RbacSide {
         model: crate::build_model(&inv),
         role_bindings: vec![&inv.role_bindings[..]],
         rules: RbacRules::start(&ctx),
@@ -451,6 +451,96 @@ apiVersion: v1\nkind: Pod\nmetadata: {name: pod-overrides, namespace: team}\nspe
         .collect();
     names.sort_unstable();
     assert_eq!(names, ["on", "pod-overrides"]);
+}
+
+/// Live, the rights of the ServiceAccounts whose tokens are mounted are worked out while
+/// RoleBindings still arrive. Grants on later pages, to the ServiceAccount itself or to its
+/// namespace's group, must show in its finding as if every binding had been there at once.
+#[test]
+fn token_rights_worked_out_ahead_follow_the_later_pages() {
+    let reader = cluster_role(
+        "reader",
+        "[{apiGroups: [''], resources: [secrets], verbs: [get]}]",
+    );
+    let exec = cluster_role(
+        "exec",
+        "[{apiGroups: [''], resources: [pods/exec], verbs: [create]}]",
+    );
+    let pod = "apiVersion: v1\nkind: Pod\nmetadata: {name: on, namespace: team}\nspec: {serviceAccountName: app, containers: [{name: c, image: x}]}\n---\n";
+    let yaml = format!(
+        "{SA}{reader}{exec}{pod}{}{}",
+        binding(
+            "RoleBinding",
+            Some("team"),
+            "a",
+            "ClusterRole",
+            "reader",
+            APP
+        ),
+        binding(
+            "RoleBinding",
+            Some("team"),
+            "b",
+            "ClusterRole",
+            "exec",
+            "{kind: Group, name: 'system:serviceaccounts:team'}"
+        ),
+    );
+    let whole = findings(&yaml);
+    let expected = by_rule(&whole, "automount-token-with-rights");
+    assert_eq!(expected.len(), 1, "{whole:#?}");
+
+    // As a live scan whose workloads are in before any RoleBinding: one binding per page,
+    // each kind of grant last once.
+    let mut first = inventory(&yaml);
+    let mut bindings = std::mem::take(&mut first.role_bindings);
+    let scope = NamespaceScope::All;
+    let ctx = ScanContext {
+        rbac: &first,
+        scope: &scope,
+        selector: None,
+        include_system: false,
+        live: true,
+    };
+    let evidence = |f: &[&Finding]| {
+        f.iter()
+            .map(|f| (f.message.clone(), f.evidence.get().to_owned()))
+            .collect::<Vec<_>>()
+    };
+    for _ in 0..2 {
+        bindings.reverse();
+        let rbac = |mounted: &MountedAccounts| {
+            let mut side = RbacSide {
+                model: crate::build_model(&first),
+                role_bindings: vec![&first.role_bindings[..]],
+                rules: RbacRules::start(&ctx),
+            };
+            while mounted.get().is_none() {
+                std::thread::yield_now();
+            }
+            side.catch_up(&ctx, mounted);
+            for page in bindings.chunks(1) {
+                side.model.add_role_bindings(page);
+                side.role_bindings.push(page);
+                side.catch_up(&ctx, mounted);
+            }
+            side
+        };
+        let (live, ..) = scan(&ctx, rbac, || Ok(&first)).expect("scan");
+        let live = by_rule(&live, "automount-token-with-rights");
+        let last = &bindings[bindings.len() - 1].metadata.name;
+        assert_eq!(evidence(&live), evidence(&expected), "{last:?} last");
+    }
+    assert!(
+        expected[0].message.contains("read Secrets"),
+        "{}",
+        expected[0].message
+    );
+    assert!(
+        expected[0].message.contains("exec"),
+        "{}",
+        expected[0].message
+    );
 }
 
 #[test]

@@ -25,6 +25,7 @@ pub use rule_match::{
     resource_name_matches, rule_allows, rule_covers, verb_matches,
     verbs_unrestrictable_by_resource_names,
 };
+pub(crate) use subject::SubjectKey;
 pub use subject::{
     ALL_SERVICE_ACCOUNTS_GROUP, ANONYMOUS_USER, AUTHENTICATED_GROUP, Identity,
     SERVICE_ACCOUNT_USER_PREFIX, UNAUTHENTICATED_GROUP, service_account_username,

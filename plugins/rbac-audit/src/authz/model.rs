@@ -97,6 +97,14 @@ pub struct Grant<'a> {
 }
 
 impl Grant<'_> {
+    /// The user or group the binding gave this grant to (a ServiceAccount as its user name),
+    /// as the model indexes it.
+    pub(crate) fn subject_key(&self) -> Option<SubjectKey> {
+        resolve_subject(self.subject, self.binding.namespace.as_deref())
+            .ok()
+            .map(|resolved| resolved.key)
+    }
+
     /// The ServiceAccount subject's namespace, explicit or defaulted.
     pub fn subject_namespace(&self) -> Option<&str> {
         match self.subject_namespace_defaulted {
