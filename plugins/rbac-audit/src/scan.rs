@@ -111,10 +111,13 @@ pub type ScanOutcome<'r, I> = (Vec<Finding>, Vec<Skipped>, I, RbacSide<'r>);
 ///   are listed, RoleBindings or not) and finds those that mount their ServiceAccount's
 ///   token, which needs no RBAC.
 ///
-/// Whichever side is in first does what it can alone: live, this thread works out
-/// ServiceAccounts' token rights until the mounted tokens are known, so that little is left
-/// once both are. The `automount-token-with-rights` findings come last, from the two sides'
-/// results. Offline the two threads do about equal halves at 100k RBAC objects.
+/// Whichever side is in first does what it can alone, so that little is left once both are.
+/// Live, if the workloads are in first, `rbac` is handed the ServiceAccounts whose tokens
+/// they mount (through `MountedAccounts`) and works out their rights between RoleBinding
+/// pages; if the RoleBindings are in first, this thread works out ServiceAccounts' token
+/// rights until the mounted tokens are known. The `automount-token-with-rights` findings come
+/// last, from the two sides' results. Offline the two threads do about equal halves at 100k
+/// RBAC objects.
 pub fn scan<'r, I>(
     ctx: &ScanContext<'r>,
     rbac: impl FnOnce(&MountedAccounts) -> RbacSide<'r>,

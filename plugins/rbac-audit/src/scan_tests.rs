@@ -75,6 +75,14 @@ fn cluster_role(name: &str, rules: &str) -> String {
 
 const APP: &str = "{kind: ServiceAccount, name: app, namespace: team}";
 
+/// The ClusterRole `reader`: get Secrets.
+fn secrets_reader() -> String {
+    cluster_role(
+        "reader",
+        "[{apiGroups: [''], resources: [secrets], verbs: [get]}]",
+    )
+}
+
 #[test]
 fn cluster_admin_is_critical_cluster_wide_and_high_in_a_namespace() {
     let yaml = format!(
@@ -282,10 +290,7 @@ fn escalation_rules_fire() {
 
 #[test]
 fn implicit_groups_are_flagged() {
-    let reader = cluster_role(
-        "reader",
-        "[{apiGroups: [''], resources: [secrets], verbs: [get]}]",
-    );
+    let reader = secrets_reader();
     let yaml = format!(
         "{reader}{}{}{}{}",
         binding(
@@ -416,10 +421,7 @@ fn dangling_references_are_latent_grants() {
 
 #[test]
 fn automount_is_resolved_per_pod() {
-    let reader = cluster_role(
-        "reader",
-        "[{apiGroups: [''], resources: [secrets], verbs: [get]}]",
-    );
+    let reader = secrets_reader();
     let pods = "apiVersion: v1\nkind: ServiceAccount\nmetadata: {name: quiet, namespace: team}\nautomountServiceAccountToken: false\n---\n\
 apiVersion: v1\nkind: Pod\nmetadata: {name: off, namespace: team}\nspec: {serviceAccountName: app, automountServiceAccountToken: false, containers: [{name: c, image: x}]}\n---\n\
 apiVersion: v1\nkind: Pod\nmetadata: {name: on, namespace: team}\nspec: {serviceAccountName: app, containers: [{name: c, image: x}]}\n---\n\
@@ -458,10 +460,7 @@ apiVersion: v1\nkind: Pod\nmetadata: {name: pod-overrides, namespace: team}\nspe
 /// namespace's group, must show in its finding as if every binding had been there at once.
 #[test]
 fn token_rights_worked_out_ahead_follow_the_later_pages() {
-    let reader = cluster_role(
-        "reader",
-        "[{apiGroups: [''], resources: [secrets], verbs: [get]}]",
-    );
+    let reader = secrets_reader();
     let exec = cluster_role(
         "exec",
         "[{apiGroups: [''], resources: [pods/exec], verbs: [create]}]",
@@ -545,10 +544,7 @@ fn token_rights_worked_out_ahead_follow_the_later_pages() {
 
 #[test]
 fn namespace_scope_and_selector_narrow_the_report() {
-    let reader = cluster_role(
-        "reader",
-        "[{apiGroups: [''], resources: [secrets], verbs: [get]}]",
-    );
+    let reader = secrets_reader();
     let labelled = "apiVersion: rbac.authorization.k8s.io/v1\nkind: RoleBinding\nmetadata: {name: labelled, namespace: other, labels: {team: blue}}\nroleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: reader}\nsubjects: [{kind: ServiceAccount, name: app, namespace: team}]\n---\n";
     let yaml = format!(
         "{SA}{reader}{labelled}{}{}",
