@@ -75,6 +75,18 @@ fn cluster_role(name: &str, rules: &str) -> String {
 
 const APP: &str = "{kind: ServiceAccount, name: app, namespace: team}";
 
+/// RoleBinding `team/a`: `reader` to ServiceAccount `team/app`.
+fn app_reads_secrets() -> String {
+    binding(
+        "RoleBinding",
+        Some("team"),
+        "a",
+        "ClusterRole",
+        "reader",
+        APP,
+    )
+}
+
 /// The ClusterRole `reader`: get Secrets.
 fn secrets_reader() -> String {
     cluster_role(
@@ -429,14 +441,7 @@ apiVersion: v1\nkind: Pod\nmetadata: {name: sa-off, namespace: team}\nspec: {ser
 apiVersion: v1\nkind: Pod\nmetadata: {name: pod-overrides, namespace: team}\nspec: {serviceAccountName: quiet, automountServiceAccountToken: true, containers: [{name: c, image: x}]}\n---\n";
     let yaml = format!(
         "{SA}{reader}{pods}{}{}",
-        binding(
-            "RoleBinding",
-            Some("team"),
-            "a",
-            "ClusterRole",
-            "reader",
-            APP
-        ),
+        app_reads_secrets(),
         binding(
             "RoleBinding",
             Some("team"),
@@ -468,14 +473,7 @@ fn token_rights_worked_out_ahead_follow_the_later_pages() {
     let pod = "apiVersion: v1\nkind: Pod\nmetadata: {name: on, namespace: team}\nspec: {serviceAccountName: app, containers: [{name: c, image: x}]}\n---\n";
     let yaml = format!(
         "{SA}{reader}{exec}{pod}{}{}",
-        binding(
-            "RoleBinding",
-            Some("team"),
-            "a",
-            "ClusterRole",
-            "reader",
-            APP
-        ),
+        app_reads_secrets(),
         binding(
             "RoleBinding",
             Some("team"),
