@@ -156,7 +156,10 @@ where
             false => TokenRightsTable::new(),
         };
         guardrails::run::phase("token rights");
-        side.catch_up(ctx, mounted_accounts);
+        // Not handed the mounted ServiceAccounts: once every RoleBinding is in, the workload
+        // rule's parallel parts work out what rights are still missing, not this thread.
+        side.rules
+            .catch_up(ctx, &side.model, &side.role_bindings, None);
         known.extend(side.rules.take_token_rights());
         let (mut findings, mut skipped) = side.rules.take_results();
         guardrails::run::phase("rbac rules");
